@@ -1,0 +1,479 @@
+"""Frame decoder: ``(linktype, bytes)`` -> :class:`~tcpflow_analyzer.segment.Segment` or None.
+
+The hot path of the product (STYLE §8): it reads only the fields it needs with precompiled
+``struct.Struct.unpack_from`` calls, drops non-TCP frames at the ethertype or protocol byte
+before building anything, and builds exactly one object (the Segment) per TCP frame.
+
+Link layers: Ethernet (with any stack of 802.1Q / 802.1ad / QinQ tags, MPLS label stacks,
+PPPoE sessions, 802.1ah PBB, VN-Tag and Cisco FabricPath), Linux cooked SLL and SLL2, BSD
+loopback (NULL, LOOP), PPP, and the raw-IP link types.  Network layers: IPv4 with options,
+IPv6 through its extension-header chain, IP-in-IP and 6in4 encapsulation.  Every frame that
+does not yield a segment is counted in :attr:`Decoder.skipped` under a reason such as
+``non_tcp:udp``, ``non_ip:arp``, ``ip_fragment``, ``truncated`` or ``unsupported_linktype``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .segment import SYN, Segment, SynOptions
+
+# Link-layer header types (https://www.tcpdump.org/linktypes.html)
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_PPP = 9
+LINKTYPE_FDDI = 10
+LINKTYPE_RAW_BSD = 12  # DLT_RAW on most BSDs
+LINKTYPE_RAW_OPENBSD = 14
+LINKTYPE_PPP_HDLC = 50
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+LINKTYPE_NAMES = {
+    LINKTYPE_NULL: "NULL (BSD loopback)", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_PPP: "PPP", LINKTYPE_FDDI: "FDDI",
+    LINKTYPE_RAW_BSD: "raw IP", LINKTYPE_RAW_OPENBSD: "raw IP", LINKTYPE_PPP_HDLC: "PPP in HDLC",
+    LINKTYPE_RAW: "raw IP", LINKTYPE_LOOP: "LOOP (OpenBSD loopback)",
+    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6",
+    LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)", 105: "IEEE 802.11", 127: "802.11 radiotap",
+    147: "user-defined", 192: "PPI", 220: "USB", 249: "NFLOG", 263: "Bluetooth",
+}
+SUPPORTED_LINKTYPES = frozenset({
+    LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_PPP, LINKTYPE_RAW_BSD, LINKTYPE_RAW_OPENBSD,
+    LINKTYPE_PPP_HDLC, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4,
+    LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2, LINKTYPE_FDDI,
+})
+
+
+def linktype_name(linktype: int) -> str:
+    """Human name of a link type, e.g. ``Ethernet`` or ``linktype 147``."""
+    name = LINKTYPE_NAMES.get(linktype)
+    return f"{name} ({linktype})" if name else f"linktype {linktype}"
+
+
+ETH_IPV4 = 0x0800
+ETH_IPV6 = 0x86DD
+_VLAN_TYPES = frozenset({0x8100, 0x88A8, 0x9100, 0x9200, 0x9300})
+_MPLS_TYPES = frozenset({0x8847, 0x8848})
+ETH_PPPOE_SESSION = 0x8864
+ETH_PBB = 0x88E7
+ETH_VNTAG = 0x8926
+ETH_FABRICPATH = 0x8903
+
+_ETHER_NAMES = {
+    0x0806: "arp", 0x8035: "rarp", 0x88CC: "lldp", 0x888E: "eapol", 0x8863: "pppoe_discovery",
+    0x9000: "loopback", 0x88F7: "ptp", 0x8809: "slow_protocols", 0x22F0: "avtp",
+}
+_IP_PROTO_NAMES = {
+    1: "icmp", 2: "igmp", 17: "udp", 47: "gre", 50: "esp", 51: "ah", 58: "icmpv6", 89: "ospf",
+    103: "pim", 112: "vrrp", 132: "sctp", 136: "udplite",
+}
+# IPv6 extension headers we walk through to find TCP (RFC 8200 §4)
+_V6_EXT = frozenset({0, 43, 60, 135, 139, 140})
+
+_TCP = struct.Struct("!HHIIHHH")
+_IP4 = struct.Struct("!BxHHHBB")
+_IP6 = struct.Struct("!4xHB")
+_U16 = struct.Struct("!H")
+_U16LE = struct.Struct("<H")
+_U32 = struct.Struct("!I")
+_U32LE = struct.Struct("<I")
+_TS = struct.Struct("!II")
+_TS_PREFIX = b"\x01\x01\x08\x0a"
+
+_MAX_WSCALE = 14  # RFC 7323 §2.3: larger shifts are treated as 14
+
+
+def _name_non_ip(etype: int) -> str:
+    if etype < 0x0600:
+        return "non_ip:llc"
+    return "non_ip:" + _ETHER_NAMES.get(etype, f"ethertype_0x{etype:04x}")
+
+
+def _name_non_tcp(proto: int) -> str:
+    return "non_tcp:" + _IP_PROTO_NAMES.get(proto, f"ip_proto_{proto}")
+
+
+class TcpOptionsParsed:
+    """Result of a full TCP options walk (used by :func:`parse_tcp_options`).
+
+    Fields: ``mss``, ``wscale``, ``sack_ok``, ``sack`` (blocks or None), ``tsval``,
+    ``tsecr``, ``tfo_cookie`` and ``malformed`` (True when a length byte was impossible).
+    """
+
+    __slots__ = ("malformed", "mss", "sack", "sack_ok", "tfo_cookie", "tsecr", "tsval", "wscale")
+
+    def __init__(self) -> None:
+        self.mss: int | None = None
+        self.wscale: int | None = None
+        self.sack_ok = False
+        self.sack: tuple[tuple[int, int], ...] | None = None
+        self.tsval: int | None = None
+        self.tsecr: int | None = None
+        self.tfo_cookie: bytes | None = None
+        self.malformed = False
+
+
+def parse_tcp_options(data: bytes | memoryview, start: int, end: int) -> TcpOptionsParsed:
+    """Walk the TCP options in ``data[start:end]`` (RFC 9293 §3.2) and return what we use.
+
+    A malformed option (length < 2 or running past the header) stops the walk; what was
+    parsed before it is kept and ``malformed`` is set, as a receiver would ignore the rest.
+    """
+    out = TcpOptionsParsed()
+    o = start
+    while o < end:
+        kind = data[o]
+        if kind == 0:  # End of option list
+            break
+        if kind == 1:  # NOP
+            o += 1
+            continue
+        if o + 1 >= end:
+            out.malformed = True
+            break
+        olen = data[o + 1]
+        if olen < 2 or o + olen > end:
+            out.malformed = True
+            break
+        if kind == 2 and olen == 4:
+            out.mss = _U16.unpack_from(data, o + 2)[0]
+        elif kind == 3 and olen == 3:
+            out.wscale = min(data[o + 2], _MAX_WSCALE)
+        elif kind == 4 and olen == 2:
+            out.sack_ok = True
+        elif kind == 5 and olen >= 10 and (olen - 2) % 8 == 0:
+            out.sack = tuple(_TS.unpack_from(data, p) for p in range(o + 2, o + olen, 8))
+        elif kind == 8 and olen == 10:
+            out.tsval, out.tsecr = _TS.unpack_from(data, o + 2)
+        elif kind == 34:  # TCP Fast Open cookie (RFC 7413 §4.1.1); empty = cookie request
+            out.tfo_cookie = bytes(data[o + 2 : o + olen])
+        elif kind == 254 and olen >= 4 and data[o + 2] == 0xF9 and data[o + 3] == 0x89:
+            out.tfo_cookie = bytes(data[o + 4 : o + olen])  # experimental TFO (RFC 7413 §4.1.1)
+        o += olen
+    return out
+
+
+def tcp_checksum_ok(segment: bytes | memoryview, pseudo: int) -> bool:
+    """Verify a TCP checksum (RFC 9293 §3.1) over ``segment`` plus a pseudo-header sum.
+
+    The ones'-complement sum of 16-bit big-endian words is congruent to the big-endian
+    integer value of the bytes modulo 65535 (because 65536 = 1 mod 65535), so the whole
+    check is one ``int.from_bytes`` and one modulo in C.  A correct checksum makes the sum
+    0xFFFF, i.e. 0 modulo 65535 (an all-zero sum is impossible: the protocol word is 6).
+    """
+    n = int.from_bytes(segment, "big")
+    if len(segment) & 1:
+        n <<= 8
+    return (n + pseudo) % 0xFFFF == 0
+
+
+class Decoder:
+    """Stateful frame decoder: turns frames into Segments and counts what it skips.
+
+    Attributes: ``skipped`` (reason -> frames), ``unsupported_linktypes`` (linktype -> frames),
+    ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded) and
+    ``verify_checksums`` (compute ``csum_ok`` when the segment was captured whole).
+    """
+
+    def __init__(self, *, verify_checksums: bool = True) -> None:
+        self.skipped: dict[str, int] = {}
+        self.unsupported_linktypes: dict[int, int] = {}
+        self.payload_truncated = 0
+        self.verify_checksums = verify_checksums
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def decode(
+        self, frame: int, ts: float, linktype: int, data: bytes
+    ) -> Segment | None:
+        """Decode one frame; return its TCP Segment, or None (and count why)."""
+        n = len(data)
+        if linktype == 1:  # Ethernet: the fast path
+            if n < 14:
+                self._skip("truncated")
+                return None
+            etype = (data[12] << 8) | data[13]
+            if etype == ETH_IPV4:
+                return self._ipv4(frame, ts, data, 14, (), n)
+            if etype == ETH_IPV6:
+                return self._ipv6(frame, ts, data, 14, (), n)
+            return self._ether(frame, ts, data, etype, 14, (), n)
+        if linktype == LINKTYPE_LINUX_SLL:
+            if n < 16:
+                self._skip("truncated")
+                return None
+            return self._ether(frame, ts, data, _U16.unpack_from(data, 14)[0], 16, (), n)
+        if linktype == LINKTYPE_LINUX_SLL2:
+            if n < 20:
+                self._skip("truncated")
+                return None
+            return self._ether(frame, ts, data, _U16.unpack_from(data, 0)[0], 20, (), n)
+        if linktype in (LINKTYPE_RAW, LINKTYPE_RAW_BSD, LINKTYPE_RAW_OPENBSD, LINKTYPE_IPV4,
+                        LINKTYPE_IPV6):
+            return self._raw_ip(frame, ts, data, 0, (), n)
+        if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+            if n < 4:
+                self._skip("truncated")
+                return None
+            if linktype == LINKTYPE_LOOP:
+                family = _U32.unpack_from(data, 0)[0]
+            else:  # host byte order of the capturing machine: small values tell which
+                family = _U32LE.unpack_from(data, 0)[0]
+                if family > 0xFFFF:
+                    family = _U32.unpack_from(data, 0)[0]
+            if family == 2:
+                return self._ipv4(frame, ts, data, 4, (), n)
+            if family in (10, 24, 28, 30):  # AF_INET6 on Linux, NetBSD/OpenBSD, FreeBSD, macOS
+                return self._ipv6(frame, ts, data, 4, (), n)
+            self._skip(f"non_ip:af_{family}")
+            return None
+        if linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
+            off = 2 if n >= 2 and data[0] == 0xFF and data[1] == 0x03 else 0
+            return self._ppp(frame, ts, data, off, (), n)
+        if linktype == LINKTYPE_FDDI:  # FC + two addresses, then 802.2 LLC/SNAP
+            if n < 21:
+                self._skip("truncated")
+                return None
+            if data[13] != 0xAA or data[14] != 0xAA:
+                self._skip("non_ip:llc")
+                return None
+            return self._ether(frame, ts, data, _U16.unpack_from(data, 19)[0], 21, (), n)
+        self.unsupported_linktypes[linktype] = self.unsupported_linktypes.get(linktype, 0) + 1
+        self._skip("unsupported_linktype")
+        return None
+
+    def _ppp(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        if n < off + 2:
+            self._skip("truncated")
+            return None
+        proto = _U16.unpack_from(data, off)[0]
+        if proto == 0x0021:
+            return self._ipv4(frame, ts, data, off + 2, vlan, n)
+        if proto == 0x0057:
+            return self._ipv6(frame, ts, data, off + 2, vlan, n)
+        self._skip(f"non_ip:ppp_0x{proto:04x}")
+        return None
+
+    def _raw_ip(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        if n <= off:
+            self._skip("truncated")
+            return None
+        version = data[off] >> 4
+        if version == 4:
+            return self._ipv4(frame, ts, data, off, vlan, n)
+        if version == 6:
+            return self._ipv6(frame, ts, data, off, vlan, n)
+        self._skip("bad_ip_header")
+        return None
+
+    def _ether(
+        self, frame: int, ts: float, data: bytes, etype: int, off: int, vlan: tuple[int, ...],
+        n: int,
+    ) -> Segment | None:
+        """Unwrap tags and shims after an ethertype until IPv4/IPv6 (or give up)."""
+        for _ in range(16):  # bounded: a frame cannot make us loop forever
+            if etype == ETH_IPV4:
+                return self._ipv4(frame, ts, data, off, vlan, n)
+            if etype == ETH_IPV6:
+                return self._ipv6(frame, ts, data, off, vlan, n)
+            if etype in _VLAN_TYPES:
+                if n < off + 4:
+                    break
+                tci, etype = struct.unpack_from("!HH", data, off)
+                vlan = (*vlan, tci & 0x0FFF)
+                off += 4
+            elif etype in _MPLS_TYPES:
+                while True:  # label stack until bottom-of-stack (RFC 3032)
+                    if n < off + 4:
+                        self._skip("truncated")
+                        return None
+                    bos = data[off + 2] & 1
+                    off += 4
+                    if bos:
+                        break
+                if n <= off:
+                    break
+                nib = data[off] >> 4
+                if nib == 0:  # pseudowire control word (RFC 4385), then an Ethernet frame
+                    off += 4
+                    if n < off + 14:
+                        break
+                    etype = _U16.unpack_from(data, off + 12)[0]
+                    off += 14
+                    continue
+                return self._raw_ip(frame, ts, data, off, vlan, n)
+            elif etype == ETH_PPPOE_SESSION:
+                return self._ppp(frame, ts, data, off + 6, vlan, n)
+            elif etype == ETH_PBB:  # 802.1ah: 4-byte I-TAG, then a whole customer frame
+                if n < off + 18:
+                    break
+                etype = _U16.unpack_from(data, off + 16)[0]
+                off += 18
+            elif etype == ETH_VNTAG:  # 4-byte VN-Tag, then the real ethertype
+                if n < off + 6:
+                    break
+                etype = _U16.unpack_from(data, off + 4)[0]
+                off += 6
+            elif etype == ETH_FABRICPATH:  # 2-byte FTag/TTL, then the inner Ethernet frame
+                if n < off + 16:
+                    break
+                etype = _U16.unpack_from(data, off + 14)[0]
+                off += 16
+            else:
+                self._skip(_name_non_ip(etype))
+                return None
+        self._skip("truncated")
+        return None
+
+    def _ipv4(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        if n < off + 20:
+            self._skip("truncated")
+            return None
+        b0, tot_len, ip_id, frag, _ttl, proto = _IP4.unpack_from(data, off)
+        ihl = (b0 & 15) << 2
+        if b0 >> 4 != 4 or ihl < 20:
+            self._skip("bad_ip_header")
+            return None
+        if proto != 6:
+            if proto == 4 or proto == 41:  # IP-in-IP / 6in4 (RFC 2003, RFC 4213)
+                if frag & 0x3FFF:
+                    self._skip("ip_fragment")
+                    return None
+                return self._raw_ip(frame, ts, data, off + ihl, vlan, n)
+            self._skip(_name_non_tcp(proto))
+            return None
+        if frag & 0x3FFF:  # MF set or a non-zero offset: a fragment (not reassembled)
+            self._skip("ip_fragment")
+            return None
+        if tot_len == 0:  # TSO / segmentation offload: the length is left to the capture
+            tot_len = n - off
+        elif tot_len < ihl:
+            self._skip("bad_ip_header")
+            return None
+        src = data[off + 12 : off + 16]
+        dst = data[off + 16 : off + 20]
+        toff = off + ihl
+        seglen = tot_len - ihl
+        if n < toff + 20:
+            self._skip("truncated")
+            return None
+        sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, toff)
+        doff = (offflags >> 10) & 0x3C
+        if doff < 20 or doff > seglen:
+            self._skip("bad_tcp_header")
+            return None
+        end = toff + seglen
+        if n < toff + doff:
+            self._skip("truncated")
+            return None
+        if n >= end:
+            csum_ok = (
+                tcp_checksum_ok(data[toff:end], int.from_bytes(data[off + 12 : off + 20], "big")
+                                + 6 + seglen)
+                if self.verify_checksums else None
+            )
+        else:
+            csum_ok = None
+            self.payload_truncated += 1
+        flags = offflags & 0xFF
+        if doff == 20:
+            return Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win,
+                           seglen - 20, csum_ok, ip_id, csum, None, None, None, None)
+        if doff == 32 and not flags & SYN and data[toff + 20 : toff + 24] == _TS_PREFIX:
+            tsval, tsecr = _TS.unpack_from(data, toff + 24)
+            return Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win,
+                           seglen - 32, csum_ok, ip_id, csum, tsval, tsecr, None, None)
+        o = parse_tcp_options(data, toff + 20, toff + doff)
+        return Segment(
+            frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
+            csum_ok, ip_id, csum, o.tsval, o.tsecr, o.sack,
+            SynOptions(o.mss, o.wscale, o.sack_ok, o.tfo_cookie) if flags & SYN else None,
+        )
+
+    def _ipv6(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        if n < off + 40:
+            self._skip("truncated")
+            return None
+        if data[off] >> 4 != 6:
+            self._skip("bad_ip_header")
+            return None
+        plen, nxt = _IP6.unpack_from(data, off)
+        if plen == 0:  # jumbogram (RFC 2675) or offloaded: take the captured length
+            plen = n - off - 40
+        src = data[off + 8 : off + 24]
+        dst = data[off + 24 : off + 40]
+        p = off + 40
+        end = p + plen
+        for _ in range(16):  # walk the extension-header chain (bounded)
+            if nxt == 6:
+                break
+            if nxt in _V6_EXT:
+                if n < p + 2:
+                    self._skip("truncated")
+                    return None
+                nxt, hlen = data[p], (data[p + 1] + 1) * 8
+            elif nxt == 44:  # Fragment header: only atomic fragments carry a whole segment
+                if n < p + 8:
+                    self._skip("truncated")
+                    return None
+                if _U16.unpack_from(data, p + 2)[0] & 0xFFF9:
+                    self._skip("ip_fragment")
+                    return None
+                nxt, hlen = data[p], 8
+            elif nxt == 51:  # Authentication Header: length in 4-octet units (RFC 4302)
+                if n < p + 2:
+                    self._skip("truncated")
+                    return None
+                nxt, hlen = data[p], (data[p + 1] + 2) * 4
+            elif nxt == 4 or nxt == 41:  # IPv4 / IPv6 encapsulated in IPv6 (RFC 2473)
+                return self._raw_ip(frame, ts, data, p, vlan, n)
+            else:
+                self._skip("non_tcp:none" if nxt == 59 else _name_non_tcp(nxt))
+                return None
+            p += hlen
+        else:
+            self._skip("bad_ip_header")
+            return None
+        seglen = end - p
+        if n < p + 20:
+            self._skip("truncated")
+            return None
+        sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, p)
+        doff = (offflags >> 10) & 0x3C
+        if doff < 20 or doff > seglen:
+            self._skip("bad_tcp_header")
+            return None
+        if n < p + doff:
+            self._skip("truncated")
+            return None
+        if n >= end:
+            csum_ok = (
+                tcp_checksum_ok(data[p:end], int.from_bytes(src + dst, "big") + 6 + seglen)
+                if self.verify_checksums else None
+            )
+        else:
+            csum_ok = None
+            self.payload_truncated += 1
+        flags = offflags & 0xFF
+        if doff == 20:
+            return Segment(frame, ts, vlan, 6, src, dst, sport, dport, seq, ack, flags, win,
+                           seglen - 20, csum_ok, -1, csum, None, None, None, None)
+        o = parse_tcp_options(data, p + 20, p + doff)
+        return Segment(
+            frame, ts, vlan, 6, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
+            csum_ok, -1, csum, o.tsval, o.tsecr, o.sack,
+            SynOptions(o.mss, o.wscale, o.sack_ok, o.tfo_cookie) if flags & SYN else None,
+        )

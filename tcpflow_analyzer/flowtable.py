@@ -1,0 +1,196 @@
+"""The flow table: which connection each segment belongs to, and when connections end.
+
+* Lookup is one dict probe per packet: each connection is indexed under both of its
+  directional 4-tuples (plus VLAN ids), and the hit says which endpoint sent the segment.
+  Keys are tuples of address bytes and ports, never a hash or XOR of them.
+* A new pure SYN on a 4-tuple starts a new connection (an *incarnation*) unless it is a
+  retransmission (same ISN) or the peer's half of a simultaneous open.  The new connection
+  is linked to the old one with the gap between them and, when the old one still held
+  TIME-WAIT, whether the reuse was acceptable by RFC 6191 (ISN or timestamp moved forward).
+* Connections expire by capture time, never wall-clock: idle synchronized connections after
+  ``idle_timeout_s``, unanswered or half-open ones after ``handshake_timeout_s``, closed
+  ones after 2MSL and reset ones after ``reset_linger_s``.  Expiry runs as an amortised
+  sweep when packet time passes the next deadline, so memory is bounded by *active*
+  connections and finished ones stream out through ``on_finished``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .segment import ACK, SYN, Segment
+from .seqnum import seq_diff
+from .states import TcpState
+from .tracker import Connection, Endpoint, TrackerConfig
+
+S = TcpState
+_SWEEP_INTERVAL = 5.0
+_RECENT_MAX = 65536
+_CLOSED_STATES = frozenset({S.CLOSED, S.TIME_WAIT})
+
+
+def _ends(conn: Connection) -> tuple[Endpoint, Endpoint]:
+    return conn.a, conn.b
+
+
+def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
+    a, b = conn.a, conn.b
+    if a.rst_frames or b.rst_frames:
+        if a.state in _CLOSED_STATES or b.state in _CLOSED_STATES:
+            return cfg.reset_linger_s
+    if a.state in _CLOSED_STATES and b.state in _CLOSED_STATES:
+        return cfg.time_wait_s
+    if a.state is S.TIME_WAIT or b.state is S.TIME_WAIT:
+        return cfg.time_wait_s
+    if conn.handshake_ack is not None or a.state is S.PARTIAL or b.state is S.PARTIAL:
+        return cfg.idle_timeout_s
+    return cfg.handshake_timeout_s
+
+
+def _is_finished(conn: Connection) -> bool:
+    """Closed, reset or in TIME-WAIT: a new SYN starts a new incarnation."""
+    a, b = conn.a, conn.b
+    return (
+        a.state in _CLOSED_STATES or b.state in _CLOSED_STATES
+        or (a.fin_seq is not None and b.fin_seq is not None)
+    )
+
+
+class FlowTable:
+    """Maps segments to connections; see the module docstring.
+
+    ``on_finished(conn)`` is called exactly once for every connection, when it expires,
+    is replaced by a new incarnation, or at :meth:`flush`.
+    """
+
+    def __init__(
+        self, config: TrackerConfig, on_finished: Callable[[Connection], None],
+        sink: list[Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.on_finished = on_finished
+        self.sink = sink
+        self.index: dict[tuple[Any, ...], tuple[Connection, bool]] = {}
+        self.active: dict[int, Connection] = {}
+        self.recent: dict[tuple[Any, ...], tuple[Connection, float]] = {}
+        self.next_id = 1
+        self.next_sweep = 0.0
+        self.max_active = 0
+
+    def lookup(self, seg: Segment) -> tuple[Connection, bool]:
+        """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
+        it."""
+        key = (seg.src, seg.sport, seg.dst, seg.dport, seg.vlan)
+        ts = seg.ts
+        if ts >= self.next_sweep:
+            self._sweep(ts)
+        hit = self.index.get(key)
+        if hit is not None:
+            conn, from_a = hit
+            if seg.flags & SYN and not seg.flags & ACK:
+                if self._is_new_incarnation(conn, from_a, seg):
+                    return self._replace(conn, seg, key, reuse=True), True
+            elif ts - conn.last_ts > _timeout(conn, self.config):
+                return self._replace(conn, seg, key, reuse=False), True
+            return hit
+        return self._create(seg, key, None), True
+
+    def _is_new_incarnation(self, conn: Connection, from_a: bool, seg: Segment) -> bool:
+        sender = conn.a if from_a else conn.b
+        peer = conn.b if from_a else conn.a
+        if _is_finished(conn):
+            return not (sender.isn == seg.seq and sender.state is S.SYN_SENT)
+        if sender.isn is None:
+            # The peer's SYN crossing ours is a simultaneous open, not a new connection.
+            return not (peer.state is S.SYN_SENT and not sender.pkts)
+        return seg.seq != sender.isn
+
+    def _create(
+        self, seg: Segment, key: tuple[Any, ...], previous: Connection | None
+    ) -> Connection:
+        conn = Connection(self.next_id, seg, self.config, self.sink)
+        self.next_id += 1
+        self.index[key] = (conn, True)
+        self.index[(seg.dst, seg.dport, seg.src, seg.sport, seg.vlan)] = (conn, False)
+        self.active[conn.id] = conn
+        if len(self.active) > self.max_active:
+            self.max_active = len(self.active)
+        if previous is None:
+            found = self.recent.pop(_canonical(key), None)
+            if found is not None:
+                previous = found[0]
+        if previous is not None and seg.flags & SYN:
+            self._link(conn, previous, seg)
+        return conn
+
+    def _link(self, conn: Connection, old: Connection, seg: Segment) -> None:
+        """Describe the 4-tuple reuse on the new connection (RFC 1122 §4.2.2.13, RFC 6191)."""
+        gap = seg.ts - old.last_ts
+        holders = [e for e in _ends(old) if e.state is S.TIME_WAIT]
+        in_tw = bool(holders) and gap < self.config.time_wait_s
+        same = old.a if (old.a.addr == seg.src and old.a.port == seg.sport) else old.b
+        isn_adv = None if same.snd_nxt is None else seq_diff(seg.seq, same.snd_nxt) > 0
+        ts_adv = None
+        if seg.tsval is not None and same.last_tsval is not None:
+            ts_adv = seq_diff(seg.tsval, same.last_tsval) > 0
+        acceptable = None
+        if in_tw:
+            acceptable = bool(isn_adv) or bool(ts_adv)
+        conn.port_reuse = {
+            "previous_id": old.id,
+            "gap_s": round(gap, 6),
+            "previous_in_time_wait": in_tw,
+            "time_wait_holder": [old.role(e.is_a) for e in holders] if in_tw else [],
+            "isn_advanced": isn_adv,
+            "timestamps_advanced": ts_adv,
+            "rfc6191_acceptable": acceptable,
+        }
+        conn.anomaly("reused_ports", seg, conn.a, f"previous connection #{old.id}")
+        if in_tw and not acceptable:
+            conn.anomaly("premature_reuse", seg, conn.a,
+                         f"{gap:.3f} s after #{old.id}; ISN/timestamps did not move forward")
+
+    def _replace(
+        self, old: Connection, seg: Segment, key: tuple[Any, ...], reuse: bool
+    ) -> Connection:
+        self._finish(old, remember=False)
+        return self._create(seg, key, old if reuse or _is_finished(old) else None)
+
+    def _finish(self, conn: Connection, remember: bool) -> None:
+        del self.active[conn.id]
+        a, b = conn.a, conn.b
+        k1 = (a.addr, a.port, b.addr, b.port, conn.vlan)
+        k2 = (b.addr, b.port, a.addr, a.port, conn.vlan)
+        if self.index.get(k1, (None,))[0] is conn:
+            del self.index[k1]
+        if self.index.get(k2, (None,))[0] is conn:
+            del self.index[k2]
+        if remember and _is_finished(conn):
+            if len(self.recent) >= _RECENT_MAX:
+                self.recent.pop(next(iter(self.recent)))
+            self.recent[_canonical(k1)] = (conn, conn.last_ts)
+        self.on_finished(conn)
+
+    def _sweep(self, now: float) -> None:
+        self.next_sweep = now + _SWEEP_INTERVAL
+        cfg = self.config
+        expired = [c for c in self.active.values() if now - c.last_ts > _timeout(c, cfg)]
+        for conn in expired:
+            self._finish(conn, remember=True)
+        if self.recent:
+            horizon = now - cfg.time_wait_s
+            stale = [k for k, (_c, t) in self.recent.items() if t < horizon]
+            for k in stale:
+                del self.recent[k]
+
+    def flush(self) -> None:
+        """Finish every active connection (end of capture)."""
+        for conn in list(self.active.values()):
+            self._finish(conn, remember=False)
+
+
+def _canonical(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    a = (key[0], key[1])
+    b = (key[2], key[3])
+    return (key[4], a, b) if a <= b else (key[4], b, a)

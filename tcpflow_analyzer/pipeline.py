@@ -1,0 +1,193 @@
+"""The analysis pipeline: frames -> segments -> flow table -> tracker -> flow reports.
+
+``analyze_captures`` is what ``analyze`` runs; ``Analyzer`` is the streaming engine that
+``sniff`` feeds frame by frame.  Neither touches a terminal: progress and results go through
+callbacks, so the CLI decides what to print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .decode import Decoder, linktype_name
+from .flowtable import FlowTable
+from .report import FlowReport, build_flow_report, summarize
+from .segment import format_ip
+from .sources.pcapfile import Frame, open_capture
+from .tracker import Connection, TrackerConfig
+
+
+@dataclass
+class CaptureStats:
+    """Totals over everything read: frames, TCP segments, skipped frames by reason, warnings."""
+
+    files: list[str] = field(default_factory=list)
+    frames: int = 0
+    tcp_segments: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    bad_checksums: int = 0
+    payload_truncated: int = 0
+    warnings: list[str] = field(default_factory=list)
+    max_active_connections: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data view (the JSON ``capture`` header)."""
+        return {
+            "files": self.files,
+            "frames": self.frames,
+            "tcp_segments": self.tcp_segments,
+            "skipped": dict(sorted(self.skipped.items())),
+            "bad_checksums": self.bad_checksums,
+            "payload_truncated": self.payload_truncated,
+            "max_active_connections": self.max_active_connections,
+            "warnings": self.warnings,
+        }
+
+
+class Analyzer:
+    """Streaming engine: feed frames, get finished connections through ``on_flow``.
+
+    ``events`` (optional list) receives tracker events as they happen (for live views).
+    """
+
+    def __init__(
+        self, config: TrackerConfig, on_flow: Callable[[FlowReport], None],
+        events: list[Any] | None = None, file: str | None = None,
+    ) -> None:
+        self.config = config
+        self.stats = CaptureStats()
+        self.decoder = Decoder(verify_checksums=config.checksums != "off")
+        self.on_flow = on_flow
+        self.file = file
+        self.table = FlowTable(config, self._finished, events)
+        self._host_good: dict[bytes, int] = {}
+        self._offload_warned: set[bytes] = set()
+
+    def _finished(self, conn: Connection) -> None:
+        self.on_flow(build_flow_report(conn, self.config, self.file))
+
+    def feed(self, frames: Iterable[Frame]) -> None:
+        """Run frames through decoder, flow table and tracker (the hot loop)."""
+        decode = self.decoder.decode
+        lookup = self.table.lookup
+        strict = self.config.checksums == "strict"
+        host_good = self._host_good
+        n = 0
+        segs = 0
+        for frame, ts, linktype, data in frames:
+            n += 1
+            seg = decode(frame, ts, linktype, data)
+            if seg is None:
+                continue
+            segs += 1
+            conn, from_a = lookup(seg)
+            ok = seg.csum_ok
+            if ok is False:
+                if strict or host_good.get(seg.src, 0):
+                    self.stats.bad_checksums += 1
+                    conn.bad_checksum(seg, from_a)
+                    continue
+                self._note_offload(seg.src)
+            elif ok and seg.src not in host_good:
+                host_good[seg.src] = 1
+            conn.process(seg, from_a)
+        self.stats.frames += n
+        self.stats.tcp_segments += segs
+
+    def _note_offload(self, src: bytes) -> None:
+        self.stats.bad_checksums += 1
+        if src not in self._offload_warned:
+            self._offload_warned.add(src)
+            self.stats.warnings.append(
+                f"every TCP checksum from {format_ip(src)} seen so far is wrong: assuming "
+                "checksum offload on the capturing host and analysing those segments anyway "
+                "(use --checksums strict to drop them)"
+            )
+
+    def finish(self) -> CaptureStats:
+        """Flush every active connection and return the totals."""
+        self.table.flush()
+        st = self.stats
+        for k, v in self.decoder.skipped.items():
+            st.skipped[k] = st.skipped.get(k, 0) + v
+        self.decoder.skipped.clear()
+        st.payload_truncated += self.decoder.payload_truncated
+        self.decoder.payload_truncated = 0
+        if self.decoder.unsupported_linktypes:
+            names = ", ".join(
+                f"{linktype_name(lt)}: {n} frames"
+                for lt, n in sorted(self.decoder.unsupported_linktypes.items())
+            )
+            st.warnings.append(f"skipped frames of unsupported link types ({names})")
+            self.decoder.unsupported_linktypes.clear()
+        st.max_active_connections = max(st.max_active_connections, self.table.max_active)
+        return st
+
+
+def analyze_captures(
+    paths: list[str], config: TrackerConfig, on_flow: Callable[[FlowReport], None],
+    progress: Callable[[int, int | None], None] | None = None,
+) -> CaptureStats:
+    """Analyze captures in order (as one concatenated capture; frame numbers are per file).
+
+    Raises :class:`~tcpflow_analyzer.errors.TcpflowError` for a capture that cannot be
+    opened; damage inside a capture becomes a warning.
+    """
+    readers = [open_capture(p) for p in paths]  # fail fast on any unreadable input
+    multi = len(paths) > 1
+    stats: CaptureStats | None = None
+    analyzer: Analyzer | None = None
+    for path, reader in zip(paths, readers):
+        if analyzer is None:
+            analyzer = Analyzer(config, on_flow, file=path if multi else None)
+        else:
+            analyzer.file = path if multi else None
+        analyzer.stats.files.append(reader.name)
+        frames: Iterable[Frame] = reader
+        if progress is not None:
+            frames = _with_progress(reader, progress)
+        analyzer.feed(frames)
+        analyzer.stats.warnings.extend(reader.warnings)
+    assert analyzer is not None
+    stats = analyzer.finish()
+    return stats
+
+
+def _with_progress(reader: Any, progress: Callable[[int, int | None], None]) -> Iterable[Frame]:
+    step = 0
+    for fr in reader:
+        step += 1
+        if step & 0x3FFF == 0:
+            progress(reader.progress() if reader.size else fr[0], reader.size)
+        yield fr
+    progress(reader.size or reader.frames, reader.size)
+
+
+def analyze_to_report(paths: list[str], config: TrackerConfig) -> dict[str, Any]:
+    """Convenience for tests and small captures: the whole report as one dict."""
+    flows: list[FlowReport] = []
+    stats = analyze_captures(paths, config, flows.append)
+    flows.sort(key=lambda f: (f.get("file") or "", f["first_frame"], f["id"]))
+    return {"capture": stats.to_dict(), "summary": summarize(flows), "connections": flows}
+
+
+def count_ingest(path: str) -> tuple[int, int]:
+    """Benchmark helper: decode every frame and look up its flow; (frames, segments)."""
+    reader = open_capture(path)
+    decoder = Decoder()
+    index: dict[tuple[Any, ...], int] = {}
+    decode = decoder.decode
+    n = segs = 0
+    for frame, ts, linktype, data in reader:
+        n += 1
+        seg = decode(frame, ts, linktype, data)
+        if seg is None:
+            continue
+        segs += 1
+        key = (seg.src, seg.sport, seg.dst, seg.dport, seg.vlan)
+        if key not in index:
+            index[key] = segs
+            index[(seg.dst, seg.dport, seg.src, seg.sport, seg.vlan)] = segs
+    return n, segs

@@ -1,0 +1,166 @@
+"""The per-packet record: :class:`Segment`, TCP flag constants, SYN options and flow keys.
+
+``Segment`` is the only object built per packet.  It is slotted and treated as immutable;
+addresses stay ``bytes`` until a renderer formats them, and flags are a plain int bitmask
+(``FIN | SYN | ...``) so the hot path never touches an enum.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import Enum, IntFlag
+
+FIN = 0x01
+SYN = 0x02
+RST = 0x04
+PSH = 0x08
+ACK = 0x10
+URG = 0x20
+ECE = 0x40
+CWR = 0x80
+
+CONTROL = FIN | SYN | RST
+
+
+class TcpFlags(IntFlag):
+    """TCP header flags, for display only (the hot path uses the int constants)."""
+
+    FIN = FIN
+    SYN = SYN
+    RST = RST
+    PSH = PSH
+    ACK = ACK
+    URG = URG
+    ECE = ECE
+    CWR = CWR
+
+
+_FLAG_LETTERS = (
+    (SYN, "S"), (ACK, "."), (FIN, "F"), (RST, "R"), (PSH, "P"), (URG, "U"), (ECE, "E"),
+    (CWR, "W"),
+)
+_FLAG_NAMES = ((SYN, "SYN"), (FIN, "FIN"), (RST, "RST"), (PSH, "PSH"), (ACK, "ACK"),
+               (URG, "URG"), (ECE, "ECE"), (CWR, "CWR"))
+
+
+def flags_str(flags: int) -> str:
+    """Compact tcpdump-like flag string, e.g. ``S.`` for SYN-ACK, ``F.`` for FIN-ACK."""
+    return "".join(ch for bit, ch in _FLAG_LETTERS if flags & bit) or "none"
+
+
+def flags_names(flags: int) -> str:
+    """Readable flag names joined by ``+``, e.g. ``SYN+ACK``."""
+    return "+".join(name for bit, name in _FLAG_NAMES if flags & bit) or "none"
+
+
+class Direction(Enum):
+    """Which endpoint sent a segment, relative to the connection's roles."""
+
+    ORIG = "orig"
+    RESP = "resp"
+
+
+class SynOptions:
+    """TCP options that matter on SYN and SYN-ACK segments (RFC 9293, 7323, 2018, 7413).
+
+    Fields: ``mss`` (int or None), ``wscale`` (shift or None), ``sack_ok`` (bool),
+    ``tfo_cookie`` (bytes, ``b""`` for a cookie request, None when absent).
+    """
+
+    __slots__ = ("mss", "sack_ok", "tfo_cookie", "wscale")
+
+    def __init__(
+        self, mss: int | None, wscale: int | None, sack_ok: bool, tfo_cookie: bytes | None
+    ) -> None:
+        self.mss = mss
+        self.wscale = wscale
+        self.sack_ok = sack_ok
+        self.tfo_cookie = tfo_cookie
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-data view for reports."""
+        return {
+            "mss": self.mss,
+            "wscale": self.wscale,
+            "sack_permitted": self.sack_ok,
+            "tfo_cookie": None if self.tfo_cookie is None else self.tfo_cookie.hex(),
+        }
+
+    def __repr__(self) -> str:
+        return f"SynOptions({self.to_dict()})"
+
+
+class Segment:
+    """One decoded TCP segment, as seen at the capture point.
+
+    Fields: ``frame`` (1-based frame number, as Wireshark numbers them), ``ts`` (capture
+    seconds), ``vlan`` (tuple of VLAN ids outermost first, or ``()``), ``ipver`` (4 or 6),
+    ``src``/``dst`` (address bytes), ``sport``/``dport``, ``seq``/``ack`` (raw 32-bit),
+    ``flags`` (int bitmask), ``win`` (raw, unscaled window), ``plen`` (payload length taken
+    from the IP header, so it is right even when the frame was cut by the snaplen),
+    ``csum_ok`` (True/False, or None when the segment was not captured whole), ``ip_id``
+    (IPv4 identification, -1 for IPv6), ``tcp_csum`` (the raw checksum field), ``tsval`` /
+    ``tsecr`` (RFC 7323 timestamps or None), ``sack`` (tuple of ``(left, right)`` blocks or
+    None) and ``syn_opts`` (:class:`SynOptions` on SYN segments, else None).
+    """
+
+    __slots__ = (
+        "ack", "csum_ok", "dport", "dst", "flags", "frame", "ip_id", "ipver", "plen", "sack",
+        "seq", "sport", "src", "syn_opts", "tcp_csum", "ts", "tsecr", "tsval", "vlan", "win",
+    )
+
+    def __init__(
+        self, frame: int, ts: float, vlan: tuple[int, ...], ipver: int, src: bytes, dst: bytes,
+        sport: int, dport: int, seq: int, ack: int, flags: int, win: int, plen: int,
+        csum_ok: bool | None, ip_id: int, tcp_csum: int, tsval: int | None, tsecr: int | None,
+        sack: tuple[tuple[int, int], ...] | None, syn_opts: SynOptions | None,
+    ) -> None:
+        self.frame = frame
+        self.ts = ts
+        self.vlan = vlan
+        self.ipver = ipver
+        self.src = src
+        self.dst = dst
+        self.sport = sport
+        self.dport = dport
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.win = win
+        self.plen = plen
+        self.csum_ok = csum_ok
+        self.ip_id = ip_id
+        self.tcp_csum = tcp_csum
+        self.tsval = tsval
+        self.tsecr = tsecr
+        self.sack = sack
+        self.syn_opts = syn_opts
+
+    def __repr__(self) -> str:
+        return (
+            f"Segment(frame={self.frame}, {format_endpoint(self.src, self.sport)} > "
+            f"{format_endpoint(self.dst, self.dport)}, {flags_str(self.flags)}, seq={self.seq}, "
+            f"ack={self.ack}, win={self.win}, len={self.plen})"
+        )
+
+
+def format_ip(addr: bytes) -> str:
+    """Render address bytes as text (IPv4 dotted quad, IPv6 compressed)."""
+    return str(ipaddress.ip_address(addr))
+
+
+def format_endpoint(addr: bytes, port: int) -> str:
+    """``a.b.c.d:port`` or ``[v6]:port``."""
+    text = format_ip(addr)
+    return f"[{text}]:{port}" if len(addr) == 16 else f"{text}:{port}"
+
+
+# A flow key is canonical: the two (addr, port) endpoints in sorted order plus the VLAN ids.
+FlowKey = tuple[tuple[int, ...], tuple[bytes, int], tuple[bytes, int]]
+
+
+def flow_key(seg: Segment) -> FlowKey:
+    """The canonical, direction-free key of the 4-tuple (plus VLAN ids) a segment belongs to."""
+    a = (seg.src, seg.sport)
+    b = (seg.dst, seg.dport)
+    return (seg.vlan, a, b) if a <= b else (seg.vlan, b, a)

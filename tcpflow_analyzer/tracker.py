@@ -1,0 +1,600 @@
+"""The connection tracker: replays one connection's segments through two TCP state machines.
+
+Rule 1 — all state-changing logic lives in this module.  The flow table decides which
+connection a segment belongs to; the report derives outcomes from what is recorded here;
+nothing else mutates an :class:`Endpoint`.
+
+Rule 2 — the tracker is observer-neutral.  It is not an endpoint and never knows which side
+is "us": it runs one RFC 9293 machine per endpoint, driven by segments seen in *both*
+directions, and a Zeek-compatible model next to it (:mod:`.history`).
+
+Theory of operation.  Every segment has a sender ``S`` and a receiver ``R``.  The sender's
+machine moves on what it sends (SYN, SYN-ACK, FIN, RST); the receiver's machine moves when
+it receives something that changes its state.  A passive observer does not see arrivals, so
+it uses evidence, in this order for each segment:
+
+1. In-order delivery: a segment from S arrives after every earlier segment from S, so an
+   earlier FIN or SYN of S still pending at R is delivered to R first.
+2. Acknowledgement: a segment from S whose ACK covers R's SYN or FIN proves S received it
+   (S moves first, e.g. FIN-WAIT-2 -> TIME-WAIT when it ACKs the peer's FIN).
+3. Sending: SYN, SYN-ACK, FIN or RST move S.
+4. Arrival: the segment's ACK is delivered to R (SYN-SENT -> ESTABLISHED on a SYN-ACK,
+   LAST-ACK -> CLOSED when its FIN is acknowledged, ...).
+
+This captures crossing FINs (simultaneous close: both ends pass CLOSING and both hold
+TIME-WAIT), piggy-backed ACKs (three-segment close) and capture-point skew without ever
+guessing about packets that were not seen.  Sequence numbers are compared only through
+:mod:`.seqnum`.  Bad traffic is data: nothing here raises on a packet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import history as zk
+from .events import (
+    AnomalySeen, HandshakeCompleted, ResetSeen, StateChanged, TimeWaitEntered,
+)
+from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
+from .seqnum import MASK, in_window, seq_diff
+from .states import TcpState
+
+S = TcpState
+_LIST_CAP = 32  # bound on per-connection frame lists (counts stay exact)
+_AFTER_ESTABLISHED = frozenset({
+    S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT,
+})
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Tunables of the tracker and the flow table, all in capture seconds.
+
+    ``time_wait_s`` is 2MSL (60 s as on Linux, RFC 9293 says 4 min); ``idle_timeout_s``
+    expires synchronized connections, ``handshake_timeout_s`` unanswered or half-open ones,
+    ``reset_linger_s`` keeps a reset connection for stray packets (Zeek's tcp_reset_delay).
+    ``checksums``: ``auto`` drops bad-checksum segments unless a host's segments are all bad
+    (checksum offload), ``strict`` always drops them, ``off`` never checks.
+    ``max_events`` bounds stored anomaly events per connection (counts stay exact).
+    """
+
+    time_wait_s: float = 60.0
+    idle_timeout_s: float = 300.0
+    handshake_timeout_s: float = 60.0
+    reset_linger_s: float = 5.0
+    checksums: str = "auto"
+    max_events: int = 256
+
+
+class Endpoint:
+    """One side of a connection: its RFC state, sequence bookkeeping and Zeek state."""
+
+    __slots__ = (
+        "addr", "bytes", "contig", "data_after_peer_fin", "fin_ack_frame", "fin_delivered",
+        "fin_delivered_frame",
+        "fin_frames", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
+        "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",
+        "state", "syn_delivered", "syn_frames", "synack_frames", "win", "z_counts",
+        "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_last", "z_prev", "z_start",
+        "z_state", "z_wscale",
+    )
+
+    def __init__(self, addr: bytes, port: int, is_a: bool) -> None:
+        self.addr = addr
+        self.port = port
+        self.is_a = is_a
+        self.state = S.INACTIVE
+        self.initial = S.INACTIVE
+        self.moved = False
+        self.isn: int | None = None
+        self.syn_frames: list[tuple[int, float]] = []
+        self.synack_frames: list[tuple[int, float, int]] = []
+        self.syn_delivered = False
+        self.snd_nxt: int | None = None
+        self.fin_seq: int | None = None
+        self.fin_frames: list[tuple[int, float]] = []
+        self.fin_delivered = False
+        self.fin_delivered_frame = 0
+        self.fin_ack_frame = 0
+        self.data_after_peer_fin = False
+        self.last_ack: int | None = None
+        self.win = 0
+        self.opts: dict[str, Any] | None = None
+        self.last_tsval: int | None = None
+        self.pkts = 0
+        self.bytes = 0
+        self.rst_frames: list[int] = []
+        self.contig: int | None = None
+        self.ooo: list[tuple[int, int]] = []
+        self.missed_bytes = 0
+        self.z_state = zk.Z_INACTIVE
+        self.z_prev = zk.Z_INACTIVE
+        self.z_start = 0
+        self.z_last = 0
+        self.z_hist_syn = -1
+        self.z_hist_fin = -1
+        self.z_hist_rst = -1
+        self.z_wscale = 0
+        self.z_counts = [0, 0, 0, 0]  # C, W, T, G
+        self.z_did_close = False
+
+    def first_syn_frame(self) -> int:
+        """Frame of this endpoint's first SYN or SYN-ACK (0 if none)."""
+        frames = [f[0] for f in self.syn_frames[:1]] + [f[0] for f in self.synack_frames[:1]]
+        return min(frames) if frames else 0
+
+    @property
+    def wscale(self) -> int | None:
+        """Window scale this endpoint offered on its SYN, None if it offered none."""
+        return None if self.opts is None else self.opts.get("wscale")
+
+
+class Connection:
+    """One connection incarnation: two endpoints, what happened, and its Zeek history.
+
+    ``a`` is the endpoint that sent the first segment; ``orig_is_a`` says whether it is the
+    originator (roles follow Zeek, including its flips).  Everything a report needs is
+    recorded here as facts with frame numbers; outcomes are derived in :mod:`.verdict`.
+    """
+
+    __slots__ = (
+        "a", "anomalies", "anomaly_events", "b", "config", "fin_crossed", "first_frame",
+        "first_ts", "handshake_ack", "hist_seen", "history", "id", "last_frame", "last_ts",
+        "orig_is_a", "port_reuse", "resets", "roles_inferred", "sim_open", "sink",
+        "time_wait", "transitions", "vlan", "zeek_last_ts",
+    )
+
+    def __init__(
+        self, conn_id: int, seg: Segment, config: TrackerConfig, sink: list[Any] | None = None
+    ) -> None:
+        self.id = conn_id
+        self.config = config
+        self.sink = sink
+        self.vlan = seg.vlan
+        self.a = Endpoint(seg.src, seg.sport, True)
+        self.b = Endpoint(seg.dst, seg.dport, False)
+        flags = seg.flags
+        pure_syn = bool(flags & SYN) and not flags & ACK
+        self.orig_is_a = True
+        self.roles_inferred = not pure_syn
+        self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
+        self.first_frame = self.last_frame = seg.frame
+        self.transitions: list[tuple[int, float, bool, TcpState, TcpState]] = []
+        self.anomalies: dict[str, int] = {}
+        self.anomaly_events: list[tuple[str, int, float, bool, str]] = []
+        self.history: list[str] = []
+        self.hist_seen = 0
+        self.handshake_ack: tuple[int, float] | None = None
+        self.resets: list[dict[str, Any]] = []
+        self.time_wait: list[tuple[bool, int, float]] = []
+        self.port_reuse: dict[str, Any] | None = None
+        self.sim_open = False
+        self.fin_crossed = False
+        # Initial states: a pure SYN means the peer is presumably listening; a SYN-ACK first
+        # means we missed the SYN; anything else is a mid-stream pick-up.
+        if pure_syn:
+            self.a.initial = self.a.state = S.CLOSED
+            self.b.initial = self.b.state = S.LISTEN
+        elif flags & SYN:
+            self.a.initial = self.a.state = S.LISTEN
+            self.b.initial = self.b.state = S.SYN_SENT
+        else:
+            self.a.initial = self.a.state = S.PARTIAL
+            # a lone RST says nothing about its receiver; anything else implies a peer
+            self.b.initial = self.b.state = S.INACTIVE if flags & RST else S.PARTIAL
+        if zk.want_flip_at_start(flags, seg.sport, seg.dport):
+            self.zeek_flip()
+
+    # -- roles ----------------------------------------------------------------------------
+    @property
+    def orig(self) -> Endpoint:
+        """The originator endpoint."""
+        return self.a if self.orig_is_a else self.b
+
+    @property
+    def resp(self) -> Endpoint:
+        """The responder endpoint."""
+        return self.b if self.orig_is_a else self.a
+
+    def role(self, ep_is_a: bool) -> str:
+        """``orig`` or ``resp`` for endpoint a (True) or b (False), with current roles."""
+        return "orig" if ep_is_a == self.orig_is_a else "resp"
+
+    def zeek_flip(self) -> None:
+        """Swap originator and responder (Zeek's FlipRoles), recording ``^``."""
+        self.orig_is_a = not self.orig_is_a
+        if len(self.history) < 128:
+            self.history.append("^")
+
+    def zeek_orig_state(self) -> int:
+        """Zeek state of the current originator."""
+        return self.orig.z_state
+
+    # -- recording --------------------------------------------------------------------------
+    def _set_state(self, ep: Endpoint, new: TcpState, seg: Segment) -> None:
+        """The single choke point for RFC state changes: records and emits the transition."""
+        old = ep.state
+        if old is new:
+            return
+        if not ep.moved:
+            ep.moved = True
+        ep.state = new
+        if len(self.transitions) < 64:
+            self.transitions.append((seg.frame, seg.ts, ep.is_a, old, new))
+        if new is S.ESTABLISHED and self.handshake_ack is None:
+            peer = self.b if ep.is_a else self.a
+            if peer.state is S.ESTABLISHED or peer.state in _AFTER_ESTABLISHED:
+                self._handshake_done(seg)
+        if new is S.TIME_WAIT:
+            self.time_wait.append((ep.is_a, seg.frame, seg.ts))
+            if self.sink is not None:
+                self.sink.append(TimeWaitEntered(
+                    conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a)))
+        if self.sink is not None:
+            self.sink.append(StateChanged(
+                conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a),
+                from_state=old.value, to_state=new.value))
+
+    def _retag_initial(self, ep: Endpoint, state: TcpState) -> None:
+        """Correct an endpoint's assumed initial state before it has moved (e.g. the peer
+        that refused a SYN was CLOSED, not LISTEN)."""
+        if not ep.moved:
+            ep.initial = ep.state = state
+
+    def anomaly(self, code: str, seg: Segment, ep: Endpoint, detail: str = "") -> None:
+        """Record one anomaly occurrence (count always; event while under the cap)."""
+        self.anomalies[code] = self.anomalies.get(code, 0) + 1
+        if len(self.anomaly_events) < self.config.max_events:
+            self.anomaly_events.append((code, seg.frame, seg.ts, ep.is_a, detail))
+        if self.sink is not None:
+            self.sink.append(AnomalySeen(conn_id=self.id, name=code, frame=seg.frame, ts=seg.ts,
+                                         endpoint=self.role(ep.is_a), detail=detail))
+
+    def bad_checksum(self, seg: Segment, from_a: bool) -> None:
+        """A segment dropped for its checksum: counted and lettered, state untouched."""
+        s = self.a if from_a else self.b
+        self.last_ts = seg.ts
+        self.last_frame = seg.frame
+        s.pkts += 1
+        self.anomaly("bad_checksum", seg, s, f"checksum 0x{seg.tcp_csum:04x}")
+        zk.zeek_bad_checksum(self, s, from_a == self.orig_is_a)
+
+    # -- the state machines -----------------------------------------------------------------
+    def process(self, seg: Segment, from_a: bool) -> None:
+        """Feed one segment sent by endpoint a (``from_a``) or b.  Never raises on data."""
+        s, r = (self.a, self.b) if from_a else (self.b, self.a)
+        flags = seg.flags
+        plen = seg.plen
+        seq = seg.seq
+        self.last_ts = seg.ts
+        self.last_frame = seg.frame
+        s.pkts += 1
+        s.bytes += plen
+        if seg.tsval is not None:
+            s.last_tsval = seg.tsval
+        if not (self.orig.z_did_close and self.resp.z_did_close):
+            self.zeek_last_ts = seg.ts
+        zk.zeek_process(
+            self, s, r, from_a == self.orig_is_a, flags, seq, seg.ack, plen, seg.win,
+            seg.syn_opts.wscale if seg.syn_opts is not None else None,
+        )
+        s.win = seg.win
+
+        # 1. in-order delivery of S's earlier SYN / FIN (a retransmission of that same SYN
+        #    or FIN proves nothing: the sender is still waiting for it to arrive)
+        if (s.fin_seq is not None and not s.fin_delivered and s.fin_frames[0][0] < seg.frame
+                and not flags & FIN):
+            self._recv_fin(r, s, seg)
+        if (s.isn is not None and not s.syn_delivered and s.first_syn_frame() < seg.frame
+                and not (flags & SYN and not flags & ACK)):
+            s.syn_delivered = True
+            self._recv_syn(r, seg, s)
+
+        has_ack = flags & ACK
+        ack = seg.ack
+        # 2. S proves it received R's SYN / FIN by acknowledging it
+        if has_ack:
+            if (r.isn is not None and not r.syn_delivered and not flags & RST
+                    and seq_diff(ack, r.isn) > 0):
+                r.syn_delivered = True
+                self._recv_syn(s, seg, r)
+            if r.fin_seq is not None and not r.fin_delivered and seq_diff(ack, r.fin_seq) > 0:
+                self._recv_fin(s, r, seg)
+
+        # 3. what S sends
+        if flags & RST:
+            self._send_rst(s, r, seg)
+            return
+        if flags & SYN:
+            if has_ack:
+                self._send_synack(s, r, seg)
+            else:
+                self._send_syn(s, r, seg)
+        if plen:
+            self._data(s, r, seg)
+        if flags & FIN:
+            self._send_fin(s, r, seg)
+        self._advance(s, seq, plen, flags)
+
+        # 4. arrival of S's acknowledgement at R
+        if has_ack:
+            self._ack_arrives(s, r, seg)
+            s.last_ack = ack
+
+    def _advance(self, s: Endpoint, seq: int, plen: int, flags: int) -> None:
+        """Track S's highest sequence number sent (SND.NXT as the capture saw it)."""
+        end = (seq + plen + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & MASK
+        if s.snd_nxt is None or seq_diff(end, s.snd_nxt) > 0:
+            s.snd_nxt = end
+        if plen or flags & (SYN | FIN):
+            self._stream_add(s, seq if not flags & SYN else (seq + 1) & MASK, end)
+
+    def _stream_add(self, s: Endpoint, start: int, end: int) -> None:
+        """Record S's bytes [start, end) as seen (for gaps and missed bytes)."""
+        if s.contig is None:
+            s.contig = start
+        c = s.contig
+        if seq_diff(start, c) <= 0:
+            if seq_diff(end, c) > 0:
+                s.contig = end
+                if s.ooo:
+                    self._stream_merge(s)
+        elif len(s.ooo) < 32:
+            s.ooo.append((start, end))
+
+    @staticmethod
+    def _stream_merge(s: Endpoint) -> None:
+        changed = True
+        while changed and s.ooo:
+            changed = False
+            c = s.contig
+            assert c is not None
+            keep = []
+            for blk in s.ooo:
+                if seq_diff(blk[0], c) <= 0:
+                    if seq_diff(blk[1], c) > 0:
+                        c = blk[1]
+                        changed = True
+                else:
+                    keep.append(blk)
+            s.contig = c
+            s.ooo = keep
+
+    def _send_syn(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        # RFC 9293 §3.5: an active OPEN sends SYN and enters SYN-SENT.
+        seq = seg.seq
+        if s.isn is None:
+            s.isn = seq
+            s.contig = (seq + 1) & MASK
+        if len(s.syn_frames) < _LIST_CAP:
+            s.syn_frames.append((seg.frame, seg.ts))
+        if seg.syn_opts is not None and s.opts is None:
+            s.opts = seg.syn_opts.to_dict()
+        if s.state in (S.CLOSED, S.LISTEN, S.INACTIVE, S.PARTIAL):
+            self._retag_initial(s, S.CLOSED)
+            if r.state is S.SYN_SENT and r.isn is not None:
+                # Both sides sent a SYN before receiving the other's: simultaneous open
+                # (RFC 9293 §3.5, figure 8).
+                self.sim_open = True
+                self.anomaly("simultaneous_open", seg, s)
+            self._set_state(s, S.SYN_SENT, seg)
+        elif len(s.syn_frames) > 1:
+            self.anomaly("syn_retransmission", seg, s, f"SYN #{len(s.syn_frames)}")
+
+    def _send_synack(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        # RFC 9293 §3.5: a SYN-ACK answers the peer's SYN; its sender is in SYN-RECEIVED.
+        seq = seg.seq
+        if s.isn is None:
+            s.isn = seq
+            s.contig = (seq + 1) & MASK
+        first = not s.synack_frames
+        if len(s.synack_frames) < _LIST_CAP:
+            s.synack_frames.append((seg.frame, seg.ts, seg.ack))
+        if seg.syn_opts is not None and (s.opts is None or first):
+            s.opts = seg.syn_opts.to_dict()
+        if r.isn is not None and seg.ack != ((r.isn + 1) & MASK):
+            self.anomaly("bad_synack_ack", seg, s,
+                         f"acks {seq_diff(seg.ack, r.isn)} past the ISN, expected 1")
+        if s.state in (S.LISTEN, S.INACTIVE, S.CLOSED, S.PARTIAL):
+            self._retag_initial(s, S.LISTEN)
+            self._set_state(s, S.SYN_RECEIVED, seg)
+        elif s.state is S.SYN_SENT:
+            self._set_state(s, S.SYN_RECEIVED, seg)  # simultaneous open
+        elif not first:
+            self.anomaly("synack_retransmission", seg, s, f"SYN-ACK #{len(s.synack_frames)}")
+
+    def _recv_syn(self, x: Endpoint, seg: Segment, sender: Endpoint) -> None:
+        """X received the peer's SYN (evidence: X acknowledged it, or in-order delivery)."""
+        st = x.state
+        if st is S.LISTEN or st is S.INACTIVE:
+            # LISTEN + SYN -> SYN-RECEIVED (RFC 9293 §3.10.7.2)
+            self._set_state(x, S.SYN_RECEIVED, seg)
+        elif st is S.SYN_SENT:
+            if sender.synack_frames and not sender.syn_frames:
+                # SYN-SENT + SYN-ACK -> ESTABLISHED (§3.10.7.3), our own SYN unseen
+                self._set_state(x, S.ESTABLISHED, seg)
+            else:
+                # SYN-SENT + SYN -> SYN-RECEIVED: simultaneous open (§3.5, figure 8)
+                self._set_state(x, S.SYN_RECEIVED, seg)
+
+    def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        if s.fin_seq is not None and seq_diff(seg.seq, s.fin_seq) >= 0:
+            self.anomaly("data_after_fin", seg, s, f"{seg.plen} bytes after own FIN")
+        if s.rst_frames or r.rst_frames:
+            self.anomaly("data_after_rst", seg, s, f"{seg.plen} bytes")
+        if r.fin_delivered and not s.data_after_peer_fin and s.fin_seq is None:
+            s.data_after_peer_fin = True
+        if seg.flags & SYN:
+            return
+        if s.state in (S.SYN_SENT, S.SYN_RECEIVED) and s.isn is not None:
+            self.anomaly("data_before_established", seg, s, f"{seg.plen} bytes in {s.state}")
+
+    def _send_fin(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        fin_seq = (seg.seq + seg.plen) & MASK
+        if s.fin_seq is None:
+            s.fin_seq = fin_seq
+            s.fin_frames.append((seg.frame, seg.ts))
+            if r.fin_seq is not None and not r.fin_delivered:
+                self.fin_crossed = True  # both FINs in flight: simultaneous close
+        else:
+            if len(s.fin_frames) < _LIST_CAP:
+                s.fin_frames.append((seg.frame, seg.ts))
+            if fin_seq == s.fin_seq:
+                self.anomaly("fin_retransmission", seg, s, f"FIN #{len(s.fin_frames)}")
+            return
+        st = s.state
+        # RFC 9293 §3.6: CLOSE from ESTABLISHED (or SYN-RECEIVED) -> FIN-WAIT-1; from
+        # CLOSE-WAIT -> LAST-ACK.  A mid-stream endpoint is treated as ESTABLISHED.
+        if st in (S.ESTABLISHED, S.PARTIAL, S.SYN_RECEIVED, S.SYN_SENT):
+            if st is S.SYN_SENT:
+                self.anomaly("fin_without_established", seg, s)
+            self._set_state(s, S.FIN_WAIT_1, seg)
+        elif st is S.CLOSE_WAIT:
+            self._set_state(s, S.LAST_ACK, seg)
+
+    def _recv_fin(self, x: Endpoint, peer: Endpoint, seg: Segment) -> None:
+        """X received the peer's FIN (RFC 9293 §3.10.7.4, eighth step)."""
+        peer.fin_delivered = True
+        peer.fin_delivered_frame = seg.frame
+        st = x.state
+        if st in (S.ESTABLISHED, S.PARTIAL, S.SYN_RECEIVED):
+            self._set_state(x, S.CLOSE_WAIT, seg)
+        elif st is S.FIN_WAIT_1:
+            self._set_state(x, S.CLOSING, seg)
+        elif st is S.FIN_WAIT_2:
+            self._set_state(x, S.TIME_WAIT, seg)
+
+    def _ack_arrives(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        ack = seg.ack
+        st = r.state
+        if st is S.SYN_SENT and seg.flags & SYN:
+            if r.isn is None or ack == ((r.isn + 1) & MASK):
+                # SYN-SENT receiving a SYN-ACK for its SYN -> ESTABLISHED (RFC 9293 §3.10.7.3)
+                s.syn_delivered = True
+                self._set_state(r, S.ESTABLISHED, seg)
+        elif st is S.SYN_RECEIVED and (r.isn is None or seq_diff(ack, r.isn) > 0):
+            # SYN-RECEIVED receiving an acceptable ACK -> ESTABLISHED (§3.10.7.4, fifth step)
+            self._set_state(r, S.ESTABLISHED, seg)
+        st = r.state
+        if r.fin_seq is not None and seq_diff(ack, r.fin_seq) > 0:
+            # The peer acknowledged R's FIN (§3.10.7.4 fifth step, closing states)
+            if not r.fin_ack_frame:
+                r.fin_ack_frame = seg.frame
+            if st is S.FIN_WAIT_1:
+                self._set_state(r, S.FIN_WAIT_2, seg)
+            elif st is S.CLOSING:
+                self._set_state(r, S.TIME_WAIT, seg)
+            elif st is S.LAST_ACK:
+                self._set_state(r, S.CLOSED, seg)
+        # Gaps: the peer acknowledges bytes of R's stream the capture never saw
+        c = r.contig
+        if c is not None and seq_diff(ack, c) > 0:
+            missing = seq_diff(ack, c)
+            if r.ooo:
+                for lo, hi in r.ooo:
+                    if seq_diff(lo, ack) < 0:
+                        missing -= max(0, min(seq_diff(hi, c), seq_diff(ack, c))
+                                       - max(0, seq_diff(lo, c)))
+                r.contig = ack
+                self._stream_merge(r)
+            else:
+                r.contig = ack
+            if missing > 0 and r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) <= 0:
+                r.missed_bytes += missing
+                self.anomaly("ack_lost_segment", seg, s, f"ACKs {missing} bytes never captured")
+                if (
+                    not seg.flags & (FIN | RST)
+                    and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
+                    and r.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
+                ):
+                    zk._scaled(self, r, 3, "G", r.is_a == self.orig_is_a)
+            elif r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) > 0 and r.isn is not None:
+                self.anomaly("ack_above_snd_nxt", seg, s,
+                             f"ACK {seq_diff(ack, r.snd_nxt)} bytes beyond anything sent")
+
+    def _handshake_done(self, seg: Segment) -> None:
+        """Both endpoints reached ESTABLISHED: the handshake completed at this frame."""
+        self.handshake_ack = (seg.frame, seg.ts)
+        if self.sink is not None:
+            rtt = None
+            o = self.orig
+            if o.syn_frames:
+                rtt = seg.ts - o.syn_frames[-1][1]
+            self.sink.append(HandshakeCompleted(conn_id=self.id, frame=seg.frame, ts=seg.ts,
+                                                rtt_s=rtt))
+
+    def _send_rst(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        """S aborts (RFC 9293 §3.5.2); judge the RST as R would (§3.5.3, RFC 5961 §3)."""
+        first_of_sender = not s.rst_frames
+        if len(s.rst_frames) < _LIST_CAP:
+            s.rst_frames.append(seg.frame)
+        s_state, r_state = s.state, r.state
+        seq = seg.seq
+        # Acceptability: in SYN-SENT a RST is valid iff it acknowledges the SYN; otherwise
+        # exact when seq == RCV.NXT, in window when inside RCV.WND (RFC 5961 challenge ACK).
+        if r_state is S.SYN_SENT and r.isn is not None:
+            ok = bool(seg.flags & ACK) and seg.ack == ((r.isn + 1) & MASK)
+            validity = "exact" if ok else "out_of_window"
+        else:
+            rcv_nxt = r.last_ack if r.last_ack is not None else s.snd_nxt
+            if rcv_nxt is None:
+                validity = "unknown"
+            elif seq == rcv_nxt:
+                validity = "exact"
+            else:
+                shift = self._window_shift(r)
+                win = max(r.win << (14 if shift is None else shift), 1)
+                validity = "in_window" if in_window(seq, rcv_nxt, win) else "out_of_window"
+        # The situation, which the report keeps distinct from a plain abort
+        never_seen = s.pkts == 1 and r.pkts == 0 and s.isn is None
+        if never_seen:
+            situation = "no_connection"
+        elif r_state is S.TIME_WAIT or s_state is S.TIME_WAIT:
+            situation = "in_time_wait"
+        elif r_state is S.SYN_SENT and not s.synack_frames:
+            situation = "refused"
+        elif s.fin_seq is not None or r.fin_seq is not None:
+            situation = "after_fin"
+        else:
+            situation = "abort"
+        if len(self.resets) < _LIST_CAP:
+            self.resets.append({
+                "frame": seg.frame, "ts": seg.ts, "by_a": s.is_a, "sender_state": s_state.value,
+                "receiver_state": r_state.value, "validity": validity, "situation": situation,
+            })
+        if self.sink is not None and first_of_sender:
+            self.sink.append(ResetSeen(conn_id=self.id, frame=seg.frame, ts=seg.ts,
+                                       by=self.role(s.is_a), validity=validity,
+                                       situation=situation))
+        if situation == "no_connection":
+            self.anomaly("rst_no_connection", seg, s)
+        elif situation == "in_time_wait":
+            self.anomaly("rst_in_time_wait", seg, s)
+        elif situation == "after_fin":
+            self.anomaly("rst_after_fin", seg, s)
+        if validity == "out_of_window":
+            self.anomaly("rst_out_of_window", seg, s, f"seq {seq} outside the receiver's window")
+        # State: the sender is gone; the receiver drops an unacceptable RST.
+        if situation == "refused":
+            self._retag_initial(s, S.CLOSED)
+        self._set_state(s, S.CLOSED, seg)
+        if situation != "no_connection" and validity != "out_of_window" and r.state not in (
+            S.CLOSED, S.LISTEN, S.INACTIVE
+        ):
+            self._set_state(r, S.CLOSED, seg)
+
+    def _window_shift(self, ep: Endpoint) -> int | None:
+        """Window-scale shift for ``ep``'s advertised windows: 0 if not negotiated, None if
+        the handshake was not captured (RFC 7323 §2.2: both SYNs must carry the option)."""
+        o, p = self.a, self.b
+        if not (o.syn_frames or o.synack_frames) or not (p.syn_frames or p.synack_frames):
+            return None
+        if o.wscale is None or p.wscale is None:
+            return 0
+        return ep.wscale
+
+    def describe(self) -> str:
+        """Short text for logs: ``orig -> resp``."""
+        o, r = self.orig, self.resp
+        return f"{format_endpoint(o.addr, o.port)} -> {format_endpoint(r.addr, r.port)}"
