@@ -2,9 +2,11 @@
 """Benchmark tcpflow-analyzer against tcptrace on one synthetic capture.
 
 Generates (or reuses) a capture with ``bench/gen_capture.py``, then runs each tool in its
-own child process and reports wall time (``time.perf_counter``), packets per second, the
-child's peak resident set size (``ru_maxrss`` from ``os.wait4`` on that child only) and
-each of our figures relative to tcptrace's packets/s.
+own child process and reports wall time (``time.perf_counter``), packets per second, that
+process's peak resident set size (``ru_maxrss`` from ``os.wait4`` on it alone) and each of
+our figures relative to tcptrace's packets/s.  The measured process is forked by a tiny
+launcher interpreter rather than by this script, so it does not inherit this script's
+memory high-water mark (see ``_LAUNCHER``); the floor this leaves is about 7 MB.
 
 Usage::
 
@@ -20,11 +22,11 @@ import mmap
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,31 +79,64 @@ def summarise_stderr(text: str, status: int) -> str:
     return lines[0]
 
 
+# Runs in a fresh, tiny interpreter (``python -I -S -c``): forks the measured command and
+# reports that grandchild's wall time, exit status and ru_maxrss.  Measuring a direct child
+# of this script would be wrong: on Linux a forked child's ru_maxrss starts from its parent's
+# peak RSS (exec records the old address space's high-water mark), so every tool would
+# inherit this script's footprint (generator, mmap of the capture) as a floor.
+_LAUNCHER = """
+import os, sys, time
+result, cmd = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(cmd[0], cmd)
+    except OSError as exc:
+        os.write(2, f"cannot run {cmd[0]}: {exc}\\n".encode())
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(result, "w") as fh:
+    fh.write(f"{wall!r} {os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def run_once(cmd: Sequence[str], keep_stdout: bool,
              timeout: float) -> tuple[float, int, int, str, str]:
-    """Run ``cmd`` once; return (wall seconds, exit status, peak RSS KiB, stdout, stderr)."""
+    """Run ``cmd`` once; return (wall seconds, exit status, peak RSS KiB, stdout, stderr).
+
+    Wall time and ``ru_maxrss`` are taken by a launcher process around ``cmd`` alone (see
+    ``_LAUNCHER``), so neither interpreter start-up of the launcher nor this process's own
+    memory is counted.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result"
+        proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *cmd],
+                                stdin=subprocess.DEVNULL,
                                 stdout=out if keep_stdout else subprocess.DEVNULL,
-                                stderr=err, cwd=REPO, env=env)
-        killer = threading.Timer(timeout, proc.kill)
-        killer.start()
+                                stderr=err, cwd=REPO, env=env, start_new_session=True)
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - start
-        proc.returncode = code = os.waitstatus_to_exitcode(status)  # reaped: tell Popen
+            proc.wait(timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the launcher and the measured command
+            proc.wait()
+            timed_out = True
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
-    if code < 0 and wall >= timeout:
-        stderr = f"killed after the {timeout:.0f} s timeout\n" + stderr
-    return wall, code, usage.ru_maxrss, stdout, stderr
+        if timed_out:
+            return timeout, -signal.SIGKILL, 0, stdout, f"killed after {timeout:.0f} s\n{stderr}"
+        try:
+            wall_s, code_s, rss_s = result.read_text().split()
+        except (OSError, ValueError):
+            return 0.0, proc.returncode or 1, 0, stdout, stderr or "launcher failed"
+    return float(wall_s), int(code_s), int(rss_s), stdout, stderr
 
 
 def measure(tool: str, capture: Path, repeat: int, timeout: float) -> Measurement:

@@ -91,7 +91,7 @@ class FlowTable:
             if seg.flags & SYN and not seg.flags & ACK:
                 if self._is_new_incarnation(conn, from_a, seg):
                     return self._replace(conn, seg, key, reuse=True), True
-            elif ts - conn.last_ts > _timeout(conn, self.config):
+            elif ts - conn.last_ts >= _timeout(conn, self.config):
                 return self._replace(conn, seg, key, reuse=False), True
             return hit
         return self._create(seg, key, None), True
@@ -175,7 +175,7 @@ class FlowTable:
     def _sweep(self, now: float) -> None:
         self.next_sweep = now + _SWEEP_INTERVAL
         cfg = self.config
-        expired = [c for c in self.active.values() if now - c.last_ts > _timeout(c, cfg)]
+        expired = [c for c in self.active.values() if now - c.last_ts >= _timeout(c, cfg)]
         for conn in expired:
             self._finish(conn, remember=True)
         if self.recent:

@@ -46,7 +46,7 @@ _TOO_LARGE_SEQ_DELTA = 1048576
 #: for connections whose first packet is not a SYN uses them (TCPAnalyzer::WantConnection).
 LIKELY_SERVER_PORTS = frozenset({
     21, 22, 23, 25, 53, 80, 88, 110, 111, 135, 137, 139, 143, 179, 194, 389, 443, 445, 464,
-    465, 502, 514, 530, 563, 585, 587, 614, 631, 636, 989, 990, 992, 993, 994, 995, 1080,
+    465, 502, 514, 530, 563, 585, 587, 614, 631, 636, 989, 990, 992, 993, 994, 995,
     1433, 1521, 1723, 1812, 1883, 2049, 2082, 2083, 2181, 2379, 3128, 3268, 3306, 3389, 3544,
     4369, 5060, 5061, 5222, 5269, 5432, 5672, 5900, 6379, 6666, 6667, 6668, 6669, 8000, 8080,
     8081, 8443, 8888, 9092, 11211, 27017,
@@ -114,6 +114,16 @@ def zeek_process(
 
     ``ep`` sent the segment, ``peer`` receives it; ``is_orig`` is Zeek's view of the sender.
     """
+    if (
+        is_orig and ep.z_state == Z_SYN_ACK_SENT and not flags & SYN
+        and peer.z_state == Z_INACTIVE and conn.history == ["H"]
+    ):
+        # The connection began with a SYN-ACK and its sender now sends a plain ACK or data:
+        # it is the responder.  Zeek flips the roles and rewrites the history H -> ^h.
+        conn.orig_is_a = not conn.orig_is_a
+        conn.history = ["^", "h"]
+        conn.hist_seen = ((conn.hist_seen & 0xFFFF) << 16) | (conn.hist_seen >> 16)
+        is_orig = False
     seg_len = plen + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
     if flags & RST:
         seg_len -= plen

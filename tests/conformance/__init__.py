@@ -1,0 +1,1 @@
+"""Conformance scoreboards against independent oracles (Zeek conn.log, tshark)."""

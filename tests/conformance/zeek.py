@@ -1,0 +1,162 @@
+"""Zeek conformance scoreboard: our ``conn_state`` / ``history`` against Zeek's own baselines.
+
+Usage: ``python tests/conformance/zeek.py [CORPUS_DIR] [-v]`` (default ``../shared/corpus/zeek``).
+
+For every entry of the corpus MANIFEST we analyze the trace with the checksum policy the
+btest used (``-C`` means checksums are ignored; otherwise Zeek drops bad ones, which is our
+``strict`` mode), take the TCP rows of the expected ``conn.log`` and match them to our
+connections by 4-tuple and order (by order alone when a zeek-cut baseline has no 4-tuple
+columns).  A row that Zeek has and we lack (or the other way round) counts as a
+disagreement.  The last lines are the totals the test suite holds the line on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tcpflow_analyzer.pipeline import analyze_to_report  # noqa: E402
+from tcpflow_analyzer.tracker import TrackerConfig  # noqa: E402
+
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "zeek"
+_ID_ALIASES = {
+    "src_ip": "id.orig_h", "src_port": "id.orig_p", "dst_ip": "id.resp_h", "dst_port": "id.resp_p",
+}
+
+
+@dataclass
+class EntryScore:
+    """Per-entry result: matched rows and the differences found."""
+
+    name: str
+    rows: int = 0
+    state_ok: int = 0
+    history_ok: int = 0
+    diffs: list[str] = field(default_factory=list)
+
+
+def read_conn_log(path: Path) -> list[dict[str, str]]:
+    """Rows of a btest baseline conn.log (zeek-ascii or zeek-cut), as dicts."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = [ln for ln in lines if not ln.startswith("### ")]
+    fields: list[str] | None = None
+    rows: list[dict[str, str]] = []
+    for ln in lines:
+        if ln.startswith("#fields"):
+            fields = [_ID_ALIASES.get(f, f) for f in ln.split("\t")[1:]]
+            continue
+        if ln.startswith("#") or not ln.strip():
+            continue
+        if fields is None:  # zeek-cut: the first line is the header
+            fields = [_ID_ALIASES.get(f, f) for f in ln.split("\t")]
+            continue
+        rows.append(dict(zip(fields, ln.split("\t"))))
+    return rows
+
+
+def tcp_rows(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Only the TCP rows (all rows when the baseline has no ``proto`` column)."""
+    if rows and "proto" in rows[0]:
+        return [r for r in rows if r.get("proto") == "tcp"]
+    return rows
+
+
+def _norm_history(h: str) -> str:
+    return "" if h in ("-", "(empty)") else h
+
+
+def score_entry(name: str, trace: Path, conn_log: Path, command: str) -> EntryScore:
+    """Analyze one trace and compare its TCP rows with the baseline."""
+    no_checks = re.search(r"(^|\s)-[A-Za-z]*C", command) or "ignore_checksums" in command
+    checksums = "off" if no_checks else "strict"
+    report = analyze_to_report([str(trace)], TrackerConfig(checksums=checksums))
+    ours = sorted(report["connections"], key=lambda c: (c["start_ts"], c["id"]))
+    expected = tcp_rows(read_conn_log(conn_log))
+    res = EntryScore(name, rows=len(expected))
+    has_ids = bool(expected) and all(
+        k in expected[0] for k in ("id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p"))
+    pools: dict[Any, list[dict[str, Any]]] = {}
+    for c in ours:
+        key = _key(c["orig"]["ip"], c["orig"]["port"], c["resp"]["ip"], c["resp"]["port"]) \
+            if has_ids else None
+        pools.setdefault(key, []).append(c)
+    for row in expected:
+        key = _key(row["id.orig_h"], row["id.orig_p"], row["id.resp_h"], row["id.resp_p"]) \
+            if has_ids else None
+        pool = pools.get(key) or []
+        if not pool and key is not None:  # same 4-tuple, roles the other way round
+            pool = pools.get((key[2], key[3], key[0], key[1])) or []
+        mine = pool.pop(0) if pool else None
+        want_state = row.get("conn_state")
+        want_hist = _norm_history(row.get("history", ""))
+        got_state = mine["zeek"]["conn_state"] if mine else "<missing>"
+        got_hist = mine["zeek"]["history"] if mine else "<missing>"
+        state_ok = want_state is None or want_state == got_state
+        hist_ok = want_hist == got_hist
+        res.state_ok += state_ok
+        res.history_ok += hist_ok
+        if not (state_ok and hist_ok):
+            tup = f"{row.get('id.orig_h')}:{row.get('id.orig_p')}->" \
+                  f"{row.get('id.resp_h')}:{row.get('id.resp_p')}" if has_ids else "(no ids)"
+            res.diffs.append(
+                f"  {tup}: conn_state {want_state} vs ours {got_state}; "
+                f"history {want_hist or '-'} vs ours {got_hist or '-'}"
+            )
+    extra = sum(len(p) for p in pools.values())
+    if extra and has_ids:
+        res.diffs.append(f"  we report {extra} TCP connection(s) that Zeek does not log")
+    return res
+
+
+def _key(oh: str, op: Any, rh: str, rp: Any) -> tuple[str, int, str, int]:
+    return (oh, int(op), rh, int(rp))
+
+
+def run(corpus: Path, verbose: bool) -> tuple[float, float, list[EntryScore]]:
+    """Score every MANIFEST entry; return (conn_state ratio, history ratio, entries)."""
+    with (corpus / "MANIFEST.tsv").open(encoding="utf-8") as fh:
+        manifest = list(csv.DictReader(fh, delimiter="\t"))
+    scores = []
+    for entry in manifest:
+        name = entry["test_name"]
+        trace = corpus / entry["trace_file"]
+        log = corpus / name / "conn.log"
+        sc = score_entry(name, trace, log, entry["zeek_command"])
+        scores.append(sc)
+        mark = "ok " if sc.state_ok == sc.rows and sc.history_ok == sc.rows else "DIFF"
+        print(f"{mark} {name}: rows {sc.rows}, conn_state {sc.state_ok}/{sc.rows}, "
+              f"history {sc.history_ok}/{sc.rows}")
+        if verbose or mark == "DIFF":
+            for d in sc.diffs[: 20 if verbose else 5]:
+                print(d)
+    rows = sum(s.rows for s in scores) or 1
+    st = sum(s.state_ok for s in scores) / rows
+    hi = sum(s.history_ok for s in scores) / rows
+    entries_ok = sum(1 for s in scores if s.state_ok == s.rows and s.history_ok == s.rows)
+    print(f"entries fully agreeing: {entries_ok}/{len(scores)}")
+    print(f"TCP rows: {rows}")
+    print(f"conn_state agreement: {st:.2%} ({sum(s.state_ok for s in scores)}/{rows})")
+    print(f"history agreement: {hi:.2%} ({sum(s.history_ok for s in scores)}/{rows})")
+    return st, hi, scores
+
+
+def main() -> int:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", nargs="?", default=str(DEFAULT_CORPUS))
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+    run(Path(args.corpus), args.verbose)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
