@@ -13,6 +13,8 @@ tracker, report) never raises on packet data, it counts and reports instead::
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 
 class TcpflowError(Exception):
     """Base class of every error the tool reports to the user as one line."""
@@ -36,3 +38,12 @@ class LiveCaptureError(TcpflowError):
 
 class PolicyError(TcpflowError):
     """A `check` policy or inline rule is invalid; the message names the offending line."""
+
+
+class ExitCode(IntEnum):
+    """Process exit codes (ruff's convention)."""
+
+    OK = 0
+    CHECKS_FAILED = 1
+    TOOL_ERROR = 2
+    INTERRUPTED = 130

@@ -14,7 +14,7 @@ from typing import Any
 from .decode import Decoder, linktype_name
 from .flowtable import FlowTable
 from .report import FlowReport, build_flow_report, summarize
-from .segment import format_ip
+from .segment import Segment, format_ip
 from .sources.pcapfile import Frame, open_capture
 from .tracker import Connection, TrackerConfig
 
@@ -96,6 +96,37 @@ class Analyzer:
         self.stats.frames += n
         self.stats.tcp_segments += segs
 
+    def feed_traced(
+        self, frames: Iterable[Frame],
+        on_segment: Callable[[Connection, Segment, bool, bool], None],
+    ) -> None:
+        """Like :meth:`feed`, but calls ``on_segment(conn, seg, from_a, processed)`` after
+        every TCP segment (``processed`` is False for a segment dropped for its checksum).
+        Slower; for views that need every segment (``show``)."""
+        decode = self.decoder.decode
+        lookup = self.table.lookup
+        strict = self.config.checksums == "strict"
+        host_good = self._host_good
+        for frame, ts, linktype, data in frames:
+            self.stats.frames += 1
+            seg = decode(frame, ts, linktype, data)
+            if seg is None:
+                continue
+            self.stats.tcp_segments += 1
+            conn, from_a = lookup(seg)
+            ok = seg.csum_ok
+            if ok is False:
+                if strict or host_good.get(seg.src, 0):
+                    self.stats.bad_checksums += 1
+                    conn.bad_checksum(seg, from_a)
+                    on_segment(conn, seg, from_a, False)
+                    continue
+                self._note_offload(seg.src)
+            elif ok and seg.src not in host_good:
+                host_good[seg.src] = 1
+            conn.process(seg, from_a)
+            on_segment(conn, seg, from_a, True)
+
     def _note_offload(self, src: bytes) -> None:
         self.stats.bad_checksums += 1
         if src not in self._offload_warned:
@@ -130,29 +161,38 @@ def analyze_captures(
     paths: list[str], config: TrackerConfig, on_flow: Callable[[FlowReport], None],
     progress: Callable[[int, int | None], None] | None = None,
 ) -> CaptureStats:
-    """Analyze captures in order (as one concatenated capture; frame numbers are per file).
+    """Analyze captures one after another; each file is its own capture (frame numbers and
+    connections never span files), connection ids are unique across all of them.
 
     Raises :class:`~tcpflow_analyzer.errors.TcpflowError` for a capture that cannot be
-    opened; damage inside a capture becomes a warning.
+    opened (all are opened before any is read); damage inside a capture is a warning.
     """
-    readers = [open_capture(p) for p in paths]  # fail fast on any unreadable input
+    readers = [open_capture(p) for p in paths]
     multi = len(paths) > 1
-    stats: CaptureStats | None = None
-    analyzer: Analyzer | None = None
+    total = CaptureStats()
+    next_id = 1
     for path, reader in zip(paths, readers):
-        if analyzer is None:
-            analyzer = Analyzer(config, on_flow, file=path if multi else None)
-        else:
-            analyzer.file = path if multi else None
+        analyzer = Analyzer(config, on_flow, file=path if multi else None)
+        analyzer.table.next_id = next_id
         analyzer.stats.files.append(reader.name)
         frames: Iterable[Frame] = reader
         if progress is not None:
             frames = _with_progress(reader, progress)
         analyzer.feed(frames)
         analyzer.stats.warnings.extend(reader.warnings)
-    assert analyzer is not None
-    stats = analyzer.finish()
-    return stats
+        st = analyzer.finish()
+        next_id = analyzer.table.next_id
+        total.files.extend(st.files)
+        total.frames += st.frames
+        total.tcp_segments += st.tcp_segments
+        for k, v in st.skipped.items():
+            total.skipped[k] = total.skipped.get(k, 0) + v
+        total.bad_checksums += st.bad_checksums
+        total.payload_truncated += st.payload_truncated
+        total.warnings.extend(st.warnings)
+        total.max_active_connections = max(total.max_active_connections,
+                                           st.max_active_connections)
+    return total
 
 
 def _with_progress(reader: Any, progress: Callable[[int, int | None], None]) -> Iterable[Frame]:
@@ -169,7 +209,7 @@ def analyze_to_report(paths: list[str], config: TrackerConfig) -> dict[str, Any]
     """Convenience for tests and small captures: the whole report as one dict."""
     flows: list[FlowReport] = []
     stats = analyze_captures(paths, config, flows.append)
-    flows.sort(key=lambda f: (f.get("file") or "", f["first_frame"], f["id"]))
+    flows.sort(key=lambda f: f["id"])
     return {"capture": stats.to_dict(), "summary": summarize(flows), "connections": flows}
 
 

@@ -7,6 +7,7 @@ The schema is documented in the README ("JSON schema") and frozen by the golden 
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from .segment import format_ip
@@ -110,3 +111,44 @@ def summarize(flows: list[FlowReport]) -> dict[str, Any]:
         "with_time_wait": time_wait,
         "anomalies": dict(sorted(anomalies.items())),
     }
+
+
+class FlowFilter:
+    """Selects connections by host (address or CIDR), port, outcome, close pattern and anomaly.
+
+    Each criterion is a set of alternatives (OR); different criteria combine with AND.
+    An empty criterion selects everything.
+    """
+
+    def __init__(
+        self, hosts: list[str] | None = None, ports: list[int] | None = None,
+        outcomes: list[str] | None = None, closes: list[str] | None = None,
+        anomalies: list[str] | None = None,
+    ) -> None:
+        self.nets = [ipaddress.ip_network(h, strict=False) for h in hosts or []]
+        self.ports = set(ports or [])
+        self.outcomes = set(outcomes or [])
+        self.closes = set(closes or [])
+        self.anomalies = set(anomalies or [])
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the filter selects everything."""
+        return not (self.nets or self.ports or self.outcomes or self.closes or self.anomalies)
+
+    def matches(self, f: FlowReport) -> bool:
+        """Whether one flow report is selected."""
+        if self.outcomes and f["outcome"] not in self.outcomes:
+            return False
+        if self.closes and f["close"]["pattern"] not in self.closes:
+            return False
+        if self.ports and f["orig"]["port"] not in self.ports and \
+                f["resp"]["port"] not in self.ports:
+            return False
+        if self.anomalies and not self.anomalies.intersection(f["anomalies"]):
+            return False
+        if self.nets:
+            addrs = (ipaddress.ip_address(f["orig"]["ip"]), ipaddress.ip_address(f["resp"]["ip"]))
+            if not any(a.version == n.version and a in n for a in addrs for n in self.nets):
+                return False
+        return True

@@ -1,0 +1,49 @@
+"""CSV renderer: one row per connection with the fields scripts filter on most."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any, TextIO
+
+from ..report import FlowReport
+
+COLUMNS = [
+    "id", "orig_ip", "orig_port", "resp_ip", "resp_port", "vlan", "initiator", "start_ts",
+    "end_ts", "duration_s", "first_frame", "last_frame", "outcome", "handshake",
+    "handshake_rtt_s", "syn_retransmissions", "close", "first_fin_by", "reset_by",
+    "reset_validity", "time_wait", "final_state_orig", "final_state_resp", "packets_orig",
+    "packets_resp", "bytes_orig", "bytes_resp", "anomalies", "zeek_conn_state", "zeek_history",
+]
+
+
+def flow_row(f: FlowReport) -> dict[str, Any]:
+    """Flatten one flow report into the CSV columns."""
+    reset = f["reset"] or {}
+    return {
+        "id": f["id"], "orig_ip": f["orig"]["ip"], "orig_port": f["orig"]["port"],
+        "resp_ip": f["resp"]["ip"], "resp_port": f["resp"]["port"],
+        "vlan": ".".join(str(v) for v in f["vlan"]), "initiator": f["initiator"],
+        "start_ts": f"{f['start_ts']:.6f}", "end_ts": f"{f['end_ts']:.6f}",
+        "duration_s": f"{f['duration_s']:.6f}", "first_frame": f["first_frame"],
+        "last_frame": f["last_frame"], "outcome": f["outcome"],
+        "handshake": f["handshake"]["status"],
+        "handshake_rtt_s": "" if f["handshake"]["rtt_s"]["total"] is None
+        else f"{f['handshake']['rtt_s']['total']:.6f}",
+        "syn_retransmissions": f["handshake"]["syn_retransmissions"],
+        "close": f["close"]["pattern"], "first_fin_by": f["close"]["first_fin_by"] or "",
+        "reset_by": reset.get("by", ""), "reset_validity": reset.get("validity", ""),
+        "time_wait": ";".join(f"{t['endpoint']}@{t['frame']}" for t in f["time_wait"]),
+        "final_state_orig": f["final_state"]["orig"], "final_state_resp": f["final_state"]["resp"],
+        "packets_orig": f["packets"]["orig"], "packets_resp": f["packets"]["resp"],
+        "bytes_orig": f["bytes"]["orig"], "bytes_resp": f["bytes"]["resp"],
+        "anomalies": ";".join(f"{k}={v}" for k, v in f["anomalies"].items()),
+        "zeek_conn_state": f["zeek"]["conn_state"], "zeek_history": f["zeek"]["history"],
+    }
+
+
+def render_csv(flows: list[FlowReport], out: TextIO) -> None:
+    """Write a header and one row per connection."""
+    w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for f in flows:
+        w.writerow(flow_row(f))
