@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .segment import ACK, SYN, Segment
+from .events import ConnectionOpened
+from .segment import ACK, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_diff
 from .states import TcpState
 from .tracker import Connection, Endpoint, TrackerConfig
@@ -88,7 +89,7 @@ class FlowTable:
         hit = self.index.get(key)
         if hit is not None:
             conn, from_a = hit
-            if seg.flags & SYN and not seg.flags & ACK:
+            if seg.flags & (SYN | ACK | RST) == SYN:  # only a plain SYN opens a new incarnation
                 if self._is_new_incarnation(conn, from_a, seg):
                     return self._replace(conn, seg, key, reuse=True), True
             elif ts - conn.last_ts >= _timeout(conn, self.config):
@@ -122,6 +123,11 @@ class FlowTable:
                 previous = found[0]
         if previous is not None and seg.flags & SYN:
             self._link(conn, previous, seg)
+        if self.sink is not None:
+            self.sink.append(ConnectionOpened(
+                conn_id=conn.id, frame=seg.frame, ts=seg.ts,
+                orig=format_endpoint(conn.orig.addr, conn.orig.port),
+                resp=format_endpoint(conn.resp.addr, conn.resp.port)))
         return conn
 
     def _link(self, conn: Connection, old: Connection, seg: Segment) -> None:
@@ -166,7 +172,7 @@ class FlowTable:
             del self.index[k1]
         if self.index.get(k2, (None,))[0] is conn:
             del self.index[k2]
-        if remember and _is_finished(conn):
+        if remember:
             if len(self.recent) >= _RECENT_MAX:
                 self.recent.pop(next(iter(self.recent)))
             self.recent[_canonical(k1)] = (conn, conn.last_ts)
@@ -179,7 +185,7 @@ class FlowTable:
         for conn in expired:
             self._finish(conn, remember=True)
         if self.recent:
-            horizon = now - cfg.time_wait_s
+            horizon = now - max(cfg.idle_timeout_s, cfg.time_wait_s)
             stale = [k for k, (_c, t) in self.recent.items() if t < horizon]
             for k in stale:
                 del self.recent[k]
