@@ -114,16 +114,16 @@ def zeek_process(
 
     ``ep`` sent the segment, ``peer`` receives it; ``is_orig`` is Zeek's view of the sender.
     """
-    if (
-        is_orig and ep.z_state == Z_SYN_ACK_SENT and not flags & SYN
-        and peer.z_state == Z_INACTIVE and conn.history == ["H"]
-    ):
-        # The connection began with a SYN-ACK and its sender now sends a plain ACK or data:
-        # it is the responder.  Zeek flips the roles and rewrites the history H -> ^h.
-        conn.orig_is_a = not conn.orig_is_a
-        conn.history = ["^", "h"]
-        conn.hist_seen = ((conn.hist_seen & 0xFFFF) << 16) | (conn.hist_seen >> 16)
-        is_orig = False
+    if conn.history == ["H"] and not flags & (SYN | FIN | RST):
+        o, r = (ep, peer) if is_orig else (peer, ep)
+        if o.z_state == Z_SYN_ACK_SENT and r.z_state == Z_INACTIVE:
+            # The connection began with a SYN-ACK and now its first plain ACK or data packet
+            # arrives (from either side): the SYN-ACK sender is the responder.  Zeek flips
+            # the roles and the history reads ^h from then on.
+            conn.orig_is_a = not conn.orig_is_a
+            conn.history = ["^", "h"]
+            conn.hist_seen = ((conn.hist_seen & 0xFFFF) << 16) | (conn.hist_seen >> 16)
+            is_orig = not is_orig
     seg_len = plen + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)
     if flags & RST:
         seg_len -= plen
