@@ -84,6 +84,9 @@ _U32LE = struct.Struct("<I")
 _TS = struct.Struct("!II")
 _TS_PREFIX = b"\x01\x01\x08\x0a"
 
+#: The options of a SYN that carries none (shared: SynOptions are never mutated)
+NO_SYN_OPTIONS = SynOptions(None, None, False, None)
+_MAX_NESTING = 8  # IP-in-IP layers we unwrap before calling a frame hostile
 _MAX_WSCALE = 14  # RFC 7323 §2.3: larger shifts are treated as 14
 
 
@@ -184,6 +187,7 @@ class Decoder:
         self.unsupported_linktypes: dict[int, int] = {}
         self.payload_truncated = 0
         self.verify_checksums = verify_checksums
+        self._nest = 0
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -260,6 +264,19 @@ class Decoder:
             return self._ipv6(frame, ts, data, off + 2, vlan, n)
         self._skip(f"non_ip:ppp_0x{proto:04x}")
         return None
+
+    def _encap(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        """An IP packet inside IP: bounded nesting, so no frame can exhaust the stack."""
+        if self._nest >= _MAX_NESTING:
+            self._skip("too_many_encapsulations")
+            return None
+        self._nest += 1
+        try:
+            return self._raw_ip(frame, ts, data, off, vlan, n)
+        finally:
+            self._nest -= 1
 
     def _raw_ip(
         self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
@@ -350,7 +367,7 @@ class Decoder:
                 if frag & 0x3FFF:
                     self._skip("ip_fragment")
                     return None
-                return self._raw_ip(frame, ts, data, off + ihl, vlan, n)
+                return self._encap(frame, ts, data, off + ihl, vlan, n)
             self._skip(_name_non_tcp(proto))
             return None
         if frag & 0x3FFF:  # MF set or a non-zero offset: a fragment (not reassembled)
@@ -389,7 +406,8 @@ class Decoder:
         flags = offflags & 0xFF
         if doff == 20:
             return Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win,
-                           seglen - 20, csum_ok, ip_id, csum, None, None, None, None)
+                           seglen - 20, csum_ok, ip_id, csum, None, None, None,
+                           NO_SYN_OPTIONS if flags & SYN else None)
         if doff == 32 and not flags & SYN and data[toff + 20 : toff + 24] == _TS_PREFIX:
             tsval, tsecr = _TS.unpack_from(data, toff + 24)
             return Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win,
@@ -439,7 +457,7 @@ class Decoder:
                     return None
                 nxt, hlen = data[p], (data[p + 1] + 2) * 4
             elif nxt == 4 or nxt == 41:  # IPv4 / IPv6 encapsulated in IPv6 (RFC 2473)
-                return self._raw_ip(frame, ts, data, p, vlan, n)
+                return self._encap(frame, ts, data, p, vlan, n)
             else:
                 self._skip("non_tcp:none" if nxt == 59 else _name_non_tcp(nxt))
                 return None
@@ -470,7 +488,8 @@ class Decoder:
         flags = offflags & 0xFF
         if doff == 20:
             return Segment(frame, ts, vlan, 6, src, dst, sport, dport, seq, ack, flags, win,
-                           seglen - 20, csum_ok, -1, csum, None, None, None, None)
+                           seglen - 20, csum_ok, -1, csum, None, None, None,
+                           NO_SYN_OPTIONS if flags & SYN else None)
         o = parse_tcp_options(data, p + 20, p + doff)
         return Segment(
             frame, ts, vlan, 6, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,

@@ -23,16 +23,12 @@ from .events import ConnectionOpened
 from .segment import ACK, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_diff
 from .states import TcpState
-from .tracker import Connection, Endpoint, TrackerConfig
+from .tracker import Connection, TrackerConfig
 
 S = TcpState
 _SWEEP_INTERVAL = 5.0
 _RECENT_MAX = 65536
 _CLOSED_STATES = frozenset({S.CLOSED, S.TIME_WAIT})
-
-
-def _ends(conn: Connection) -> tuple[Endpoint, Endpoint]:
-    return conn.a, conn.b
 
 
 def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
@@ -74,7 +70,7 @@ class FlowTable:
         self.sink = sink
         self.index: dict[tuple[Any, ...], tuple[Connection, bool]] = {}
         self.active: dict[int, Connection] = {}
-        self.recent: dict[tuple[Any, ...], tuple[Connection, float]] = {}
+        self.recent: dict[tuple[Any, ...], Tombstone] = {}
         self.next_id = 1
         self.next_sweep = 0.0
         self.max_active = 0
@@ -108,7 +104,7 @@ class FlowTable:
         return seg.seq != sender.isn
 
     def _create(
-        self, seg: Segment, key: tuple[Any, ...], previous: Connection | None
+        self, seg: Segment, key: tuple[Any, ...], previous: Tombstone | None
     ) -> Connection:
         conn = Connection(self.next_id, seg, self.config, self.sink)
         self.next_id += 1
@@ -118,9 +114,7 @@ class FlowTable:
         if len(self.active) > self.max_active:
             self.max_active = len(self.active)
         if previous is None:
-            found = self.recent.pop(_canonical(key), None)
-            if found is not None:
-                previous = found[0]
+            previous = self.recent.pop(_canonical(key), None)
         if previous is not None and seg.flags & SYN:
             self._link(conn, previous, seg)
         if self.sink is not None:
@@ -130,38 +124,38 @@ class FlowTable:
                 resp=format_endpoint(conn.resp.addr, conn.resp.port)))
         return conn
 
-    def _link(self, conn: Connection, old: Connection, seg: Segment) -> None:
+    def _link(self, conn: Connection, old: Tombstone, seg: Segment) -> None:
         """Describe the 4-tuple reuse on the new connection (RFC 1122 §4.2.2.13, RFC 6191)."""
         gap = seg.ts - old.last_ts
-        holders = [e for e in _ends(old) if e.state is S.TIME_WAIT]
-        in_tw = bool(holders) and gap < self.config.time_wait_s
-        same = old.a if (old.a.addr == seg.src and old.a.port == seg.sport) else old.b
-        isn_adv = None if same.snd_nxt is None else seq_diff(seg.seq, same.snd_nxt) > 0
+        in_tw = bool(old.tw_holders) and gap < self.config.time_wait_s
+        same = old.ends[0] if old.ends[0][:2] == (seg.src, seg.sport) else old.ends[1]
+        _addr, _port, snd_nxt, last_tsval = same
+        isn_adv = None if snd_nxt is None else seq_diff(seg.seq, snd_nxt) > 0
         ts_adv = None
-        if seg.tsval is not None and same.last_tsval is not None:
-            ts_adv = seq_diff(seg.tsval, same.last_tsval) > 0
+        if seg.tsval is not None and last_tsval is not None:
+            ts_adv = seq_diff(seg.tsval, last_tsval) > 0
         acceptable = None
         if in_tw:
             acceptable = bool(isn_adv) or bool(ts_adv)
         conn.port_reuse = {
-            "previous_id": old.id,
+            "previous_id": old.conn_id,
             "gap_s": round(gap, 6),
             "previous_in_time_wait": in_tw,
-            "time_wait_holder": [old.role(e.is_a) for e in holders] if in_tw else [],
+            "time_wait_holder": list(old.tw_holders) if in_tw else [],
             "isn_advanced": isn_adv,
             "timestamps_advanced": ts_adv,
             "rfc6191_acceptable": acceptable,
         }
-        conn.anomaly("reused_ports", seg, conn.a, f"previous connection #{old.id}")
+        conn.anomaly("reused_ports", seg, conn.a, f"previous connection #{old.conn_id}")
         if in_tw and not acceptable:
             conn.anomaly("premature_reuse", seg, conn.a,
-                         f"{gap:.3f} s after #{old.id}; ISN/timestamps did not move forward")
+                         f"{gap:.3f} s after #{old.conn_id}; ISN/timestamps did not move forward")
 
     def _replace(
         self, old: Connection, seg: Segment, key: tuple[Any, ...], reuse: bool
     ) -> Connection:
         self._finish(old, remember=False)
-        return self._create(seg, key, old if reuse or _is_finished(old) else None)
+        return self._create(seg, key, Tombstone(old) if reuse or _is_finished(old) else None)
 
     def _finish(self, conn: Connection, remember: bool) -> None:
         del self.active[conn.id]
@@ -175,7 +169,7 @@ class FlowTable:
         if remember:
             if len(self.recent) >= _RECENT_MAX:
                 self.recent.pop(next(iter(self.recent)))
-            self.recent[_canonical(k1)] = (conn, conn.last_ts)
+            self.recent[_canonical(k1)] = Tombstone(conn)
         self.on_finished(conn)
 
     def _sweep(self, now: float) -> None:
@@ -186,7 +180,7 @@ class FlowTable:
             self._finish(conn, remember=True)
         if self.recent:
             horizon = now - max(cfg.idle_timeout_s, cfg.time_wait_s)
-            stale = [k for k, (_c, t) in self.recent.items() if t < horizon]
+            stale = [k for k, t in self.recent.items() if t.last_ts < horizon]
             for k in stale:
                 del self.recent[k]
 
@@ -194,6 +188,20 @@ class FlowTable:
         """Finish every active connection (end of capture)."""
         for conn in list(self.active.values()):
             self._finish(conn, remember=False)
+
+
+class Tombstone:
+    """What the table remembers of a finished connection to describe a later reuse of its
+    4-tuple: id, last activity, who held TIME-WAIT, and each end's last seq and TSval."""
+
+    __slots__ = ("conn_id", "ends", "last_ts", "tw_holders")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn_id = conn.id
+        self.last_ts = conn.last_ts
+        self.tw_holders = tuple(conn.role(e.is_a) for e in (conn.a, conn.b)
+                                if e.state is S.TIME_WAIT)
+        self.ends = tuple((e.addr, e.port, e.snd_nxt, e.last_tsval) for e in (conn.a, conn.b))
 
 
 def _canonical(key: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,0 +1,157 @@
+"""The ``show`` command: draw connections as ladder diagrams.  Wiring only.
+
+The capture is read through :meth:`Analyzer.feed_traced`; :class:`~.ladder.LadderCollector`
+records the selected connections, :func:`~.ladder.build_ladder` builds their ladders and
+:mod:`.render.ladder` draws them on stdout and, on request, into SVG and HTML files (written
+only when everything succeeded).
+
+:mod:`.cli` imports this module to register it, so the helpers it shares with ``analyze``
+are imported when the command runs, not at import time (either module may be imported
+first).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .errors import TcpflowError
+from .ladder import DEFAULT_FOLD, LadderCollector, Selection, TupleSpec, build_ladders, parse_tuple
+from .pipeline import Analyzer
+from .render.ladder import (
+    MAX_WIDTH, PLAIN_WIDTH, document_lines, export_html, export_svg, print_lines, to_plain,
+)
+from .sources.pcapfile import open_capture
+
+ConnOpt = Annotated[list[int] | None, typer.Option(
+    "--conn", "-c", metavar="ID",
+    help="Draw connection ID (the id `analyze` shows; repeatable).")]
+TupleOpt = Annotated[list[str] | None, typer.Option(
+    "--tuple", "-t", metavar="A:P-B:P",
+    help="Draw the connections of this 4-tuple, either direction, every incarnation; IPv6 "
+         "in brackets: [2001:db8::1]:40000-[2001:db8::2]:80 (repeatable).")]
+AllOpt = Annotated[bool, typer.Option(
+    "--all", "-a", help="Draw every segment: never fold a data phase.")]
+FoldOpt = Annotated[int, typer.Option(
+    "--fold", metavar="N", min=1,
+    help="Fold runs of more than N plain data/ACK segments into one line.")]
+RawSeqOpt = Annotated[bool, typer.Option(
+    "--raw-seq", help="Show absolute seq/ack numbers instead of relative ones.")]
+SvgOpt = Annotated[str | None, typer.Option(
+    "--svg", metavar="FILE", help="Also write the drawing to FILE as SVG.")]
+HtmlOpt = Annotated[str | None, typer.Option(
+    "--html", metavar="FILE", help="Also write the drawing to FILE as HTML.")]
+ChecksumOpt = Annotated[str, typer.Option(
+    "--checksums", help="auto: drop bad-checksum segments unless a host's are all bad "
+                        "(offload); strict: always drop; off: do not verify.")]
+TimeWaitOpt = Annotated[float, typer.Option(
+    "--time-wait", help="2MSL in seconds for TIME-WAIT and reuse judgements.", min=0.0)]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+
+
+def _selection(conn: list[int] | None, tuples: list[str] | None) -> Selection:
+    specs: list[TupleSpec] = []
+    for text in tuples or []:
+        try:
+            specs.append(parse_tuple(text))
+        except ValueError as exc:
+            raise TcpflowError(f"--tuple {exc}") from None
+    for cid in conn or []:
+        if cid < 1:
+            raise TcpflowError(f"--conn {cid}: connection ids start at 1")
+    return Selection(frozenset(conn or ()), tuple(specs))
+
+
+def _check_found(selection: Selection, collector: LadderCollector,
+                 conn: list[int] | None, tuples: list[str] | None) -> None:
+    """Every --conn id must exist and every --tuple must match something."""
+    known = set(collector.all_ids)
+    count = f"the capture has {len(known)} connection{'s' if len(known) != 1 else ''}"
+    if known:
+        count += f" (ids {min(known)}-{max(known)})" if len(known) > 1 else f" (id {min(known)})"
+    missing = sorted(set(conn or ()) - known)
+    if missing:
+        raise TcpflowError(f"no connection #{missing[0]}: {count}")
+    shown = collector.traces
+    for text, spec in zip(tuples or [], selection.tuples):
+        if not any(spec.matches(*_endpoints(t.report)) for t in shown):
+            raise TcpflowError(f"no connection matches --tuple {text}: {count}")
+
+
+def _endpoints(report: dict[str, object]) -> tuple[bytes, int, bytes, int]:
+    import ipaddress
+
+    o = report["orig"]
+    r = report["resp"]
+    assert isinstance(o, dict) and isinstance(r, dict)
+    return (ipaddress.ip_address(o["ip"]).packed, int(o["port"]),
+            ipaddress.ip_address(r["ip"]).packed, int(r["port"]))
+
+
+def show(
+    capture: Annotated[str, typer.Argument(
+        help="Capture file (pcap or pcapng, optionally compressed); - for stdin.")],
+    conn: ConnOpt = None,
+    tuple_: TupleOpt = None,
+    all_segments: AllOpt = False,
+    fold: FoldOpt = DEFAULT_FOLD,
+    raw_seq: RawSeqOpt = False,
+    svg: SvgOpt = None,
+    html: HtmlOpt = None,
+    checksums: ChecksumOpt = "auto",
+    time_wait: TimeWaitOpt = 60.0,
+    debug: DebugOpt = False,
+) -> None:
+    """Draw TCP connections as ladder diagrams: one arrow per segment, the states of both
+    endpoints beside it, anomalies where they happen, and a plain-language verdict."""
+
+    from .cli import err_console, make_config, output_stream, run_guarded
+
+    def body() -> int:
+        selection = _selection(conn, tuple_)
+        config = make_config(checksums, time_wait)
+        reader = open_capture(capture)
+        collector = LadderCollector(selection)
+        analyzer = Analyzer(config, collector.on_flow)
+        analyzer.feed_traced(reader, collector.on_segment)
+        analyzer.stats.warnings.extend(reader.warnings)
+        stats = analyzer.finish()
+        _check_found(selection, collector, conn, tuple_)
+        ladders = build_ladders(collector.sorted_traces(), fold=None if all_segments else fold,
+                                raw_seq=raw_seq, time_wait_s=config.time_wait_s)
+        name = "standard input" if capture == "-" else capture
+        heading = None
+        if not ladders:
+            heading = f"No TCP connections in {name}."
+        elif len(ladders) > 1:
+            heading = f"{len(ladders)} TCP connections in {name}; showing each."
+        term = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
+                       emoji=False, markup=False)
+        width = min(term.width, MAX_WIDTH) if term.is_terminal else PLAIN_WIDTH
+        lines = document_lines(ladders, width, heading)
+        if term.is_terminal:
+            print_lines(lines, term)
+        else:
+            sys.stdout.write(to_plain(lines))
+            sys.stdout.flush()
+        title = f"tcpflow-analyzer show {os.path.basename(capture)}"
+        for path, render in ((svg, lambda: export_svg(lines, width, title)),
+                             (html, lambda: export_html(lines, width))):
+            if path is not None:
+                with output_stream(path) as out:
+                    out.write(render())
+        console = err_console()
+        for w in stats.warnings:
+            console.print(f"tcpflow-analyzer: warning: {w}", markup=False)
+        return 0
+
+    raise typer.Exit(run_guarded(debug, body))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``show`` to the CLI (called by :mod:`.cli` at import)."""
+    app.command("show")(show)
