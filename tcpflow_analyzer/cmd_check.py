@@ -205,12 +205,12 @@ def check(
                 _emit(CheckFormat.JUNIT, report, out, list_limit, False)
         console = err_console()
         for w in warnings:
-            console.print(f"{PROG}: warning: {w}", markup=False)
+            console.print(f"{PROG}: warning: {w}", markup=False, soft_wrap=True)
         for c in report.captures:
             if c.connections == 0:
                 console.print(f"{PROG}: warning: {c.capture}: no TCP connection to check "
                               f"(maximums pass vacuously; add --min connections=1 to catch an "
-                              f"empty capture)", markup=False)
+                              f"empty capture)", markup=False, soft_wrap=True)
         return int(exit_code(report, exit_zero))
 
     raise typer.Exit(run_guarded(debug, body))

@@ -23,7 +23,13 @@ from .errors import TcpflowError
 from .ladder import DEFAULT_FOLD, LadderCollector, Selection, TupleSpec, build_ladders, parse_tuple
 from .pipeline import Analyzer
 from .render.ladder import (
-    MAX_WIDTH, PLAIN_WIDTH, document_lines, export_html, export_svg, print_lines, to_plain,
+    MAX_WIDTH,
+    PLAIN_WIDTH,
+    document_lines,
+    export_html,
+    export_svg,
+    print_lines,
+    to_plain,
 )
 from .sources.pcapfile import open_capture
 
@@ -77,7 +83,7 @@ def _check_found(selection: Selection, collector: LadderCollector,
     if missing:
         raise TcpflowError(f"no connection #{missing[0]}: {count}")
     shown = collector.traces
-    for text, spec in zip(tuples or [], selection.tuples):
+    for text, spec in zip(tuples or [], selection.tuples, strict=True):
         if not any(spec.matches(*_endpoints(t.report)) for t in shown):
             raise TcpflowError(f"no connection matches --tuple {text}: {count}")
 
@@ -133,17 +139,19 @@ def show(
                        emoji=False, markup=False)
         width = min(term.width, MAX_WIDTH) if term.is_terminal else PLAIN_WIDTH
         lines = document_lines(ladders, width, heading)
+        # Exports first: a file that cannot be written fails the run before any output.
+        if svg is not None:
+            title = f"tcpflow-analyzer show {os.path.basename(capture)}"
+            with output_stream(svg) as out:
+                out.write(export_svg(lines, width, title))
+        if html is not None:
+            with output_stream(html) as out:
+                out.write(export_html(lines, width))
         if term.is_terminal:
             print_lines(lines, term)
         else:
             sys.stdout.write(to_plain(lines))
             sys.stdout.flush()
-        title = f"tcpflow-analyzer show {os.path.basename(capture)}"
-        for path, render in ((svg, lambda: export_svg(lines, width, title)),
-                             (html, lambda: export_html(lines, width))):
-            if path is not None:
-                with output_stream(path) as out:
-                    out.write(render())
         console = err_console()
         for w in stats.warnings:
             console.print(f"tcpflow-analyzer: warning: {w}", markup=False)

@@ -74,6 +74,8 @@ class FlowTable:
         self.next_id = 1
         self.next_sweep = 0.0
         self.max_active = 0
+        self._min_timeout = min(config.reset_linger_s, config.time_wait_s,
+                                config.handshake_timeout_s, config.idle_timeout_s)
 
     def lookup(self, seg: Segment) -> tuple[Connection, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
@@ -88,7 +90,8 @@ class FlowTable:
             if seg.flags & (SYN | ACK | RST) == SYN:  # only a plain SYN opens a new incarnation
                 if self._is_new_incarnation(conn, from_a, seg):
                     return self._replace(conn, seg, key, reuse=True), True
-            elif ts - conn.last_ts >= _timeout(conn, self.config):
+            elif ts - conn.last_ts >= self._min_timeout and \
+                    ts - conn.last_ts >= _timeout(conn, self.config):
                 return self._replace(conn, seg, key, reuse=False), True
             return hit
         return self._create(seg, key, None), True

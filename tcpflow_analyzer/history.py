@@ -39,6 +39,8 @@ ZEEK_STATE_NAMES = ("INACTIVE", "SYN_SENT", "SYN_ACK_SENT", "PARTIAL", "ESTABLIS
 
 # History bits (one per letter kind and role), as in Zeek's hist_seen mask
 _H_SYN, _H_FIN, _H_RST, _H_FIN_RST, _H_DATA, _H_ACK, _H_MULTI = (1, 2, 4, 8, 16, 32, 64)
+H_DATA = _H_DATA
+H_ACK = _H_ACK
 
 _TOO_LARGE_SEQ_DELTA = 1048576
 
@@ -99,6 +101,21 @@ def _is_power_of_ten(n: int) -> bool:
     while n % 10 == 0:
         n //= 10
     return n == 1
+
+
+def record_once(conn: Connection, bit: int, letter: str, is_orig: bool) -> None:
+    """Record a once-per-direction letter (D, A) for the steady-state fast path."""
+    _check(conn, bit, letter, is_orig)
+
+
+def zero_window(conn: Connection, ep: Endpoint, is_orig: bool) -> None:
+    """A zero window on a plain segment between synchronized endpoints (``W``/``w``)."""
+    _scaled(conn, ep, 1, "W", is_orig)
+
+
+def retransmitted(conn: Connection, ep: Endpoint, is_orig: bool) -> None:
+    """A payload that did not advance the sender's highest sequence (``T``/``t``)."""
+    _scaled(conn, ep, 2, "T", is_orig)
 
 
 def zeek_bad_checksum(conn: Connection, ep: Endpoint, is_orig: bool) -> None:

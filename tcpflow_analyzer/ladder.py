@@ -30,7 +30,7 @@ from typing import Any
 
 from .anomalies import severity
 from .report import FlowReport
-from .segment import ACK, FIN, PSH, RST, SYN, Segment, flags_names
+from .segment import ACK, PSH, RST, SYN, Segment, flags_names
 from .seqnum import seq_diff, unwrap
 from .tracker import Connection
 
@@ -133,7 +133,7 @@ def parse_tuple(text: str) -> TupleSpec:
     """Parse ``A:P-B:P`` (``[v6]:P`` for IPv6); raise ValueError with a one-line reason."""
     m = _TUPLE_RE.match(text.strip())
     if m is None:
-        if text.count(":") > 2 and "[" not in text:
+        if re.sub(r"\[[^\]]*\]", "", text).count(":") > 2:
             raise ValueError(f"{text!r}: IPv6 addresses must be in brackets, e.g. "
                              "[2001:db8::1]:40000-[2001:db8::2]:80")
         raise ValueError(f"{text!r} is not ADDR:PORT-ADDR:PORT (e.g. {TUPLE_EXAMPLE})")
@@ -544,7 +544,7 @@ def _fold_rows(arrows: list[Arrow], initial: tuple[str, str], threshold: int | N
     o_state, r_state = initial
 
     def flush() -> None:
-        if len(run) > threshold:
+        if len(run) >= threshold:
             o = [a for a in run if a.sender == "orig"]
             r = [a for a in run if a.sender == "resp"]
             rows.append(Fold(
@@ -711,9 +711,9 @@ def _data(report: FlowReport, arrows: list[Arrow]) -> list[str]:
                 report["handshake"]["status"] == "not_captured" and len(arrows) > 1:
             return ["No data was exchanged."]
         return []
-    text = (f"Data: orig sent {format_bytes(total['orig'])} in "
-            f"{_plural(segs['orig'], 'segment')}, resp sent {format_bytes(total['resp'])} "
-            f"in {_plural(segs['resp'], 'segment')}.")
+    sent = [f"{role} sent {format_bytes(total[role])} in {_plural(segs[role], 'segment')}"
+            if total[role] else f"{role} sent no data" for role in ("orig", "resp")]
+    text = f"Data: {', '.join(sent)}."
     missed = report.get("missed_bytes") or {}
     gaps = [f"{format_bytes(v)} of {k}'s" for k, v in missed.items() if v]
     if gaps:
@@ -751,7 +751,7 @@ def _closing(report: FlowReport, arrows: list[Arrow]) -> list[str]:
         text = f"{x} closed (FIN, frame {fin_x.frame})"
         if ack_y is not None:
             text += f"; {y} ACKed it {_since(fin_x, ack_y)} later (frame {ack_y.frame})"
-        text += f" but never sent a FIN of its own"
+        text += " but never sent a FIN of its own"
         if report["final_state"][y] == "CLOSE-WAIT":
             text += f" ({y} is left in CLOSE-WAIT)"
         return [text + "."]

@@ -74,7 +74,7 @@ class _Problem(Exception):
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _number_text(raw: object) -> str:
@@ -153,8 +153,10 @@ def parse_membership(kind: ConditionKind, field_name: str, raw: object) -> Membe
         raise ValueError(f"{kind.value} {field_name}: empty value")
     for v in values:
         if v not in fld.values:
+            listing = ("run `tcpflow-analyzer anomalies` for the list" if field_name == "anomaly"
+                       else f"values: {', '.join(sorted(fld.values))}")
             raise ValueError(f"{field_name} has no value {v!r}{_suggest(v, fld.values)} "
-                             f"(values: {', '.join(sorted(fld.values))})")
+                             f"({listing})")
     return Membership(kind=kind, field=fld, values=tuple(dict.fromkeys(values)))
 
 

@@ -42,6 +42,11 @@ from .states import TcpState
 
 S = TcpState
 _LIST_CAP = 32  # bound on per-connection frame lists (counts stay exact)
+_CONTROL = SYN | FIN | RST
+_STEADY = frozenset({S.ESTABLISHED, S.PARTIAL})
+_Z_STEADY = frozenset({zk.Z_ESTABLISHED, zk.Z_PARTIAL})
+_ZH_DATA = zk.H_DATA
+_ZH_ACK = zk.H_ACK
 _AFTER_ESTABLISHED = frozenset({
     S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT,
 })
@@ -57,6 +62,8 @@ class TrackerConfig:
     ``checksums``: ``auto`` drops bad-checksum segments unless a host's segments are all bad
     (checksum offload), ``strict`` always drops them, ``off`` never checks.
     ``max_events`` bounds stored anomaly events per connection (counts stay exact).
+    ``semantics``: ``default`` labels what really happened; ``wireshark`` reproduces tshark's
+    tcp.analysis labels (see :mod:`.seqanalysis`).
     """
 
     time_wait_s: float = 60.0
@@ -65,6 +72,23 @@ class TrackerConfig:
     reset_linger_s: float = 5.0
     checksums: str = "auto"
     max_events: int = 256
+    semantics: str = "default"
+
+
+def _make_seq_analysis(config: TrackerConfig) -> Any:
+    """The per-connection sequence/ack anomaly detector, when that module is present."""
+    global _SEQ_FACTORY
+    if _SEQ_FACTORY is None:
+        try:
+            from .seqanalysis import SeqAnalysis
+        except ImportError:
+            _SEQ_FACTORY = False
+        else:
+            _SEQ_FACTORY = SeqAnalysis
+    return _SEQ_FACTORY(config) if _SEQ_FACTORY else None
+
+
+_SEQ_FACTORY: Any = None
 
 
 class Endpoint:
@@ -141,7 +165,7 @@ class Connection:
     __slots__ = (
         "a", "anomalies", "anomaly_events", "b", "config", "fin_crossed", "first_frame",
         "first_ts", "handshake_ack", "hist_seen", "history", "id", "last_frame", "last_ts",
-        "orig_is_a", "port_reuse", "resets", "roles_inferred", "sim_open", "sink",
+        "orig_is_a", "port_reuse", "resets", "roles_inferred", "seq", "sim_open", "sink",
         "time_wait", "transitions", "vlan", "zeek_last_ts",
     )
 
@@ -185,6 +209,7 @@ class Connection:
             self.b.initial = self.b.state = S.INACTIVE if flags & RST else S.PARTIAL
         if zk.want_flip_at_start(flags, seg.sport, seg.dport):
             self.zeek_flip()
+        self.seq: Any = _make_seq_analysis(config)
 
     # -- roles ----------------------------------------------------------------------------
     @property
@@ -265,6 +290,15 @@ class Connection:
         """Feed one segment sent by endpoint a (``from_a``) or b.  Never raises on data."""
         s, r = (self.a, self.b) if from_a else (self.b, self.a)
         flags = seg.flags
+        if (
+            not flags & _CONTROL and s.state in _STEADY and r.state in _STEADY
+            and s.z_state in _Z_STEADY and r.z_state in _Z_STEADY
+            and s.fin_seq is None and r.fin_seq is None and not s.rst_frames
+            and not r.rst_frames and (s.isn is None or s.syn_delivered)
+            and (r.isn is None or r.syn_delivered)
+        ):
+            self._steady(seg, s, r, from_a)
+            return
         plen = seg.plen
         seq = seg.seq
         self.last_ts = seg.ts
@@ -321,6 +355,57 @@ class Connection:
         if has_ack:
             self._ack_arrives(s, r, seg)
             s.last_ack = ack
+        if self.seq is not None:
+            self.seq.process(self, seg, from_a)
+
+    def _steady(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
+        """The common case, equivalent to the general path below for a segment without
+        SYN/FIN/RST between two synchronized endpoints with nothing pending: counters, Zeek
+        letters (D/A once, W, T), SND.NXT, captured-stream bookkeeping, the ACK's arrival."""
+        plen = seg.plen
+        seq = seg.seq
+        ts = seg.ts
+        self.last_ts = self.zeek_last_ts = ts
+        self.last_frame = seg.frame
+        s.pkts += 1
+        s.bytes += plen
+        if seg.tsval is not None:
+            s.last_tsval = seg.tsval
+        is_orig = from_a == self.orig_is_a
+        flags = seg.flags
+        # Zeek: history letters, zero window, retransmission (update_last_seq)
+        if plen:
+            if not self.hist_seen & (_ZH_DATA if is_orig else _ZH_DATA << 16):
+                zk.record_once(self, _ZH_DATA, "D", is_orig)
+        elif flags & ACK and not self.hist_seen & (_ZH_ACK if is_orig else _ZH_ACK << 16):
+            zk.record_once(self, _ZH_ACK, "A", is_orig)
+        win = seg.win
+        if win == 0:
+            zk.zero_window(self, s, is_orig)
+        end = (seq + plen) & MASK
+        if seq_diff(end, s.z_last) > 0:
+            s.z_last = end
+        elif plen:
+            zk.retransmitted(self, s, is_orig)
+        s.win = win
+        # SND.NXT and the captured stream
+        nxt = s.snd_nxt
+        if nxt is None or seq_diff(end, nxt) > 0:
+            s.snd_nxt = end
+        if plen:
+            c = s.contig
+            if c is not None and seq == c and not s.ooo:
+                s.contig = end
+            else:
+                self._stream_add(s, seq, end)
+        if flags & ACK:
+            ack = seg.ack
+            c = r.contig
+            if c is not None and seq_diff(ack, c) > 0:
+                self._ack_arrives(s, r, seg)
+            s.last_ack = ack
+        if self.seq is not None:
+            self.seq.process(self, seg, from_a)
 
     def _advance(self, s: Endpoint, seq: int, plen: int, flags: int) -> None:
         """Track S's highest sequence number sent (SND.NXT as the capture saw it)."""

@@ -69,10 +69,9 @@ def _dt_cell(row: Arrow | Fold, first: bool) -> str:
 
 
 def _fold_text(f: Fold) -> str:
-    total = format_bytes(f.orig_bytes + f.resp_bytes)
-    return (f"… {f.segments} segments, {total} (orig {format_bytes(f.orig_bytes)} in "
-            f"{f.orig_segments}, resp {format_bytes(f.resp_bytes)} in {f.resp_segments}) "
-            f"over {format_duration(f.duration_s)} …")
+    """The one line that stands for a folded run."""
+    return (f"… {f.segments} segments in {format_duration(f.duration_s)}: "
+            f"orig {format_bytes(f.orig_bytes)}, resp {format_bytes(f.resp_bytes)} …")
 
 
 def _layout(ladder: Ladder, width: int) -> _Layout:
@@ -86,8 +85,7 @@ def _layout(ladder: Ladder, width: int) -> _Layout:
     state = max([_STATE_MIN] + [len(s) for s in states])
     need = 24
     for r in rows:
-        if isinstance(r, Arrow):
-            need = max(need, len(r.label) + 7)
+        need = max(need, len(r.label) + 7 if isinstance(r, Arrow) else len(_fold_text(r)) + 2)
     fixed = frame + 1 + dt + 1 + state + 1 + 2 + 1 + state
     return _Layout(frame, dt, state, max(width - fixed, need))
 
@@ -169,13 +167,8 @@ def _arrow_lines(lay: _Layout, a: Arrow, first: bool) -> list[Text]:
 
 
 def _fold_lines(lay: _Layout, f: Fold, first: bool) -> list[Text]:
-    pieces = _wrap(_fold_text(f), lay.diagram - 2)
-    out = []
-    for i, piece in enumerate(pieces):
-        middle = Text(piece.center(lay.diagram).rstrip(), style="italic")
-        out.append(_line(lay, _frame_cell(f) if i == 0 else "",
-                         _dt_cell(f, first) if i == 0 else "", "", middle, ""))
-    return out
+    middle = Text(_fold_text(f).center(lay.diagram).rstrip(), style="italic")
+    return [_line(lay, _frame_cell(f), _dt_cell(f, first), "", middle, "")]
 
 
 def _start(ts: float) -> str:
