@@ -490,9 +490,8 @@ class Selector:
         if self.is_empty:
             return "all connections"
         parts = []
-        if self.hosts or self.ports:
-            parts.append({Direction.ANY: "either endpoint", Direction.INBOUND: "inbound to",
-                          Direction.OUTBOUND: "outbound from"}[self.direction])
+        if self.direction is not Direction.ANY:
+            parts.append("inbound to" if self.direction is Direction.INBOUND else "outbound from")
         if self.hosts:
             parts.append("hosts " + ",".join(str(n) for n in self.hosts))
         if self.ports:
@@ -593,14 +592,15 @@ class Offender:
 class RuleResult:
     """One rule on one capture: status, the observed value and the offending connections.
 
-    ``observed`` is a number for JSON (a count, a ratio between 0 and 1, or seconds) or None
-    when the aggregate has no value; ``observed_text`` is the same for humans.
+    ``observed`` is a number for JSON (an integer count, a ratio between 0 and 1, or seconds)
+    or None when the aggregate has no value; ``observed_text`` is the same for humans.  For
+    ``require``/``forbid`` it is the number of offending connections.
     """
 
     rule: Rule
     status: Status
     selected: int
-    observed: float | None
+    observed: float | int | None
     observed_text: str
     message: str
     offenders: tuple[Offender, ...]
@@ -721,7 +721,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _evaluate_threshold(cond: Threshold, flows: Sequence[FlowReport]) -> tuple[
-        bool, float | None, str, str, list[FlowReport]]:
+        bool, float | int | None, str, str, list[FlowReport]]:
     """(holds, observed number, observed text, message clause, offending flows)."""
     m, limit, kind = cond.metric, cond.limit, cond.kind
     n = len(flows)
@@ -766,7 +766,14 @@ def _evaluate_threshold(cond: Threshold, flows: Sequence[FlowReport]) -> tuple[
         culprits = [f for f, v in measured
                     if (v > bound if kind is ConditionKind.MAX else v < bound)]
     holds = _holds(kind, observed, limit.value)
-    number = None if observed is None else float(observed)
+    number: float | int | None
+    if observed is None:
+        number = None
+    elif isinstance(observed, Fraction) and observed.denominator == 1 and not limit.share \
+            and m.kind is not MetricKind.RATIO:
+        number = int(observed)  # a count stays an integer in JSON
+    else:
+        number = float(observed)
     return holds, number, text, clause, culprits
 
 
@@ -784,7 +791,7 @@ def evaluate_rule(rule: Rule, flows: Sequence[FlowReport]) -> RuleResult:
         forbid = cond.kind is ConditionKind.FORBID
         bad = [f for f in selected if bool(wanted & cond.field.values_of(f)) is forbid]
         holds = not bad
-        number, text = float(len(bad)), str(len(bad))
+        number, text = len(bad), str(len(bad))
         values = "|".join(cond.values)
         if cond.kind is ConditionKind.REQUIRE:
             what = f"without {cond.field.name} {values}"

@@ -46,7 +46,8 @@ def load_policy(path: str) -> list[Rule]:
 
 def collect_rules(policy: str | None, inline: list[tuple[ConditionKind, list[str] | None]],
                   ) -> list[Rule]:
-    """Policy rules first, then inline rules in the order of their options."""
+    """Policy rules first (in file order), then inline rules: every --max, --min, --require,
+    then --forbid (typer does not keep the order across different options)."""
     rules = load_policy(policy) if policy is not None else []
     for kind, specs in inline:
         rules += [parse_inline_rule(kind, s) for s in specs or []]
@@ -97,7 +98,8 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
     stats = analyze_captures(paths, make_config(checksums, time_wait), collect)
     for flows in grouped.values():
         flows.sort(key=lambda f: f["id"])
-    return list(grouped.items()), list(stats.warnings)
+    named = [("<stdin>" if p == "-" else p, flows) for p, flows in grouped.items()]
+    return named, list(stats.warnings)
 
 
 def _emit(fmt: CheckFormat, report: CheckReport, out: TextIO, limit: int, color: bool) -> None:
@@ -185,8 +187,9 @@ def check(
 ) -> None:
     """Check the connections in captures against rules; exit 1 when an error rule fails.
 
-    Rules come from a TOML policy (--policy) and/or inline options. Exit codes: 0 all error
-    rules pass, 1 an error rule failed, 2 tool or policy error.
+    Rules come from a TOML policy (--policy) and the inline --max, --min, --require, --forbid.
+
+    Exit codes: 0 every error rule passed, 1 an error rule failed, 2 tool or policy error.
     """
 
     from .cli import PROG, err_console, output_stream, run_guarded

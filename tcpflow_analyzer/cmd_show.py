@@ -135,8 +135,8 @@ def show(
             heading = f"No TCP connections in {name}."
         elif len(ladders) > 1:
             heading = f"{len(ladders)} TCP connections in {name}; showing each."
-        term = Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False,
-                       emoji=False, markup=False)
+        term = Console(highlight=False, emoji=False, markup=False)
+        styled = term.is_terminal and not os.environ.get("NO_COLOR")
         width = min(term.width, MAX_WIDTH) if term.is_terminal else PLAIN_WIDTH
         lines = document_lines(ladders, width, heading)
         # Exports first: a file that cannot be written fails the run before any output.
@@ -147,7 +147,7 @@ def show(
         if html is not None:
             with output_stream(html) as out:
                 out.write(export_html(lines, width))
-        if term.is_terminal:
+        if styled:
             print_lines(lines, term)
         else:
             sys.stdout.write(to_plain(lines))

@@ -31,7 +31,7 @@ from typing import Any
 from .anomalies import severity
 from .report import FlowReport
 from .segment import ACK, PSH, RST, SYN, Segment, flags_names
-from .seqnum import seq_diff, unwrap
+from .seqnum import seq_add, seq_diff, unwrap
 from .tracker import Connection
 
 #: Default fold threshold: runs of more than this many plain data/ACK segments fold.
@@ -408,8 +408,13 @@ class _Numbering:
         for side in (True, False):
             own = [r for r in records if r.from_a == side]
             syn = next((r for r in own if r.flags & SYN), None)
+            # A SYN+ACK from the peer names this side's ISN even when its SYN was missed.
+            synack = next((r for r in records if r.from_a != side
+                           and r.flags & (SYN | ACK) == SYN | ACK), None)
             if syn is not None:
                 self.base[side], self.mode[side] = syn.seq, "isn"
+            elif synack is not None:
+                self.base[side], self.mode[side] = seq_add(synack.ack, -1), "isn"
             elif own:
                 self.base[side], self.mode[side] = own[0].seq, "first_seen"
             else:
@@ -453,8 +458,10 @@ class _Numbering:
             mode = self.mode[side]
             if mode == "isn":
                 parts.append(f"{role}'s ISN")
-            elif mode != "none":
+            elif mode == "first_seen":
                 parts.append(f"the first seq seen from {role}")
+            elif mode == "first_ack":
+                parts.append(f"the first ack of {role}'s data")
         return "seq/ack are relative to " + " and ".join(parts)
 
 
@@ -544,7 +551,7 @@ def _fold_rows(arrows: list[Arrow], initial: tuple[str, str], threshold: int | N
     o_state, r_state = initial
 
     def flush() -> None:
-        if len(run) >= threshold:
+        if len(run) > threshold:
             o = [a for a in run if a.sender == "orig"]
             r = [a for a in run if a.sender == "resp"]
             rows.append(Fold(
@@ -624,7 +631,7 @@ def _at(arrows: list[Arrow], frame: int | None) -> Arrow | None:
 
 def _acker(arrows: list[Arrow], fin: Arrow) -> Arrow | None:
     """The first segment of the peer that acknowledges ``fin``'s FIN."""
-    fin_seq = (fin.raw_seq + fin.plen) & 0xFFFFFFFF
+    fin_seq = seq_add(fin.raw_seq, fin.plen)
     return next((a for a in arrows if a.frame > fin.frame and a.sender != fin.sender
                  and a.flags & ACK and not a.dropped and seq_diff(a.raw_ack, fin_seq) > 0),
                 None)
@@ -704,7 +711,8 @@ def _opening(report: FlowReport, arrows: list[Arrow]) -> list[str]:
 
 
 def _data(report: FlowReport, arrows: list[Arrow]) -> list[str]:
-    segs = {r: sum(1 for a in arrows if a.sender == r and a.plen) for r in ("orig", "resp")}
+    segs = {r: sum(1 for a in arrows if a.sender == r and a.plen and not a.dropped)
+            for r in ("orig", "resp")}
     total = report["bytes"]
     if not total["orig"] and not total["resp"]:
         if report["handshake"]["status"] in ("complete", "simultaneous_open") or \

@@ -49,7 +49,7 @@ def junit_timestamp(ts: float) -> str:
 def classname(capture: str) -> str:
     """``tcpflow-analyzer.<file name with dots as underscores>``: CI UIs split classnames at
     the last dot, so the capture's own dots must not look like packages."""
-    return f"{PACKAGE.split('.')[0]}.{PurePath(capture).name.replace('.', '_') or 'capture'}"
+    return f"tcpflow-analyzer.{PurePath(capture).name.replace('.', '_') or 'capture'}"
 
 
 def _failure_text(result: RuleResult, limit: int) -> str:

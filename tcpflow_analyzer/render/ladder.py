@@ -3,12 +3,13 @@
 Every output is made from the same list of styled lines (:func:`document_lines`), so the
 terminal, the plain text written to a pipe and the SVG/HTML exports show the same drawing.
 The layout depends only on the ladder and the width asked for, never on the terminal, so
-golden files work::
+golden files work (``samples/handshake-basic.pcap`` at width 84, cut)::
 
-    frame       Δt           orig │                                          │ resp
-                           CLOSED │                                          │ LISTEN
-        1        0       SYN-SENT │───────────────── SYN seq=0 ─────────────▶│
-        2  +20.0ms    ESTABLISHED │◀─────── SYN+ACK seq=0 ack=1 ─────────────│ SYN-RECEIVED
+    frame       Δt         orig │                                         │ resp
+                         CLOSED │                                         │ LISTEN
+        1        0     SYN-SENT │────────────── SYN seq=0 ───────────────▶│
+        2  +20.0ms  ESTABLISHED │◀────────── SYN+ACK seq=0 ack=1 ─────────│ SYN-RECEIVED
+        3    +50µs              │─────────── ACK seq=1 ack=1 ────────────▶│ ESTABLISHED
 
 Columns: frame number, time since the connection's previous segment, the state orig entered
 (right-aligned against its line), the arrow between the two lifelines, the state resp
@@ -179,14 +180,15 @@ def ladder_lines(ladder: Ladder, width: int = PLAIN_WIDTH) -> list[Text]:
     """The drawing of one connection: heading, diagram and verdict, as styled lines."""
     lay = _layout(ladder, width)
     total = lay.left + 2 + lay.diagram + 1 + lay.state
-    head = Text(f"Connection #{ladder.conn_id}: ", style="bold")
-    head.append(f"orig {ladder.orig} → resp {ladder.resp}", style="bold")
+    head = f"Connection #{ladder.conn_id}: orig {ladder.orig} → resp {ladder.resp}"
     facts = [ladder.outcome.replace("_", " "),
              f"{ladder.segments} segment{'s' if ladder.segments != 1 else ''} in "
              f"{format_duration(ladder.duration_s)}", f"from {_start(ladder.start_ts)}"]
     if ladder.vlan:
         facts.append("VLAN " + "/".join(map(str, ladder.vlan)))
-    lines = [head, Text(" · ".join(facts)), Text(ladder.numbering, style="dim"), Text()]
+    lines = [Text(piece, style="bold") for piece in _wrap(head, width, "    ")]
+    lines += [Text(piece) for piece in _wrap(" · ".join(facts), width, "    ")]
+    lines += [Text(ladder.numbering, style="dim"), Text()]
     hdr = Text()
     hdr.append("frame".rjust(lay.frame) + " " + "Δt".rjust(lay.dt) + " ", style="dim")
     hdr.append("orig".rjust(lay.state), style="bold")
@@ -214,7 +216,8 @@ def document_lines(ladders: list[Ladder], width: int = PLAIN_WIDTH,
     """Several ladders one after another, with an optional heading line first."""
     lines: list[Text] = []
     if heading:
-        lines += [Text(heading, style="bold"), Text()]
+        lines += [Text(piece, style="bold") for piece in _wrap(heading, width, "    ")]
+        lines.append(Text())
     for i, ladder in enumerate(ladders):
         if i:
             lines += [Text(), Text("─" * width, style="dim"), Text()]

@@ -37,6 +37,7 @@ CHUNK = 1 << 20
 MAX_RECORD = 1 << 18  # 256 KiB: libpcap's MAXIMUM_SNAPLEN; larger claims are damage
 MAX_BLOCK = 1 << 24  # 16 MiB: no sane pcapng block is larger
 RESYNC_LIMIT = 1 << 24  # bytes to scan for a plausible record after a corrupt header
+_MAX_DAMAGE_WARNINGS = 5  # listed one by one; the rest are summed up in one line
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6, 16), b"\xa1\xb2\xc3\xd4": (">", 1e-6, 16),
@@ -65,6 +66,41 @@ class _Prefixed:
                 out += self._raw.read(n - len(out))
             return out
         return self._raw.read(n)
+
+    def readable(self) -> bool:
+        return True
+
+
+class _Guarded:
+    """Wraps a decompressor so damage ends the stream instead of losing a whole read.
+
+    A decompressor raises (EOFError, zlib.error, ...) when it reaches damage, discarding
+    what the failing ``read(n)`` had already decompressed; ``read1`` in small pieces keeps the
+    loss to one piece, and the error is kept for the reader's warning.
+    """
+
+    PIECE = 1 << 13
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self._inner = inner
+        self.error: BaseException | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
+        parts: list[bytes] = []
+        want = n if n >= 0 else 1 << 62
+        while want > 0:
+            try:
+                piece = self._inner.read1(min(want, self.PIECE))  # type: ignore[attr-defined]
+            except _DECOMPRESS_ERRORS as exc:
+                self.error = exc
+                break
+            if not piece:
+                break
+            parts.append(piece)
+            want -= len(piece)
+        return b"".join(parts)
 
     def readable(self) -> bool:
         return True
@@ -102,6 +138,7 @@ class CaptureReader:
         self.frames = 0
         self.compression: str | None = None
         self._raw = raw
+        self._guard: _Guarded | None = None
         head = _read_fully(raw, 6)
         if not head:
             raise CaptureFormatError(f"{name}: empty file, not a capture")
@@ -109,13 +146,18 @@ class CaptureReader:
         for magic, codec in _COMPRESSION:
             if head.startswith(magic):
                 self.compression = codec
-                opener = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}[codec]
-                stream = opener(fileobj=stream, mode="rb")  # type: ignore[call-overload]
-                try:
-                    head = _read_fully(stream, 4)
-                except _DECOMPRESS_ERRORS as exc:
-                    raise CaptureFormatError(f"{name}: corrupt {codec} data ({exc})") from None
-                stream = _Prefixed(head, stream)  # type: ignore[arg-type]
+                if codec == "gzip":
+                    stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[arg-type]
+                elif codec == "bzip2":
+                    stream = bz2.BZ2File(stream, mode="rb")  # type: ignore[arg-type]
+                else:
+                    stream = lzma.LZMAFile(stream, mode="rb")  # type: ignore[arg-type]
+                guarded = _Guarded(stream)  # type: ignore[arg-type]
+                head = _read_fully(guarded, 4)
+                if guarded.error is not None and len(head) < 4:
+                    raise CaptureFormatError(f"{name}: corrupt {codec} data ({guarded.error})")
+                self._guard = guarded
+                stream = _Prefixed(head, guarded)  # type: ignore[arg-type]
                 break
         self._stream = stream
         magic4 = head[:4]
@@ -147,6 +189,14 @@ class CaptureReader:
                 f"{self.name}: {self.compression or 'read'} error after frame {self.frames} "
                 f"({exc}); stopped reading"
             )
+        if self._guard is not None and self._guard.error is not None:
+            # One warning: the decompressor's reason, plus where the capture itself broke off
+            detail = "; ".join(w.removeprefix(f"{self.name}: ") for w in self.warnings)
+            self.warnings[:] = [
+                f"{self.name}: {self.compression} data is damaged or cut short "
+                f"({self._guard.error}) after frame {self.frames}"
+                + (f": {detail}" if detail else "; stopped reading")
+            ]
 
     # -- pcap ---------------------------------------------------------------------------
     def _pcap(self) -> Iterator[Frame]:
@@ -163,7 +213,9 @@ class CaptureReader:
         pos = 0
         offset_base = 24  # file offset of buf[0]
         frame = 0
-        last_sec = None
+        last_sec: int | None = None
+        damaged = 0  # corrupt record headers met so far
+        skipped_total = 0
         while True:
             if len(buf) - pos < rec_size:
                 offset_base += pos
@@ -179,20 +231,31 @@ class CaptureReader:
             sec, frac, incl, orig = rec.unpack_from(buf, pos)
             if incl > limit:
                 bad_at = offset_base + pos
-                found = self._pcap_resync(buf, pos, rec, rec_size, limit, last_sec)
-                if found is None:
+                damaged += 1
+                if last_sec is None:
                     self.warnings.append(
                         f"{self.name}: corrupt record header at byte {bad_at} after frame "
                         f"{frame} (claims a {incl}-byte packet); stopped reading"
                     )
                     break
+                found = self._pcap_resync(buf, pos, rec, rec_size, limit, last_sec, order,
+                                          1_000_000 if scale > 1e-7 else 1_000_000_000)
+                if found is None:
+                    self.warnings.append(
+                        f"{self.name}: corrupt record header at byte {bad_at} after frame "
+                        f"{frame} (claims a {incl}-byte packet); no plausible record within "
+                        f"{RESYNC_LIMIT >> 20} MiB, stopped reading"
+                    )
+                    break
                 buf, pos, skipped = found
-                offset_base = bad_at
-                self.warnings.append(
-                    f"{self.name}: corrupt record header at byte {bad_at} after frame {frame} "
-                    f"(claims a {incl}-byte packet); skipped {skipped} bytes to the next "
-                    "plausible record"
-                )
+                offset_base = bad_at + skipped - pos
+                skipped_total += skipped
+                if damaged <= _MAX_DAMAGE_WARNINGS:
+                    self.warnings.append(
+                        f"{self.name}: corrupt record header at byte {bad_at} after frame "
+                        f"{frame} (claims a {incl}-byte packet); skipped {skipped} bytes to "
+                        "the next plausible record"
+                    )
                 continue
             end = pos + rec_size + incl
             if end > len(buf):
@@ -212,36 +275,89 @@ class CaptureReader:
             last_sec = sec
             yield frame, sec + frac * scale, linktype, buf[pos + rec_size : end]
             pos = end
+        if damaged > _MAX_DAMAGE_WARNINGS:
+            self.warnings.append(
+                f"{self.name}: {damaged} corrupt record headers in all ({skipped_total} bytes "
+                f"skipped); only the first {_MAX_DAMAGE_WARNINGS} are listed"
+            )
 
     def _pcap_resync(
         self, buf: bytes, pos: int, rec: struct.Struct, rec_size: int, limit: int,
-        last_sec: int | None,
+        last_sec: int, order: str, frac_limit: int,
     ) -> tuple[bytes, int, int] | None:
-        """Scan forward for two consecutive plausible record headers after a corrupt one.
+        """Find the next plausible record after a corrupt header at ``buf[pos]``.
 
-        Returns ``(buf, pos, skipped)`` positioned on the recovered record, or None.  The
-        scan is bounded by :data:`RESYNC_LIMIT` bytes, so a hostile file cannot make it
-        run long.
+        A candidate's timestamp must lie within a day of the last good record (found with
+        ``bytes.find`` on the timestamp's upper half, so the scan runs at C speed), its
+        lengths must be sane, and the record after it must be plausible too (or the data must
+        end right there).  Every byte is scanned at most once and at most
+        :data:`RESYNC_LIMIT` bytes are scanned, so damage costs linear time and bounded
+        memory.  Returns ``(buf, pos, skipped)`` on the recovered record, or None.
         """
-        if last_sec is None:
-            return None
-        buf = buf[pos:] + _read_fully(self._stream, RESYNC_LIMIT)
-        n = len(buf)
+        hi = struct.pack(order + "H", (last_sec >> 16) & 0xFFFF)
+        hi_off = 2 if order == "<" else 0  # where the upper half of ts_sec sits in the header
+        neighbours = {hi}
+        for delta in (-1, 1):  # a day either side may cross a 65536-second boundary
+            neighbours.add(struct.pack(order + "H", ((last_sec >> 16) + delta) & 0xFFFF))
+        origin = pos  # index (in buf) of the corrupt header; negative once dropped
+        q = pos + 1  # next byte to scan
+        eof = False
 
         def plausible(p: int) -> int:
-            if p + rec_size > n:
-                return -1
-            sec, _frac, incl, orig = rec.unpack_from(buf, p)
-            if incl > limit or incl > orig or abs(sec - last_sec) > 86400 or incl < 14:
+            """End of the record at ``p`` if its header is plausible, -1 if not, -2 if the
+            buffer ends first."""
+            if p + rec_size > len(buf):
+                return -2
+            sec, frac, incl, orig = rec.unpack_from(buf, p)
+            if (incl > limit or incl > orig or abs(sec - last_sec) > 86400 or incl < 14
+                    or frac >= frac_limit):
                 return -1
             return p + rec_size + incl
 
-        for p in range(4, n - 2 * rec_size):
-            nxt = plausible(p)
-            if nxt < 0 or nxt > n:
+        def located(p: int) -> bool:
+            """A record header sits at ``p``, even if its lengths are themselves corrupt."""
+            if p + rec_size > len(buf):
+                return not eof
+            sec, frac, _incl, _orig = rec.unpack_from(buf, p)
+            return abs(sec - last_sec) <= 86400 and frac < frac_limit
+
+        def _incl(p: int) -> int:
+            return int(rec.unpack_from(buf, p)[2])
+
+        window = 1 << 16
+        while q - origin <= RESYNC_LIMIT:
+            stop = min(len(buf), q + window)
+            hits = [h - hi_off for h in (buf.find(n, q + hi_off, stop + hi_off)
+                                         for n in neighbours) if h >= 0]
+            cand = min(hits) if hits else -1
+            if cand < 0 and stop < len(buf) - 2 * rec_size:
+                q = stop  # nothing in this window: move on without rescanning it
                 continue
-            if nxt == n or plausible(nxt) >= 0:
-                return buf, p, p
+            if cand < 0 or cand + 2 * rec_size > len(buf):
+                if eof:
+                    if cand >= 0 and plausible(cand) == len(buf):
+                        return buf, cand, cand - origin
+                    return None
+                # Need more data: drop what was scanned, keep the unscanned tail
+                keep = min(q, max(0, len(buf) - 2 * rec_size - 4)) if cand < 0 else cand
+                more = _read_fully(self._stream, CHUNK)
+                eof = not more
+                buf = buf[keep:] + more
+                origin -= keep
+                q -= keep
+                continue
+            nxt = plausible(cand)
+            if nxt >= 0:
+                after = plausible(nxt)
+                if (
+                    (nxt == len(buf) and eof)  # the last record of the capture
+                    or (after >= 0 and located(after))  # two good records in a row
+                    or (after == -2 and not eof)  # we cannot look further yet
+                    or (after == -1 and located(nxt) and _incl(nxt) > limit)  # damage again
+                ):
+                    return buf, cand, cand - origin
+            q = cand + 1
+            q = cand + 1
         return None
 
     # -- pcapng -------------------------------------------------------------------------
@@ -252,7 +368,8 @@ class CaptureReader:
         offset_base = 0
         order = "<"
         u32 = struct.Struct("<I")
-        ifaces: list[tuple[int, float, float]] = []  # (linktype, seconds per unit, offset)
+        # (linktype, seconds per unit, offset, snaplen)
+        ifaces: list[tuple[int, float, float, int]] = []
         frame = 0
         last_ts = 0.0
         seen_shb = False
@@ -315,7 +432,13 @@ class CaptureReader:
                 )
                 break
             body = pos + 8
-            if btype == 6 or btype == 2:  # Enhanced Packet Block / obsolete Packet Block
+            if (btype == 6 or btype == 2) and blen < 32:
+                frame += 1
+                self.warnings.append(
+                    f"{self.name}: frame {frame} at byte {offset_base + pos} skipped (packet "
+                    f"block of {blen} bytes is shorter than its header)"
+                )
+            elif btype == 6 or btype == 2:  # Enhanced Packet Block / obsolete Packet Block
                 if btype == 6:
                     iface, hi, lo, caplen = struct.unpack_from(order + "IIII", buf, body)
                     data_off = body + 20
@@ -330,7 +453,7 @@ class CaptureReader:
                     )
                     pos = end
                     continue
-                linktype, unit, tsoff = ifaces[iface]
+                linktype, unit, tsoff, _snap = ifaces[iface]
                 last_ts = ((hi << 32) | lo) * unit + tsoff
                 self.frames = frame
                 yield frame, last_ts, linktype, buf[data_off : data_off + caplen]
@@ -342,17 +465,27 @@ class CaptureReader:
                     )
                     pos = end
                     continue
+                if blen < 16:
+                    self.warnings.append(f"{self.name}: frame {frame} skipped (block too short)")
+                    pos = end
+                    continue
                 origlen = u32.unpack_from(buf, body)[0]
                 caplen = min(origlen, blen - 16)
+                if ifaces[0][3]:  # no captured length in an SPB: the snaplen cuts it
+                    caplen = min(caplen, ifaces[0][3])
                 self.frames = frame
                 yield frame, last_ts, ifaces[0][0], buf[body + 4 : body + 4 + caplen]
             elif btype == 1:  # Interface Description Block
                 ifaces.append(self._idb(buf, body, end - 4, order))
             pos = end
 
-    def _idb(self, buf: bytes, body: int, end: int, order: str) -> tuple[int, float, float]:
-        """Parse an IDB: link type plus the ``if_tsresol`` / ``if_tsoffset`` options."""
-        linktype = struct.unpack_from(order + "H", buf, body)[0]
+    def _idb(
+        self, buf: bytes, body: int, end: int, order: str
+    ) -> tuple[int, float, float, int]:
+        """Parse an IDB: link type, snaplen and the ``if_tsresol`` / ``if_tsoffset`` options."""
+        if end - body < 8:
+            return 0xFFFF, 1e-6, 0.0, 0
+        linktype, _res, snaplen = struct.unpack_from(order + "HHI", buf, body)
         unit = 1e-6
         tsoff = 0.0
         o = body + 8
@@ -370,7 +503,7 @@ class CaptureReader:
             elif code == 14 and olen >= 8:
                 tsoff = float(struct.unpack_from(order + "q", buf, val)[0])
             o = val + ((olen + 3) & ~3)
-        return linktype, unit, tsoff
+        return linktype, unit, tsoff, snaplen
 
 
 def open_capture(path: str) -> CaptureReader:
