@@ -277,7 +277,7 @@ def _summary_view(f: FlowReport) -> FlowReport:
 
 def _print_warnings(console: Console, warnings: list[str]) -> None:
     for w in warnings:
-        console.print(f"{PROG}: warning: {w}", markup=False)
+        console.print(f"{PROG}: warning: {w}", markup=False, soft_wrap=True)
 
 
 @app.command()

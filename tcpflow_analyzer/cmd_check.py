@@ -8,6 +8,7 @@ Wiring only: policy text -> :mod:`policy`, captures -> :mod:`pipeline`, rules x 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import sys
@@ -66,8 +67,6 @@ def build_scope(hosts: list[str] | None, ports: list[int] | None) -> Selector | 
     """The command line's ``--host``/``--port``: narrows every rule (None selects all)."""
     if not hosts and not ports:
         return None
-    import ipaddress
-
     nets = []
     for h in hosts or []:
         try:

@@ -79,6 +79,7 @@ def build_flow_report(conn: Connection, config: TrackerConfig, file: str | None 
             for name, f, ts, is_a, d in conn.anomaly_events
         ],
         "packets": {"orig": o.pkts, "resp": r.pkts},
+        "data_packets": {"orig": o.data_pkts, "resp": r.data_pkts},
         "bytes": {"orig": o.bytes, "resp": r.bytes},
         "missed_bytes": {"orig": o.missed_bytes, "resp": r.missed_bytes},
         "zeek": derive_zeek(conn) | {"duration_s": _round(conn.zeek_last_ts - conn.first_ts)},

@@ -95,7 +95,7 @@ class Endpoint:
     """One side of a connection: its RFC state, sequence bookkeeping and Zeek state."""
 
     __slots__ = (
-        "addr", "bytes", "contig", "data_after_peer_fin", "fin_ack_frame", "fin_delivered",
+        "addr", "bytes", "contig", "data_pkts", "data_after_peer_fin", "fin_ack_frame", "fin_delivered",
         "fin_delivered_frame",
         "fin_frames", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
         "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",
@@ -127,6 +127,7 @@ class Endpoint:
         self.opts: dict[str, Any] | None = None
         self.last_tsval: int | None = None
         self.pkts = 0
+        self.data_pkts = 0
         self.bytes = 0
         self.rst_frames: list[int] = []
         self.contig: int | None = None
@@ -304,7 +305,9 @@ class Connection:
         self.last_ts = seg.ts
         self.last_frame = seg.frame
         s.pkts += 1
-        s.bytes += plen
+        if plen:
+            s.data_pkts += 1
+            s.bytes += plen
         if seg.tsval is not None:
             s.last_tsval = seg.tsval
         if not (self.orig.z_did_close and self.resp.z_did_close):
@@ -368,7 +371,9 @@ class Connection:
         self.last_ts = self.zeek_last_ts = ts
         self.last_frame = seg.frame
         s.pkts += 1
-        s.bytes += plen
+        if plen:
+            s.data_pkts += 1
+            s.bytes += plen
         if seg.tsval is not None:
             s.last_tsval = seg.tsval
         is_orig = from_a == self.orig_is_a
