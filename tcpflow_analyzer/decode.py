@@ -75,6 +75,7 @@ _IP_PROTO_NAMES = {
 _V6_EXT = frozenset({0, 43, 60, 135, 139, 140})
 
 _TCP = struct.Struct("!HHIIHHH")
+_ETH_IP4_TCP = struct.Struct("!12xHBxHHHxBxx4s4sHHIIHHH").unpack_from
 _IP4 = struct.Struct("!BxHHHBB")
 _IP6 = struct.Struct("!4xHB")
 _U16 = struct.Struct("!H")
@@ -197,7 +198,44 @@ class Decoder:
     ) -> Segment | None:
         """Decode one frame; return its TCP Segment, or None (and count why)."""
         n = len(data)
-        if linktype == 1:  # Ethernet: the fast path
+        if linktype == 1 and n >= 54:
+            # The most common frame by far (Ethernet, IPv4 without options, TCP): one unpack
+            # reads every field; anything unusual falls through to the general path.
+            (etype, b0, tot_len, ip_id, frag, proto, src, dst, sport, dport, seq, ack,
+             offflags, win, csum) = _ETH_IP4_TCP(data, 0)
+            if (etype == ETH_IPV4 and b0 == 0x45 and proto == 6 and not frag & 0x3FFF
+                    and tot_len >= 40):
+                doff = (offflags >> 10) & 0x3C
+                seglen = tot_len - 20
+                if 20 <= doff <= seglen and n >= 34 + doff:
+                    end = 14 + tot_len
+                    if n >= end:
+                        csum_ok = (
+                            tcp_checksum_ok(data[34:end], int.from_bytes(data[26:34], "big")
+                                            + 6 + seglen)
+                            if self.verify_checksums else None
+                        )
+                    else:
+                        csum_ok = None
+                        self.payload_truncated += 1
+                    flags = offflags & 0xFF
+                    if doff == 20:
+                        return Segment(frame, ts, (), 4, src, dst, sport, dport, seq, ack, flags,
+                                       win, seglen - 20, csum_ok, ip_id, csum, None, None, None,
+                                       NO_SYN_OPTIONS if flags & SYN else None)
+                    if doff == 32 and not flags & SYN and data[54:58] == _TS_PREFIX:
+                        tsval, tsecr = _TS.unpack_from(data, 58)
+                        return Segment(frame, ts, (), 4, src, dst, sport, dport, seq, ack, flags,
+                                       win, seglen - 32, csum_ok, ip_id, csum, tsval, tsecr,
+                                       None, None)
+                    o = parse_tcp_options(data, 54, 34 + doff)
+                    return Segment(
+                        frame, ts, (), 4, src, dst, sport, dport, seq, ack, flags, win,
+                        seglen - doff, csum_ok, ip_id, csum, o.tsval, o.tsecr, o.sack,
+                        SynOptions(o.mss, o.wscale, o.sack_ok, o.tfo_cookie)
+                        if flags & SYN else None,
+                    )
+        if linktype == 1:  # Ethernet: the general path
             if n < 14:
                 self._skip("truncated")
                 return None
@@ -362,16 +400,13 @@ class Decoder:
         if b0 >> 4 != 4 or ihl < 20:
             self._skip("bad_ip_header")
             return None
-        if proto != 6:
-            if proto == 4 or proto == 41:  # IP-in-IP / 6in4 (RFC 2003, RFC 4213)
-                if frag & 0x3FFF:
-                    self._skip("ip_fragment")
-                    return None
-                return self._encap(frame, ts, data, off + ihl, vlan, n)
-            self._skip(_name_non_tcp(proto))
-            return None
         if frag & 0x3FFF:  # MF set or a non-zero offset: a fragment (not reassembled)
             self._skip("ip_fragment")
+            return None
+        if proto != 6:
+            if proto == 4 or proto == 41:  # IP-in-IP / 6in4 (RFC 2003, RFC 4213)
+                return self._encap(frame, ts, data, off + ihl, vlan, n)
+            self._skip(_name_non_tcp(proto))
             return None
         if tot_len == 0:  # TSO / segmentation offload: the length is left to the capture
             tot_len = n - off
