@@ -9,7 +9,9 @@
   TIME-WAIT, whether the reuse was acceptable by RFC 6191 (ISN or timestamp moved forward).
 * Connections expire by capture time, never wall-clock: idle synchronized connections after
   ``idle_timeout_s``, unanswered or half-open ones after ``handshake_timeout_s``, closed
-  ones after 2MSL and reset ones after ``reset_linger_s``.  Expiry runs as an amortised
+  ones after ``close_linger_s`` (leaving a small tombstone for 2MSL, so a reuse of the
+  4-tuple is still judged against TIME-WAIT) and reset ones after ``reset_linger_s``.
+  Expiry runs as an amortised
   sweep when packet time passes the next deadline, so memory is bounded by *active*
   connections and finished ones stream out through ``on_finished``.
 """
@@ -36,10 +38,9 @@ def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
     if a.rst_frames or b.rst_frames:
         if a.state in _CLOSED_STATES or b.state in _CLOSED_STATES:
             return cfg.reset_linger_s
-    if a.state in _CLOSED_STATES and b.state in _CLOSED_STATES:
-        return cfg.time_wait_s
-    if a.state is S.TIME_WAIT or b.state is S.TIME_WAIT:
-        return cfg.time_wait_s
+    if (a.state in _CLOSED_STATES and b.state in _CLOSED_STATES) or \
+            a.state is S.TIME_WAIT or b.state is S.TIME_WAIT:
+        return cfg.close_linger_s
     if conn.handshake_ack is not None or a.state is S.PARTIAL or b.state is S.PARTIAL:
         return cfg.idle_timeout_s
     return cfg.handshake_timeout_s
@@ -74,7 +75,7 @@ class FlowTable:
         self.next_id = 1
         self.next_sweep = 0.0
         self.max_active = 0
-        self._min_timeout = min(config.reset_linger_s, config.time_wait_s,
+        self._min_timeout = min(config.reset_linger_s, config.close_linger_s,
                                 config.handshake_timeout_s, config.idle_timeout_s)
 
     def lookup(self, seg: Segment) -> tuple[Connection, bool]:

@@ -58,7 +58,9 @@ class TrackerConfig:
 
     ``time_wait_s`` is 2MSL (60 s as on Linux, RFC 9293 says 4 min); ``idle_timeout_s``
     expires synchronized connections, ``handshake_timeout_s`` unanswered or half-open ones,
-    ``reset_linger_s`` keeps a reset connection for stray packets (Zeek's tcp_reset_delay).
+    ``reset_linger_s`` keeps a reset connection for stray packets (Zeek's tcp_reset_delay)
+    and ``close_linger_s`` a closed one (Zeek's tcp_close_delay): after that it is reported
+    and only a small tombstone stays for 2MSL, to judge a reuse of its 4-tuple.
     ``checksums``: ``auto`` drops bad-checksum segments unless a host's segments are all bad
     (checksum offload), ``strict`` always drops them, ``off`` never checks.
     ``max_events`` bounds stored anomaly events per connection (counts stay exact).
@@ -67,6 +69,7 @@ class TrackerConfig:
     """
 
     time_wait_s: float = 60.0
+    close_linger_s: float = 5.0
     idle_timeout_s: float = 300.0
     handshake_timeout_s: float = 60.0
     reset_linger_s: float = 5.0
