@@ -118,8 +118,8 @@ def inet_checksum(data: bytes) -> int:
 
 
 def _pseudo_header(src: bytes, dst: bytes, proto: int, length: int) -> bytes:
-    if len(src) == 4:
-        return src + dst + struct.pack("!BBH", 0, proto, length)
+    if len(src) == 4:  # the length is split into two words so TSO super-segments sum right
+        return src + dst + struct.pack("!HHH", proto, length >> 16, length & 0xFFFF)
     return src + dst + struct.pack("!IxxxB", length, proto)
 
 

@@ -89,12 +89,13 @@ def test_syn_options_only_on_syn_segments() -> None:
 
 
 def test_syn_without_options_still_carries_syn_options() -> None:
-    """BUG (contract): Segment's docstring promises ``syn_opts`` is a SynOptions "on SYN
-    segments, else None", but a SYN with a bare 20-byte header takes the doff == 20 fast path
-    and gets None, so a report cannot tell "SYN without options" (no MSS, no window
-    scaling, no SACK: an old or stripped stack) from "no SYN seen"."""
+    """Regression: Segment promises ``syn_opts`` "on SYN segments, else None"; a SYN with a
+    bare 20-byte header used to take the doff == 20 fast path and get None, so a report
+    could not tell "SYN without options" from "no SYN seen"."""
     assert _syn_opts(b"", flags=SYN) == _opts()
     assert _syn_opts(b"", flags=SYNACK) == _opts()
+    assert _syn_opts(b"", flags=SYN, ipver=6) == _opts()
+    assert _seg(b"", flags=ACK).syn_opts is None
 
 
 # -- options on every segment --------------------------------------------------------------

@@ -39,14 +39,14 @@ def test_pcap_magics_and_byte_orders(
     tmp_path: Path, order: str, nano: bool, fracs: list[int], scale: float,
 ) -> None:
     frames = _conversation()
-    packets = [(SEC + i, frac, f) for i, (frac, f) in enumerate(zip(fracs, frames))]
+    packets = [(SEC + i, frac, f) for i, (frac, f) in enumerate(zip(fracs, frames, strict=True))]
     path = cb.write(tmp_path, "cap.dat", cb.pcap_bytes(packets, nano=nano, order=order))
     reader, got = cb.read_all(path)
     assert (reader.format, reader.compression, reader.warnings, reader.frames) == (
         "pcap", None, [], 5)
     assert [(n, lt, data) for n, _, lt, data in got] == [
         (i, 1, f) for i, f in enumerate(frames, 1)]
-    for (_, ts, _, _), (sec, frac, _) in zip(got, packets):
+    for (_, ts, _, _), (sec, frac, _) in zip(got, packets, strict=True):
         assert ts == pytest.approx(sec + frac * scale, abs=1e-6)
     # the fraction is scaled, not misread: 999_999_999 ns is just under a second
     assert got[2][1] - got[1][1] == pytest.approx(1 + (fracs[2] - fracs[1]) * scale, abs=1e-6)
@@ -56,7 +56,7 @@ def test_pcap_magics_and_byte_orders(
 def test_pcap_written_by_dpkt_reads_like_dpkt_reads_it(tmp_path: Path, nano: bool) -> None:
     frames = _conversation()
     stamps = [SEC + 0.25 * i for i in range(len(frames))]
-    data = cb.pcap_dpkt(zip(stamps, frames), nano=nano)
+    data = cb.pcap_dpkt(zip(stamps, frames, strict=True), nano=nano)
     path = cb.write(tmp_path, "dpkt.pcap", data)
     _, got = cb.read_all(path)
     with open(path, "rb") as fh:
@@ -83,8 +83,9 @@ def test_pcap_link_type_is_passed_per_frame(tmp_path: Path, linktype: int) -> No
 
 def test_pcap_fcs_bits_in_link_type_field_are_ignored(tmp_path: Path) -> None:
     """pcap-savefile(5): the upper bits of the link-type field carry FCS information."""
-    path = cb.write(tmp_path, "fcs.dat",
-                    cb.pcap_bytes([(1, 0, cb.ether(cb.tcp4()))], linktype=(1 << 28) | (4 << 26) | 1))
+    linktype = (1 << 28) | (4 << 26) | 1  # FCS present, 4 bytes of it, Ethernet
+    path = cb.write(tmp_path, "fcs.dat", cb.pcap_bytes([(1, 0, cb.ether(cb.tcp4()))],
+                                                       linktype=linktype))
     _, got = cb.read_all(path)
     assert [lt for _, _, lt, _ in got] == [1]
 

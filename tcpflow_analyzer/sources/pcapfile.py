@@ -122,6 +122,43 @@ def _read_fully(stream: BinaryIO | _Prefixed, n: int) -> bytes:
     return b"".join(parts)
 
 
+class _ResyncBuffer:
+    """The read buffer during a resynchronisation: grows on demand, drops scanned bytes."""
+
+    def __init__(self, stream: BinaryIO | _Prefixed, buf: bytes, origin: int) -> None:
+        self.stream = stream
+        self.buf = buf
+        self.origin = origin  # index of the corrupt header (negative once dropped)
+        self.eof = False
+
+    def ensure(self, upto: int) -> bool:
+        """Make ``buf[:upto]`` available if the stream has it."""
+        while len(self.buf) < upto and not self.eof:
+            more = _read_fully(self.stream, max(CHUNK, upto - len(self.buf)))
+            if not more:
+                self.eof = True
+                break
+            self.buf += more
+        return len(self.buf) >= upto
+
+    def at_end(self, p: int) -> bool:
+        """True when ``p`` is exactly the end of the capture."""
+        return p == len(self.buf) and not self.ensure(p + 1)
+
+    def compact(self, keep_from: int) -> int:
+        """Forget scanned bytes before ``keep_from`` once they are a large share; returns
+        how far positions moved."""
+        if keep_from <= CHUNK:
+            return 0
+        self.buf = self.buf[keep_from:]
+        self.origin -= keep_from
+        return keep_from
+
+    def result(self, c: int) -> tuple[bytes, int, int]:
+        """(buf, position, bytes skipped since the corrupt header)."""
+        return self.buf, c, c - self.origin
+
+
 class CaptureReader:
     """Iterates over the frames of one capture; see the module docstring.
 
@@ -287,77 +324,78 @@ class CaptureReader:
     ) -> tuple[bytes, int, int] | None:
         """Find the next plausible record after a corrupt header at ``buf[pos]``.
 
-        A candidate's timestamp must lie within a day of the last good record (found with
-        ``bytes.find`` on the timestamp's upper half, so the scan runs at C speed), its
-        lengths must be sane, and the record after it must be plausible too (or the data must
-        end right there).  Every byte is scanned at most once and at most
-        :data:`RESYNC_LIMIT` bytes are scanned, so damage costs linear time and bounded
-        memory.  Returns ``(buf, pos, skipped)`` on the recovered record, or None.
+        A candidate is accepted when its header is sane (timestamp within a day of the last
+        good record, fraction below one second, lengths within the snaplen) and the header
+        after it is sane too, or is itself damaged in the same way, or the capture ends
+        exactly there.  The position right after the corrupt header is tried first; then the
+        timestamp's upper half is searched with ``bytes.find`` in windows that double in
+        size, so the scan runs at C speed and every byte is scanned at most a few times.
+        At most :data:`RESYNC_LIMIT` bytes are scanned and the buffer only grows by what the
+        scan needs, so damage costs linear time and bounded memory.
+        Returns ``(buf, pos, skipped)`` on the recovered record, or None.
         """
-        hi = struct.pack(order + "H", (last_sec >> 16) & 0xFFFF)
-        hi_off = 2 if order == "<" else 0  # where the upper half of ts_sec sits in the header
-        neighbours = {hi}
-        for delta in (-1, 1):  # a day either side may cross a 65536-second boundary
-            neighbours.add(struct.pack(order + "H", ((last_sec >> 16) + delta) & 0xFFFF))
-        origin = pos  # index (in buf) of the corrupt header; negative once dropped
-        q = pos + 1  # next byte to scan
-        eof = False
+        state = _ResyncBuffer(self._stream, buf, pos)
 
-        def plausible(p: int) -> int:
-            """End of the record at ``p`` if its header is plausible, -1 if not, -2 if the
-            buffer ends first."""
-            if p + rec_size > len(buf):
-                return -2
-            sec, frac, incl, orig = rec.unpack_from(buf, p)
-            if (incl > limit or incl > orig or abs(sec - last_sec) > 86400 or incl < 14
-                    or frac >= frac_limit):
-                return -1
-            return p + rec_size + incl
+        def header(p: int) -> tuple[int, int, int, int] | None:
+            if not state.ensure(p + rec_size):
+                return None
+            return rec.unpack_from(state.buf, p)  # type: ignore[return-value]
 
-        def located(p: int) -> bool:
-            """A record header sits at ``p``, even if its lengths are themselves corrupt."""
-            if p + rec_size > len(buf):
-                return not eof
-            sec, frac, _incl, _orig = rec.unpack_from(buf, p)
-            return abs(sec - last_sec) <= 86400 and frac < frac_limit
+        def sane(h: tuple[int, int, int, int]) -> bool:
+            sec, frac, incl, orig = h
+            return (abs(sec - last_sec) <= 86400 and frac < frac_limit and 14 <= incl <= limit
+                    and incl <= orig)
 
-        def _incl(p: int) -> int:
-            return int(rec.unpack_from(buf, p)[2])
+        def located(h: tuple[int, int, int, int]) -> bool:
+            return abs(h[0] - last_sec) <= 86400 and h[1] < frac_limit
 
-        window = 1 << 16
-        while q - origin <= RESYNC_LIMIT:
-            stop = min(len(buf), q + window)
-            hits = [h - hi_off for h in (buf.find(n, q + hi_off, stop + hi_off)
-                                         for n in neighbours) if h >= 0]
-            cand = min(hits) if hits else -1
-            if cand < 0 and stop < len(buf) - 2 * rec_size:
-                q = stop  # nothing in this window: move on without rescanning it
-                continue
-            if cand < 0 or cand + 2 * rec_size > len(buf):
-                if eof:
-                    if cand >= 0 and plausible(cand) == len(buf):
-                        return buf, cand, cand - origin
-                    return None
-                # Need more data: drop what was scanned, keep the unscanned tail
-                keep = min(q, max(0, len(buf) - 2 * rec_size - 4)) if cand < 0 else cand
-                more = _read_fully(self._stream, CHUNK)
-                eof = not more
-                buf = buf[keep:] + more
-                origin -= keep
-                q -= keep
-                continue
-            nxt = plausible(cand)
-            if nxt >= 0:
-                after = plausible(nxt)
-                if (
-                    (nxt == len(buf) and eof)  # the last record of the capture
-                    or (after >= 0 and located(after))  # two good records in a row
-                    or (after == -2 and not eof)  # we cannot look further yet
-                    or (after == -1 and located(nxt) and _incl(nxt) > limit)  # damage again
-                ):
-                    return buf, cand, cand - origin
-            q = cand + 1
-            q = cand + 1
+        def accept(c: int) -> bool:
+            h = header(c)
+            if h is None or not sane(h):
+                return False
+            nxt = c + rec_size + h[2]
+            if not state.ensure(nxt):
+                return False  # claims more bytes than the capture holds
+            if state.at_end(nxt):
+                return True  # the last record of the capture
+            h2 = header(nxt)
+            if h2 is None:
+                return False  # a partial header after it: not a record boundary
+            if sane(h2):
+                after = nxt + rec_size + h2[2]
+                if not state.ensure(after):
+                    return state.eof  # the next record runs to the cut-off end of the file
+                if state.at_end(after):
+                    return True
+                h3 = header(after)
+                return h3 is None or located(h3)
+            return located(h2) and h2[2] > limit  # damaged again right after
+
+        upper = (last_sec >> 16) & 0xFFFF
+        halves = {upper, ((last_sec - 86400) >> 16) & 0xFFFF, ((last_sec + 86400) >> 16) & 0xFFFF}
+        patterns = [struct.pack(order + "H", v) for v in sorted(halves)]
+        hi_off = 2 if order == "<" else 0  # where the upper half of ts_sec sits in a header
+        if accept(state.origin + rec_size):
+            return state.result(state.origin + rec_size)
+        q = state.origin + 1
+        window = 256
+        while q - state.origin <= RESYNC_LIMIT:
+            state.ensure(q + window + rec_size)
+            stop = min(len(state.buf), q + window)
+            if stop <= q:
+                return None
+            hits: list[int] = []
+            for pt in patterns:
+                h = state.buf.find(pt, q + hi_off, stop + hi_off)
+                while h >= 0:
+                    hits.append(h - hi_off)
+                    h = state.buf.find(pt, h + 1, stop + hi_off)
+            for c in sorted(hits):
+                if accept(c):
+                    return state.result(c)
+            q = stop
+            window = min(window * 2, 1 << 16)
+            q -= state.compact(q)
         return None
 
     # -- pcapng -------------------------------------------------------------------------
