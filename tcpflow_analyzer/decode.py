@@ -34,7 +34,8 @@ LINKTYPE_IPV6 = 229
 LINKTYPE_LINUX_SLL2 = 276
 
 LINKTYPE_NAMES = {
-    LINKTYPE_NULL: "NULL (BSD loopback)", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_PPP: "PPP", LINKTYPE_FDDI: "FDDI",
+    LINKTYPE_NULL: "NULL (BSD loopback)", LINKTYPE_ETHERNET: "Ethernet", LINKTYPE_PPP: "PPP",
+    LINKTYPE_FDDI: "FDDI",
     LINKTYPE_RAW_BSD: "raw IP", LINKTYPE_RAW_OPENBSD: "raw IP", LINKTYPE_PPP_HDLC: "PPP in HDLC",
     LINKTYPE_RAW: "raw IP", LINKTYPE_LOOP: "LOOP (OpenBSD loopback)",
     LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6",
@@ -258,7 +259,7 @@ class Decoder:
         if linktype in (LINKTYPE_RAW, LINKTYPE_RAW_BSD, LINKTYPE_RAW_OPENBSD, LINKTYPE_IPV4,
                         LINKTYPE_IPV6):
             return self._raw_ip(frame, ts, data, 0, (), n)
-        if linktype == LINKTYPE_NULL or linktype == LINKTYPE_LOOP:
+        if linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
             if n < 4:
                 self._skip("truncated")
                 return None
@@ -274,7 +275,7 @@ class Decoder:
                 return self._ipv6(frame, ts, data, 4, (), n)
             self._skip(f"non_ip:af_{family}")
             return None
-        if linktype == LINKTYPE_PPP or linktype == LINKTYPE_PPP_HDLC:
+        if linktype in (LINKTYPE_PPP, LINKTYPE_PPP_HDLC):
             off = 2 if n >= 2 and data[0] == 0xFF and data[1] == 0x03 else 0
             return self._ppp(frame, ts, data, off, (), n)
         if linktype == LINKTYPE_FDDI:  # FC + two addresses, then 802.2 LLC/SNAP

@@ -35,9 +35,10 @@ _CLOSED_STATES = frozenset({S.CLOSED, S.TIME_WAIT})
 
 def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
     a, b = conn.a, conn.b
-    if a.rst_frames or b.rst_frames:
-        if a.state in _CLOSED_STATES or b.state in _CLOSED_STATES:
-            return cfg.reset_linger_s
+    if (a.rst_frames or b.rst_frames) and (
+        a.state in _CLOSED_STATES or b.state in _CLOSED_STATES
+    ):
+        return cfg.reset_linger_s
     if (a.state in _CLOSED_STATES and b.state in _CLOSED_STATES) or \
             a.state is S.TIME_WAIT or b.state is S.TIME_WAIT:
         return cfg.close_linger_s

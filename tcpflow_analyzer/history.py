@@ -256,14 +256,14 @@ def _zeek_state_machine(
                 _set(ep, Z_ESTABLISHED)  # missed the SYN, saw SYN-ACK then ACK
             else:
                 _set(ep, Z_PARTIAL)
-    elif st == Z_SYN_SENT or st == Z_SYN_ACK_SENT:
+    elif st in (Z_SYN_SENT, Z_SYN_ACK_SENT):
         if flags & FIN:
             _set(ep, Z_CLOSED)
             closing = True
         if flags & RST:
             _set(ep, Z_RESET)
             closing = True
-    elif st == Z_ESTABLISHED or st == Z_PARTIAL:
+    elif st in (Z_ESTABLISHED, Z_PARTIAL):
         if flags & SYN and st == Z_PARTIAL and peer.z_state == Z_INACTIVE and not flags & ACK:
             _set(ep, Z_SYN_SENT)
         if flags & FIN and not flags & RST:
@@ -274,10 +274,9 @@ def _zeek_state_machine(
         if flags & RST:
             _set(ep, Z_RESET)
             closing = True
-    elif st == Z_CLOSED:
-        if flags & RST and peer.z_state != Z_CLOSED:
-            _set(ep, Z_RESET)
-            closing = True
+    elif st == Z_CLOSED and flags & RST and peer.z_state != Z_CLOSED:
+        _set(ep, Z_RESET)
+        closing = True
     if closing:
         ep.z_did_close = True
 

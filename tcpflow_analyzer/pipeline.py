@@ -171,14 +171,17 @@ def analyze_captures(
     multi = len(paths) > 1
     total = CaptureStats()
     next_id = 1
-    for path, reader in zip(paths, readers):
+    for path, reader in zip(paths, readers, strict=True):
         analyzer = Analyzer(config, on_flow, file=path if multi else None)
         analyzer.table.next_id = next_id
         analyzer.stats.files.append(reader.name)
         frames: Iterable[Frame] = reader
         if progress is not None:
             frames = _with_progress(reader, progress)
-        analyzer.feed(frames)
+        try:
+            analyzer.feed(frames)
+        finally:
+            reader.close()
         analyzer.stats.warnings.extend(reader.warnings)
         st = analyzer.finish()
         next_id = analyzer.table.next_id
@@ -196,9 +199,7 @@ def analyze_captures(
 
 
 def _with_progress(reader: Any, progress: Callable[[int, int | None], None]) -> Iterable[Frame]:
-    step = 0
-    for fr in reader:
-        step += 1
+    for step, fr in enumerate(reader, 1):
         if step & 0x3FFF == 0:
             progress(reader.progress() if reader.size else fr[0], reader.size)
         yield fr

@@ -23,7 +23,9 @@ def _round(x: float) -> float:
     return round(x, 6)
 
 
-def build_flow_report(conn: Connection, config: TrackerConfig, file: str | None = None) -> FlowReport:
+def build_flow_report(
+    conn: Connection, config: TrackerConfig, file: str | None = None
+) -> FlowReport:
     """Everything a user needs to know about one connection, as JSON-ready data."""
     o, r = conn.orig, conn.resp
     handshake = derive_handshake(conn)

@@ -34,7 +34,11 @@ from typing import Any
 
 from . import history as zk
 from .events import (
-    AnomalySeen, HandshakeCompleted, ResetSeen, StateChanged, TimeWaitEntered,
+    AnomalySeen,
+    HandshakeCompleted,
+    ResetSeen,
+    StateChanged,
+    TimeWaitEntered,
 )
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .seqnum import MASK, in_window, seq_diff
@@ -98,7 +102,8 @@ class Endpoint:
     """One side of a connection: its RFC state, sequence bookkeeping and Zeek state."""
 
     __slots__ = (
-        "addr", "bytes", "contig", "data_pkts", "data_after_peer_fin", "fin_ack_frame", "fin_delivered",
+        "addr", "bytes", "contig", "data_pkts", "data_after_peer_fin", "fin_ack_frame",
+        "fin_delivered",
         "fin_delivered_frame",
         "fin_frames", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
         "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",

@@ -85,7 +85,9 @@ def derive_handshake(conn: Connection) -> dict[str, Any]:
         "synack_frames": [f for f, _, _ in synacks],
         "ack_frame": conn.handshake_ack[0] if conn.handshake_ack else None,
         "syn_retransmissions": max(0, len(syns) - 1),
-        "syn_retransmission_gaps_s": [round(b[1] - a[1], 6) for a, b in zip(syns, syns[1:])],
+        "syn_retransmission_gaps_s": [
+            round(b[1] - a[1], 6) for a, b in zip(syns, syns[1:], strict=False)
+        ],
         "synack_retransmissions": max(0, len(synacks) - 1),
         "rtt_s": rtt,
         "options": {

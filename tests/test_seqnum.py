@@ -6,7 +6,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tcpflow_analyzer.seqnum import (
-    HALF, MASK, in_window, seq_add, seq_diff, seq_ge, seq_gt, seq_le, seq_lt, seq_max, unwrap,
+    HALF,
+    MASK,
+    in_window,
+    seq_add,
+    seq_diff,
+    seq_ge,
+    seq_gt,
+    seq_le,
+    seq_lt,
+    seq_max,
+    unwrap,
 )
 
 u32 = st.integers(min_value=0, max_value=MASK)
@@ -32,7 +42,8 @@ def test_order_survives_wrap(a: int, n: int) -> None:
     assert seq_max(a, b) == b
 
 
-@given(u32, st.integers(min_value=0, max_value=1 << 30), st.integers(min_value=1, max_value=1 << 30))
+@given(u32, st.integers(min_value=0, max_value=1 << 30),
+       st.integers(min_value=1, max_value=1 << 30))
 def test_in_window_matches_offset(left: int, off: int, size: int) -> None:
     assert in_window(seq_add(left, off), left, size) == (off < size)
 

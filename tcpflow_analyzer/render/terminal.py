@@ -62,7 +62,8 @@ def render_terminal(report: dict[str, Any], console: Console, limit: int = 200) 
     if summary["with_time_wait"]:
         console.print(f"TIME-WAIT entered in {summary['with_time_wait']} connection(s)")
     if summary["anomalies"]:
-        console.print("anomalies: " + ", ".join(f"{k} {v}" for k, v in summary["anomalies"].items()))
+        listed = ", ".join(f"{k} {v}" for k, v in summary["anomalies"].items())
+        console.print(f"anomalies: {listed}")
     if not flows:
         return
     table = Table(show_lines=False, header_style="bold", expand=False)

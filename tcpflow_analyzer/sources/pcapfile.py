@@ -27,7 +27,7 @@ import struct
 import sys
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ..errors import CaptureFormatError, CaptureOpenError
 
@@ -49,10 +49,16 @@ _COMPRESSION = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 
 
+class _Readable(Protocol):
+    """Anything with ``read(n) -> bytes`` (files, pipes, decompressors, our wrappers)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class _Prefixed:
     """A read-only stream that first returns ``prefix`` and then the rest of ``raw``."""
 
-    def __init__(self, prefix: bytes, raw: BinaryIO) -> None:
+    def __init__(self, prefix: bytes, raw: _Readable) -> None:
         self._prefix = prefix
         self._raw = raw
 
@@ -81,7 +87,7 @@ class _Guarded:
 
     PIECE = 1 << 13
 
-    def __init__(self, inner: BinaryIO) -> None:
+    def __init__(self, inner: _Readable) -> None:
         self._inner = inner
         self.error: BaseException | None = None
 
@@ -106,7 +112,7 @@ class _Guarded:
         return True
 
 
-def _read_fully(stream: BinaryIO | _Prefixed, n: int) -> bytes:
+def _read_fully(stream: _Readable, n: int) -> bytes:
     """Read up to ``n`` bytes, looping over short reads (pipes, decompressors)."""
     data = stream.read(n)
     if len(data) >= n or not data:
@@ -125,7 +131,7 @@ def _read_fully(stream: BinaryIO | _Prefixed, n: int) -> bytes:
 class _ResyncBuffer:
     """The read buffer during a resynchronisation: grows on demand, drops scanned bytes."""
 
-    def __init__(self, stream: BinaryIO | _Prefixed, buf: bytes, origin: int) -> None:
+    def __init__(self, stream: _Readable, buf: bytes, origin: int) -> None:
         self.stream = stream
         self.buf = buf
         self.origin = origin  # index of the corrupt header (negative once dropped)
@@ -179,22 +185,23 @@ class CaptureReader:
         head = _read_fully(raw, 6)
         if not head:
             raise CaptureFormatError(f"{name}: empty file, not a capture")
-        stream: BinaryIO | _Prefixed = _Prefixed(head, raw)
+        stream: _Readable = _Prefixed(head, raw)
         for magic, codec in _COMPRESSION:
             if head.startswith(magic):
                 self.compression = codec
+                src: Any = stream  # the stdlib stubs want real file objects; ours duck-type
                 if codec == "gzip":
-                    stream = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[arg-type]
+                    stream = gzip.GzipFile(fileobj=src, mode="rb")
                 elif codec == "bzip2":
-                    stream = bz2.BZ2File(stream, mode="rb")  # type: ignore[arg-type]
+                    stream = bz2.BZ2File(src, mode="rb")  # noqa: SIM115 - closed with raw
                 else:
-                    stream = lzma.LZMAFile(stream, mode="rb")  # type: ignore[arg-type]
-                guarded = _Guarded(stream)  # type: ignore[arg-type]
+                    stream = lzma.LZMAFile(src, mode="rb")  # noqa: SIM115 - closed with raw
+                guarded = _Guarded(stream)
                 head = _read_fully(guarded, 4)
                 if guarded.error is not None and len(head) < 4:
                     raise CaptureFormatError(f"{name}: corrupt {codec} data ({guarded.error})")
                 self._guard = guarded
-                stream = _Prefixed(head, guarded)  # type: ignore[arg-type]
+                stream = _Prefixed(head, guarded)
                 break
         self._stream = stream
         magic4 = head[:4]
@@ -207,6 +214,11 @@ class CaptureReader:
             raise CaptureFormatError(
                 f"{name}: not a pcap or pcapng capture ({what} starts with 0x{head[:4].hex()})"
             )
+
+    def close(self) -> None:
+        """Close the underlying file (not stdin)."""
+        if self._raw is not sys.stdin.buffer:
+            self._raw.close()
 
     def progress(self) -> int:
         """Bytes of the underlying file consumed so far (compressed bytes if compressed)."""
@@ -339,7 +351,7 @@ class CaptureReader:
         def header(p: int) -> tuple[int, int, int, int] | None:
             if not state.ensure(p + rec_size):
                 return None
-            return rec.unpack_from(state.buf, p)  # type: ignore[return-value]
+            return rec.unpack_from(state.buf, p)
 
         def sane(h: tuple[int, int, int, int]) -> bool:
             sec, frac, incl, orig = h
@@ -555,7 +567,7 @@ def open_capture(path: str) -> CaptureReader:
     try:
         if os.path.isdir(path):
             raise CaptureOpenError(f"{path}: is a directory, not a capture file")
-        raw = open(path, "rb")  # noqa: SIM115 - the reader owns it until close_capture
+        raw = open(path, "rb")  # noqa: SIM115 - the reader owns it; CaptureReader.close()
     except OSError as exc:
         raise CaptureOpenError(f"{path}: cannot open capture ({exc.strerror or exc})") from None
     try:

@@ -58,7 +58,7 @@ def read_conn_log(path: Path) -> list[dict[str, str]]:
         if fields is None:  # zeek-cut: the first line is the header
             fields = [_ID_ALIASES.get(f, f) for f in ln.split("\t")]
             continue
-        rows.append(dict(zip(fields, ln.split("\t"))))
+        rows.append(dict(zip(fields, ln.split("\t"), strict=False)))
     return rows
 
 
