@@ -75,7 +75,7 @@ def want_flip_at_start(flags: int, sport: int, dport: int) -> bool:
 
 def _add(conn: Connection, letter: str, is_orig: bool) -> None:
     if len(conn.history) < 128:  # bounded: a hostile stream cannot grow it forever
-        conn.history.append(letter if is_orig else letter.lower())
+        conn.history += letter if is_orig else letter.lower()
 
 
 def _check(conn: Connection, bit: int, letter: str, is_orig: bool) -> bool:
@@ -91,6 +91,8 @@ def _check(conn: Connection, bit: int, letter: str, is_orig: bool) -> bool:
 def _scaled(conn: Connection, ep: Endpoint, idx: int, letter: str, is_orig: bool) -> None:
     """Zeek's ScaledHistoryEntry: add the letter on the 1st, 10th, 100th ... occurrence."""
     counts = ep.z_counts
+    if counts is None:
+        counts = ep.z_counts = [0, 0, 0, 0]
     counts[idx] += 1
     n = counts[idx]
     if n == 1 or (n >= 10 and _is_power_of_ten(n)):
@@ -131,14 +133,14 @@ def zeek_process(
 
     ``ep`` sent the segment, ``peer`` receives it; ``is_orig`` is Zeek's view of the sender.
     """
-    if conn.history == ["H"] and not flags & (SYN | FIN | RST):
+    if conn.history == "H" and not flags & (SYN | FIN | RST):
         o, r = (ep, peer) if is_orig else (peer, ep)
         if o.z_state == Z_SYN_ACK_SENT and r.z_state == Z_INACTIVE:
             # The connection began with a SYN-ACK and now its first plain ACK or data packet
             # arrives (from either side): the SYN-ACK sender is the responder.  Zeek flips
             # the roles and the history reads ^h from then on.
             conn.orig_is_a = not conn.orig_is_a
-            conn.history = ["^", "h"]
+            conn.history = "^h"
             conn.hist_seen = ((conn.hist_seen & 0xFFFF) << 16) | (conn.hist_seen >> 16)
             is_orig = not is_orig
     seg_len = plen + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)

@@ -29,6 +29,8 @@ guessing about packets that were not seen.  Sequence numbers are compared only t
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,13 +42,15 @@ from .events import (
     StateChanged,
     TimeWaitEntered,
 )
-from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
+from .segment import ACK, FIN, RST, SYN, Segment, SynOptions, format_endpoint
 from .seqnum import MASK, in_window, seq_diff
 from .states import TcpState
 
 S = TcpState
 _LIST_CAP = 32  # bound on per-connection frame lists (counts stay exact)
 _CONTROL = SYN | FIN | RST
+_STATES = tuple(TcpState)
+_STATE_INDEX = {st: i for i, st in enumerate(_STATES)}
 _STEADY = frozenset({S.ESTABLISHED, S.PARTIAL})
 _Z_STEADY = frozenset({zk.Z_ESTABLISHED, zk.Z_PARTIAL})
 _ZH_DATA = zk.H_DATA
@@ -120,26 +124,26 @@ class Endpoint:
         self.initial = S.INACTIVE
         self.moved = False
         self.isn: int | None = None
-        self.syn_frames: list[tuple[int, float]] = []
-        self.synack_frames: list[tuple[int, float, int]] = []
+        self.syn_frames: Sequence[tuple[int, float]] = ()
+        self.synack_frames: Sequence[tuple[int, float, int]] = ()
         self.syn_delivered = False
         self.snd_nxt: int | None = None
         self.fin_seq: int | None = None
-        self.fin_frames: list[tuple[int, float]] = []
+        self.fin_frames: Sequence[tuple[int, float]] = ()
         self.fin_delivered = False
         self.fin_delivered_frame = 0
         self.fin_ack_frame = 0
         self.data_after_peer_fin = False
         self.last_ack: int | None = None
         self.win = 0
-        self.opts: dict[str, Any] | None = None
+        self.opts: SynOptions | None = None
         self.last_tsval: int | None = None
         self.pkts = 0
         self.data_pkts = 0
         self.bytes = 0
-        self.rst_frames: list[int] = []
+        self.rst_frames: Sequence[int] = ()
         self.contig: int | None = None
-        self.ooo: list[tuple[int, int]] = []
+        self.ooo: Sequence[tuple[int, int]] = ()
         self.missed_bytes = 0
         self.z_state = zk.Z_INACTIVE
         self.z_prev = zk.Z_INACTIVE
@@ -149,7 +153,7 @@ class Endpoint:
         self.z_hist_fin = -1
         self.z_hist_rst = -1
         self.z_wscale = 0
-        self.z_counts = [0, 0, 0, 0]  # C, W, T, G
+        self.z_counts: list[int] | None = None  # C, W, T, G (created on first use)
         self.z_did_close = False
 
     def first_syn_frame(self) -> int:
@@ -160,7 +164,7 @@ class Endpoint:
     @property
     def wscale(self) -> int | None:
         """Window scale this endpoint offered on its SYN, None if it offered none."""
-        return None if self.opts is None else self.opts.get("wscale")
+        return None if self.opts is None else self.opts.wscale
 
 
 class Connection:
@@ -172,10 +176,10 @@ class Connection:
     """
 
     __slots__ = (
-        "a", "anomalies", "anomaly_events", "b", "config", "fin_crossed", "first_frame",
-        "first_ts", "handshake_ack", "hist_seen", "history", "id", "last_frame", "last_ts",
-        "orig_is_a", "port_reuse", "resets", "roles_inferred", "seq", "sim_open", "sink",
-        "time_wait", "transitions", "vlan", "zeek_last_ts",
+        "_anomalies", "_events", "_resets", "_time_wait", "a", "b", "config", "fin_crossed",
+        "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id", "last_frame",
+        "last_ts", "orig_is_a", "port_reuse", "roles_inferred", "seq", "sim_open", "sink",
+        "_tr_code", "_tr_ts", "vlan", "zeek_last_ts",
     )
 
     def __init__(
@@ -193,14 +197,19 @@ class Connection:
         self.roles_inferred = not pure_syn
         self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
         self.first_frame = self.last_frame = seg.frame
-        self.transitions: list[tuple[int, float, bool, TcpState, TcpState]] = []
-        self.anomalies: dict[str, int] = {}
-        self.anomaly_events: list[tuple[str, int, float, bool, str]] = []
-        self.history: list[str] = []
+        # transitions packed in two arrays (frame/endpoint/states in one int, ts apart):
+        # about a third of the memory of a list of tuples; see the ``transitions`` view
+        self._tr_code: array[int] = array("q")
+        self._tr_ts: array[float] = array("d")
+        # created on first use: most connections never need them (keeps memory per
+        # connection small; the properties below read them as empty)
+        self._anomalies: dict[str, int] | None = None
+        self._events: list[tuple[str, int, float, bool, str]] | None = None
+        self.history = ""
         self.hist_seen = 0
         self.handshake_ack: tuple[int, float] | None = None
-        self.resets: list[dict[str, Any]] = []
-        self.time_wait: list[tuple[bool, int, float]] = []
+        self._resets: list[dict[str, Any]] | None = None
+        self._time_wait: list[tuple[bool, int, float]] | None = None
         self.port_reuse: dict[str, Any] | None = None
         self.sim_open = False
         self.fin_crossed = False
@@ -219,6 +228,35 @@ class Connection:
         if zk.want_flip_at_start(flags, seg.sport, seg.dport):
             self.zeek_flip()
         self.seq: Any = _make_seq_analysis(config)
+
+    # -- what happened (read-only views of lazily created records) --------------------------
+    @property
+    def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
+        """(frame, ts, endpoint is a, from, to) for every recorded state change."""
+        return [
+            (c >> 9, ts, bool(c >> 8 & 1), _STATES[c >> 4 & 15], _STATES[c & 15])
+            for c, ts in zip(self._tr_code, self._tr_ts, strict=True)
+        ]
+
+    @property
+    def anomalies(self) -> dict[str, int]:
+        """Anomaly code -> occurrences."""
+        return self._anomalies if self._anomalies is not None else {}
+
+    @property
+    def anomaly_events(self) -> list[tuple[str, int, float, bool, str]]:
+        """(code, frame, ts, sender is a, detail) for the first ``max_events`` anomalies."""
+        return self._events if self._events is not None else []
+
+    @property
+    def resets(self) -> list[dict[str, Any]]:
+        """One record per RST: frame, ts, by_a, sender/receiver state, validity, situation."""
+        return self._resets if self._resets is not None else []
+
+    @property
+    def time_wait(self) -> list[tuple[bool, int, float]]:
+        """(endpoint is a, frame, ts) for each endpoint that entered TIME-WAIT."""
+        return self._time_wait if self._time_wait is not None else []
 
     # -- roles ----------------------------------------------------------------------------
     @property
@@ -239,7 +277,7 @@ class Connection:
         """Swap originator and responder (Zeek's FlipRoles), recording ``^``."""
         self.orig_is_a = not self.orig_is_a
         if len(self.history) < 128:
-            self.history.append("^")
+            self.history += "^"
 
     def zeek_orig_state(self) -> int:
         """Zeek state of the current originator."""
@@ -254,14 +292,18 @@ class Connection:
         if not ep.moved:
             ep.moved = True
         ep.state = new
-        if len(self.transitions) < 64:
-            self.transitions.append((seg.frame, seg.ts, ep.is_a, old, new))
+        if len(self._tr_code) < 64:
+            self._tr_code.append(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
+                                 | _STATE_INDEX[new])
+            self._tr_ts.append(seg.ts)
         if new is S.ESTABLISHED and self.handshake_ack is None:
             peer = self.b if ep.is_a else self.a
             if peer.state is S.ESTABLISHED or peer.state in _AFTER_ESTABLISHED:
                 self._handshake_done(seg)
         if new is S.TIME_WAIT:
-            self.time_wait.append((ep.is_a, seg.frame, seg.ts))
+            if self._time_wait is None:
+                self._time_wait = []
+            self._time_wait.append((ep.is_a, seg.frame, seg.ts))
             if self.sink is not None:
                 self.sink.append(TimeWaitEntered(
                     conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a)))
@@ -278,9 +320,15 @@ class Connection:
 
     def anomaly(self, code: str, seg: Segment, ep: Endpoint, detail: str = "") -> None:
         """Record one anomaly occurrence (count always; event while under the cap)."""
-        self.anomalies[code] = self.anomalies.get(code, 0) + 1
-        if len(self.anomaly_events) < self.config.max_events:
-            self.anomaly_events.append((code, seg.frame, seg.ts, ep.is_a, detail))
+        counts = self._anomalies
+        if counts is None:
+            counts = self._anomalies = {}
+            self._events = []
+        counts[code] = counts.get(code, 0) + 1
+        events = self._events
+        assert events is not None
+        if len(events) < self.config.max_events:
+            events.append((code, seg.frame, seg.ts, ep.is_a, detail))
         if self.sink is not None:
             self.sink.append(AnomalySeen(conn_id=self.id, name=code, frame=seg.frame, ts=seg.ts,
                                          endpoint=self.role(ep.is_a), detail=detail))
@@ -439,7 +487,7 @@ class Connection:
                 if s.ooo:
                     self._stream_merge(s)
         elif len(s.ooo) < 32:
-            s.ooo.append((start, end))
+            s.ooo = [*s.ooo, (start, end)]
 
     @staticmethod
     def _stream_merge(s: Endpoint) -> None:
@@ -457,7 +505,7 @@ class Connection:
                 else:
                     keep.append(blk)
             s.contig = c
-            s.ooo = keep
+            s.ooo = keep or ()
 
     def _send_syn(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
         # RFC 9293 §3.5: an active OPEN sends SYN and enters SYN-SENT.
@@ -466,9 +514,9 @@ class Connection:
             s.isn = seq
             s.contig = (seq + 1) & MASK
         if len(s.syn_frames) < _LIST_CAP:
-            s.syn_frames.append((seg.frame, seg.ts))
+            s.syn_frames = [*s.syn_frames, (seg.frame, seg.ts)]
         if seg.syn_opts is not None and s.opts is None:
-            s.opts = seg.syn_opts.to_dict()
+            s.opts = seg.syn_opts
         if s.state in (S.CLOSED, S.LISTEN, S.INACTIVE, S.PARTIAL):
             self._retag_initial(s, S.CLOSED)
             if r.state is S.SYN_SENT and r.isn is not None:
@@ -488,9 +536,9 @@ class Connection:
             s.contig = (seq + 1) & MASK
         first = not s.synack_frames
         if len(s.synack_frames) < _LIST_CAP:
-            s.synack_frames.append((seg.frame, seg.ts, seg.ack))
+            s.synack_frames = [*s.synack_frames, (seg.frame, seg.ts, seg.ack)]
         if seg.syn_opts is not None and (s.opts is None or first):
-            s.opts = seg.syn_opts.to_dict()
+            s.opts = seg.syn_opts
         if r.isn is not None and seg.ack != ((r.isn + 1) & MASK):
             self.anomaly("bad_synack_ack", seg, s,
                          f"acks {seq_diff(seg.ack, r.isn)} past the ISN, expected 1")
@@ -532,12 +580,12 @@ class Connection:
         fin_seq = (seg.seq + seg.plen) & MASK
         if s.fin_seq is None:
             s.fin_seq = fin_seq
-            s.fin_frames.append((seg.frame, seg.ts))
+            s.fin_frames = [*s.fin_frames, (seg.frame, seg.ts)]
             if r.fin_seq is not None and not r.fin_delivered:
                 self.fin_crossed = True  # both FINs in flight: simultaneous close
         else:
             if len(s.fin_frames) < _LIST_CAP:
-                s.fin_frames.append((seg.frame, seg.ts))
+                s.fin_frames = [*s.fin_frames, (seg.frame, seg.ts)]
             if fin_seq == s.fin_seq:
                 self.anomaly("fin_retransmission", seg, s, f"FIN #{len(s.fin_frames)}")
             return
@@ -626,7 +674,7 @@ class Connection:
         """S aborts (RFC 9293 §3.5.2); judge the RST as R would (§3.5.3, RFC 5961 §3)."""
         first_of_sender = not s.rst_frames
         if len(s.rst_frames) < _LIST_CAP:
-            s.rst_frames.append(seg.frame)
+            s.rst_frames = [*s.rst_frames, seg.frame]
         s_state, r_state = s.state, r.state
         seq = seg.seq
         # Acceptability: in SYN-SENT a RST is valid iff it acknowledges the SYN; otherwise
@@ -656,8 +704,10 @@ class Connection:
             situation = "after_fin"
         else:
             situation = "abort"
-        if len(self.resets) < _LIST_CAP:
-            self.resets.append({
+        if self._resets is None:
+            self._resets = []
+        if len(self._resets) < _LIST_CAP:
+            self._resets.append({
                 "frame": seg.frame, "ts": seg.ts, "by_a": s.is_a, "sender_state": s_state.value,
                 "receiver_state": r_state.value, "validity": validity, "situation": situation,
             })

@@ -91,7 +91,8 @@ def derive_handshake(conn: Connection) -> dict[str, Any]:
         "synack_retransmissions": max(0, len(synacks) - 1),
         "rtt_s": rtt,
         "options": {
-            "orig": o.opts, "resp": r.opts,
+            "orig": o.opts.to_dict() if o.opts else None,
+            "resp": r.opts.to_dict() if r.opts else None,
             "window_scaling": (
                 "negotiated" if wscale_ok
                 else ("not_negotiated" if (syns or synacks) and (o.opts or r.opts) else "unknown")
@@ -158,5 +159,5 @@ def derive_outcome(conn: Connection, handshake: dict[str, Any], close: dict[str,
 
 def derive_zeek(conn: Connection) -> dict[str, str]:
     """Zeek's ``conn_state`` and ``history`` for this connection."""
-    history = "".join(conn.history)
+    history = conn.history
     return {"conn_state": zeek_conn_state(conn.orig, conn.resp, history), "history": history}
