@@ -190,9 +190,7 @@ class Side:
                 self.rcv_nxt = seq_add(seg.seq, 1)
             return
         end = seq_add(seg.seq, len(seg.payload) + (1 if seg.flags & dpkt.tcp.TH_FIN else 0))
-        if self.rcv_nxt is None:
-            self.rcv_nxt = end
-        elif seq_le(seg.seq, self.rcv_nxt) and seq_gt(end, self.rcv_nxt):
+        if self.rcv_nxt is None or seq_le(seg.seq, self.rcv_nxt) and seq_gt(end, self.rcv_nxt):
             self.rcv_nxt = end
 
 

@@ -122,7 +122,11 @@ class _Progress:
             if time.monotonic() - self.start < 0.5:
                 return
             from rich.progress import (
-                BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeElapsedColumn,
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeElapsedColumn,
             )
 
             cols: list[Any] = [BarColumn(), DownloadColumn()] if total else [MofNCompleteColumn()]
