@@ -82,6 +82,14 @@ def output_stream(path: str | None) -> Iterator[TextIO]:
         sys.stdout.flush()
         return
     target = Path(path)
+    if target.exists() and not target.is_file():
+        # /dev/null, a FIFO, a terminal: write straight into it, never rename over it
+        try:
+            with target.open("w", encoding="utf-8", newline="") as fh:
+                yield fh
+        except OSError as exc:
+            raise TcpflowError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tcpflow-", dir=directory)

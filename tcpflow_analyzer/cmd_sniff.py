@@ -21,9 +21,9 @@ exits 0 with the report; a second signal gives up at once (exit 130).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
-import os
 import signal
 import sys
 import time
@@ -31,7 +31,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
-from rich.console import Console
 
 from .cli import (
     PROG,
@@ -47,6 +46,7 @@ from .cli import (
     build_filter,
     emit_report,
     err_console,
+    make_config,
     output_stream,
     run_guarded,
 )
@@ -57,40 +57,87 @@ from .report import FlowFilter, FlowReport, summarize
 from .tracker import TrackerConfig
 
 if TYPE_CHECKING:
-    from .render.live import LiveView
     from .render.jsonout import NdjsonWriter
+    from .render.live import LiveView
     from .sources.live import LiveCapture
 
 TICK_S = 0.25  # display, statistics and pcap flush timer
 
-InterfaceOpt = Annotated[list[str] | None, typer.Option(
-    "--interface", "-i", help="Interface to capture on (repeatable), or `any` for all of them.",
-    show_default=False)]
-FilterOpt = Annotated[str, typer.Option(
-    "--filter", "-f", help="BPF capture filter in libpcap syntax, compiled into the kernel.")]
-CountOpt = Annotated[int | None, typer.Option(
-    "--count", "-c", min=1, help="Stop after this many frames.", show_default=False)]
-DurationOpt = Annotated[float | None, typer.Option(
-    "--duration", min=0.0, help="Stop after this many seconds.", show_default=False)]
-WriteOpt = Annotated[str | None, typer.Option(
-    "--write", "-w", help="Also write the captured frames to this pcap file (nanosecond "
-                          "timestamps; `analyze FILE` reproduces the report).",
-    show_default=False)]
-SniffFormatOpt = Annotated[OutputFormat | None, typer.Option(
-    "--format", envvar="TCPFLOW_FORMAT", case_sensitive=False, show_default=False,
-    help="Final report format: terminal, json, ndjson, csv, zeek. Default: terminal on a "
-         "terminal, else ndjson (events as they happen, then connections and the summary). "
-         "No short flag here: -f is the capture filter.")]
-ListOpt = Annotated[bool, typer.Option(
-    "--list-interfaces", "-L", help="List the interfaces that can be captured on, and exit.")]
-NoPromiscOpt = Annotated[bool, typer.Option(
-    "--no-promiscuous-mode", "-p", help="Do not put the interfaces into promiscuous mode.")]
-BufferOpt = Annotated[int, typer.Option(
-    "--buffer-size", "-B", min=1, max=4096,
-    help="Kernel capture buffer in MiB (the ring the kernel fills while we analyse).")]
-NoRingOpt = Annotated[bool, typer.Option(
-    "--no-ring", help="Read packets one recvmsg() at a time instead of from the kernel's "
-                      "memory-mapped ring (slower; for kernels without TPACKET_V3).")]
+InterfaceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--interface",
+        "-i",
+        help="Interface to capture on (repeatable), or `any` for all of them.",
+        show_default=False,
+    ),
+]
+FilterOpt = Annotated[
+    str,
+    typer.Option(
+        "--filter", "-f", help="BPF capture filter in libpcap syntax, compiled into the kernel."
+    ),
+]
+CountOpt = Annotated[
+    int | None,
+    typer.Option("--count", "-c", min=1, help="Stop after this many frames.", show_default=False),
+]
+DurationOpt = Annotated[
+    float | None,
+    typer.Option("--duration", min=0.0, help="Stop after this many seconds.", show_default=False),
+]
+WriteOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--write",
+        "-w",
+        help="Also write the captured frames to this pcap file (nanosecond "
+        "timestamps; `analyze FILE` reproduces the report).",
+        show_default=False,
+    ),
+]
+SniffFormatOpt = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        envvar="TCPFLOW_FORMAT",
+        case_sensitive=False,
+        show_default=False,
+        help="Final report format: terminal, json, ndjson, csv, zeek. Default: terminal on a "
+        "terminal, else ndjson (events as they happen, then connections and the summary). "
+        "No short flag here: -f is the capture filter.",
+    ),
+]
+ListOpt = Annotated[
+    bool,
+    typer.Option(
+        "--list-interfaces", "-L", help="List the interfaces that can be captured on, and exit."
+    ),
+]
+NoPromiscOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-promiscuous-mode", "-p", help="Do not put the interfaces into promiscuous mode."
+    ),
+]
+BufferOpt = Annotated[
+    int,
+    typer.Option(
+        "--buffer-size",
+        "-B",
+        min=1,
+        max=4096,
+        help="Kernel capture buffer in MiB (the ring the kernel fills while we analyse).",
+    ),
+]
+NoRingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-ring",
+        help="Read packets one recvmsg() at a time instead of from the kernel's "
+        "memory-mapped ring (slower; for kernels without TPACKET_V3).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -129,13 +176,16 @@ def sniff(
         if duration is not None and duration <= 0:
             raise TcpflowError("--duration must be more than 0 seconds")
         flt = build_filter(host, port, outcome, close, anomaly)
-        from .cli import make_config
-
         config = make_config(checksums, time_wait)
         from .sources.live import LiveCapture
 
-        capture = LiveCapture(interface or [], bpf, promisc=not no_promisc,
-                              buffer_bytes=buffer_size << 20, use_ring=not no_ring)
+        capture = LiveCapture(
+            interface or [],
+            bpf,
+            promisc=not no_promisc,
+            buffer_bytes=buffer_size << 20,
+            use_ring=not no_ring,
+        )
         run = SniffRun(capture, config, flt, fmt, output, write, count, duration)
         return run.execute()
 
@@ -146,9 +196,15 @@ class SniffRun:
     """One ``sniff`` invocation: opens the capture, runs the loop, renders the report."""
 
     def __init__(
-        self, capture: LiveCapture, config: TrackerConfig, flt: FlowFilter,
-        fmt: OutputFormat | None, output: str | None, write: str | None,
-        count: int | None, duration: float | None,
+        self,
+        capture: LiveCapture,
+        config: TrackerConfig,
+        flt: FlowFilter,
+        fmt: OutputFormat | None,
+        output: str | None,
+        write: str | None,
+        count: int | None,
+        duration: float | None,
     ) -> None:
         self.capture = capture
         self.config = config
@@ -188,8 +244,11 @@ class SniffRun:
             else:
                 stats = self._capture(None)
                 self.flows.sort(key=lambda f: f["id"])
-                report = {"capture": self._header(stats), "summary": summarize(self.flows),
-                          "connections": self.flows}
+                report = {
+                    "capture": self._header(stats),
+                    "summary": summarize(self.flows),
+                    "connections": self.flows,
+                }
         finally:
             cap.close()
             if cap.writer is not None:
@@ -230,8 +289,7 @@ class SniffRun:
         elif self.stdout_tty:
             from .render.live import LiveView
 
-            self.view = LiveView(Console(no_color=bool(os.environ.get("NO_COLOR")),
-                                         highlight=False))
+            self.view = LiveView()
         elif self.output is not None:
             self.events_out = NdjsonWriter(sys.stdout)
 
@@ -257,7 +315,8 @@ class SniffRun:
             stats.warnings.append(
                 f"the kernel dropped {k.dropped} of {k.received} packets because the capture "
                 "could not keep up; connections around the gaps may be misjudged (narrow "
-                "the filter with -f, or enlarge the buffer with -B)")
+                "the filter with -f, or enlarge the buffer with -B)"
+            )
         self._flush_stdout()
         return stats
 
@@ -348,22 +407,36 @@ class SniffRun:
         then, frames_then = self._rate_mark
         rate = (cap.frames - frames_then) / (elapsed_s - then) if elapsed_s > then else 0.0
         self._rate_mark = (elapsed_s, cap.frames)
-        rows = [_active_row(c, now_ts) for c in
-                heapq.nlargest(self.view.max_rows, table.active.values(),
-                               key=lambda c: c.last_ts)]
-        self.view.refresh(LiveStatus(
-            source=self._source(), frames=cap.frames,
-            tcp_segments=analyzer.stats.tcp_segments, active=len(table.active),
-            finished=self.finished, kernel_received=cap.kernel.received,
-            kernel_dropped=cap.kernel.dropped, elapsed_s=elapsed_s, rate=rate, rows=rows))
+        rows = [
+            _active_row(c, now_ts)
+            for c in heapq.nlargest(
+                self.view.max_rows, table.active.values(), key=lambda c: c.last_ts
+            )
+        ]
+        self.view.refresh(
+            LiveStatus(
+                source=self._source(),
+                frames=cap.frames,
+                tcp_segments=analyzer.stats.tcp_segments,
+                active=len(table.active),
+                finished=self.finished,
+                kernel_received=cap.kernel.received,
+                kernel_dropped=cap.kernel.dropped,
+                elapsed_s=elapsed_s,
+                rate=rate,
+                rows=rows,
+            )
+        )
 
     # -- messages --------------------------------------------------------------------------
     def _source(self) -> str:
         from .decode import linktype_name
 
         info = self.capture.info
-        return f"{', '.join(info.interfaces)} ({linktype_name(info.linktype)}) filter " \
-               f"{info.filter!r}"
+        return (
+            f"{', '.join(info.interfaces)}, link type {linktype_name(info.linktype)}, "
+            f"filter {info.filter!r}"
+        )
 
     def _announce(self) -> None:
         """The tcpdump-style line saying capture has started (tests wait for it)."""
@@ -373,8 +446,7 @@ class SniffRun:
         if self.duration is not None:
             stop.append(f"after {self.duration:g} s")
         stop.append("on Ctrl-C")
-        sys.stderr.write(f"{PROG}: listening on {self._source()}; stopping "
-                         f"{' or '.join(stop)}\n")
+        sys.stderr.write(f"{PROG}: listening on {self._source()}; stopping {' or '.join(stop)}\n")
         sys.stderr.flush()
 
     def _print_totals(self) -> None:
@@ -398,10 +470,9 @@ class SniffRun:
 
         previous: dict[int, Any] = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Outside the main thread (embedded use) signals cannot be caught: keep defaults.
+            with contextlib.suppress(ValueError):
                 previous[sig] = signal.signal(sig, handler)
-            except ValueError:  # not the main thread (embedded use): keep the defaults
-                pass
         return previous
 
     @staticmethod
@@ -429,10 +500,14 @@ def _active_row(conn: Any, now_ts: float) -> dict[str, Any]:
 
 def _summary_view(f: FlowReport) -> FlowReport:
     """The few fields the NDJSON summary needs (keeps memory flat while streaming)."""
-    return {"id": f["id"], "outcome": f["outcome"],
-            "close": {"pattern": f["close"]["pattern"]},
-            "handshake": {"status": f["handshake"]["status"]}, "anomalies": f["anomalies"],
-            "time_wait": f["time_wait"]}
+    return {
+        "id": f["id"],
+        "outcome": f["outcome"],
+        "close": {"pattern": f["close"]["pattern"]},
+        "handshake": {"status": f["handshake"]["status"]},
+        "anomalies": f["anomalies"],
+        "time_wait": f["time_wait"],
+    }
 
 
 def _print_interfaces(out: TextIO) -> None:
@@ -443,12 +518,20 @@ def _print_interfaces(out: TextIO) -> None:
     rows = [("INDEX", "NAME", "STATE", "LINK TYPE", "ADDRESSES")]
     for i in list_interfaces():
         lt = i.raw_linktype
-        rows.append((str(i.index), i.name, "up" if i.is_up else "down",
-                     linktype_name(lt if lt is not None else LINKTYPE_LINUX_SLL2),
-                     ", ".join(i.addresses) or "-"))
-    rows.append(("-", "any", "-", linktype_name(LINKTYPE_LINUX_SLL2),
-                 "every interface (cooked capture)"))
+        rows.append(
+            (
+                str(i.index),
+                i.name,
+                "up" if i.is_up else "down",
+                linktype_name(lt if lt is not None else LINKTYPE_LINUX_SLL2),
+                ", ".join(i.addresses) or "-",
+            )
+        )
+    rows.append(
+        ("-", "any", "-", linktype_name(LINKTYPE_LINUX_SLL2), "every interface (cooked capture)")
+    )
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
-        out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[4] + "\n")
-
+        out.write(
+            "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[4] + "\n"
+        )

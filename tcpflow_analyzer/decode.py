@@ -176,6 +176,19 @@ def tcp_checksum_ok(segment: bytes | memoryview, pseudo: int) -> bool:
     return (n + pseudo) % 0xFFFF == 0
 
 
+def checksum_verdict(segment: bytes | memoryview, pseudo: int, field: int) -> bool | None:
+    """True/False for a correct/incorrect TCP checksum, None when it was never computed.
+
+    A host with checksum offload hands its NIC segments whose checksum field holds only the
+    folded pseudo-header sum (Linux ``CHECKSUM_PARTIAL``): a capture taken on that host sees
+    them so.  That is not corruption, so it is reported as "not verified" rather than bad.
+    """
+    if tcp_checksum_ok(segment, pseudo):
+        return True
+    partial = pseudo % 0xFFFF or 0xFFFF
+    return None if field == partial or (field == 0 and partial == 0xFFFF) else False
+
+
 class Decoder:
     """Stateful frame decoder: turns frames into Segments and counts what it skips.
 
@@ -212,8 +225,8 @@ class Decoder:
                     end = 14 + tot_len
                     if n >= end:
                         csum_ok = (
-                            tcp_checksum_ok(data[34:end], int.from_bytes(data[26:34], "big")
-                                            + 6 + seglen)
+                            checksum_verdict(data[34:end], int.from_bytes(data[26:34], "big")
+                                             + 6 + seglen, csum)
                             if self.verify_checksums else None
                         )
                     else:
@@ -432,8 +445,8 @@ class Decoder:
             return None
         if n >= end:
             csum_ok = (
-                tcp_checksum_ok(data[toff:end], int.from_bytes(data[off + 12 : off + 20], "big")
-                                + 6 + seglen)
+                checksum_verdict(data[toff:end], int.from_bytes(data[off + 12 : off + 20], "big")
+                                 + 6 + seglen, csum)
                 if self.verify_checksums else None
             )
         else:
@@ -515,7 +528,8 @@ class Decoder:
             return None
         if n >= end:
             csum_ok = (
-                tcp_checksum_ok(data[p:end], int.from_bytes(src + dst, "big") + 6 + seglen)
+                checksum_verdict(data[p:end], int.from_bytes(src + dst, "big") + 6 + seglen,
+                                 csum)
                 if self.verify_checksums else None
             )
         else:

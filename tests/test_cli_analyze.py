@@ -172,3 +172,13 @@ def test_broken_pipe_is_not_a_traceback() -> None:
         "-f ndjson | head -c 10", shell=True, capture_output=True, check=False, timeout=60,
         env=dict(os.environ))
     assert b"Traceback" not in proc.stderr
+
+
+def test_output_to_a_device_writes_into_it_and_never_replaces_it() -> None:
+    import stat
+
+    before = os.stat(os.devnull)
+    code, out, _ = run("analyze", str(SAMPLES / "refused.pcap"), "-f", "json", "-o", os.devnull)
+    after = os.stat(os.devnull)
+    assert code == 0 and out == ""
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino

@@ -10,9 +10,10 @@ the capture loop.  Renderers never touch the tracker: ``sniff`` hands over plain
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from rich.console import Console, Group
@@ -31,17 +32,24 @@ from ..events import (
 from ..report import FlowReport
 
 _EVENT_NAMES: dict[type, str] = {
-    ConnectionOpened: "connection_opened", StateChanged: "state_changed",
-    HandshakeCompleted: "handshake_completed", TimeWaitEntered: "time_wait_entered",
-    ResetSeen: "reset_seen", AnomalySeen: "anomaly_seen",
+    ConnectionOpened: "connection_opened",
+    StateChanged: "state_changed",
+    HandshakeCompleted: "handshake_completed",
+    TimeWaitEntered: "time_wait_entered",
+    ResetSeen: "reset_seen",
+    AnomalySeen: "anomaly_seen",
 }
 _FIELDS: dict[type, tuple[str, ...]] = {
-    cls: tuple(cls.__dataclass_fields__) for cls in _EVENT_NAMES  # type: ignore[attr-defined]
+    cls: tuple(f.name for f in fields(cls)) for cls in _EVENT_NAMES
 }
 _LOGGED = (HandshakeCompleted, ResetSeen, TimeWaitEntered, AnomalySeen)
 _OUTCOME_STYLE = {
-    "closed": "green", "reset": "red", "refused": "red", "no_synack": "yellow",
-    "handshake_incomplete": "yellow", "open": "cyan",
+    "closed": "green",
+    "reset": "red",
+    "refused": "red",
+    "no_synack": "yellow",
+    "handshake_incomplete": "yellow",
+    "open": "cyan",
 }
 
 
@@ -90,7 +98,8 @@ def _amount(n: int) -> str:
     value = float(n)
     if value < 1000:
         return str(n)
-    for unit in ("k", "M", "G"):
+    unit = ""
+    for unit in ("k", "M", "G"):  # noqa: B007 - the unit reached is the one printed
         value /= 1000
         if value < 1000:
             break
@@ -104,8 +113,12 @@ class LiveView:
     queued log lines above the live region and redraws the region.
     """
 
-    def __init__(self, console: Console, *, max_rows: int = 15, max_lines: int = 40) -> None:
-        self.console = console
+    def __init__(
+        self, console: Console | None = None, *, max_rows: int = 15, max_lines: int = 40
+    ) -> None:
+        self.console = console or Console(
+            no_color=bool(os.environ.get("NO_COLOR")), highlight=False
+        )
         self.max_rows = max_rows
         self.max_lines = max_lines
         self.pending: deque[Any] = deque(maxlen=10_000)
@@ -115,8 +128,14 @@ class LiveView:
 
     def start(self) -> None:
         """Show the (empty) live region."""
-        self.live = Live(Text("starting…"), console=self.console, auto_refresh=False,
-                         transient=True, redirect_stdout=False, redirect_stderr=False)
+        self.live = Live(
+            Text("starting…"),
+            console=self.console,
+            auto_refresh=False,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
         self.live.start()
 
     def stop(self) -> None:
@@ -153,20 +172,22 @@ class LiveView:
     def _print_log(self) -> None:
         if not self.pending:
             return
-        lines = []
+        lines: list[Text] = []
         while self.pending and len(lines) < self.max_lines:
             lines.append(self._line(self.pending.popleft()))
         skipped = len(self.pending) + self.lost
         self.pending.clear()
         self.lost = 0
         if skipped:
-            lines.append(Text(f"… {skipped} more events not shown (see the final report)",
-                              style="dim"))
+            lines.append(
+                Text(f"… {skipped} more events not shown (see the final report)", style="dim")
+            )
         assert self.live is not None
         self.live.console.print(Text("\n").join(lines), soft_wrap=True)
 
     def _who(self, conn_id: int) -> Text:
-        t = Text(f"#{conn_id}", style="bold")
+        t = Text()
+        t.append(f"#{conn_id}", style="bold")
         name = self.names.get(conn_id)
         if name:
             t.append(f" {name}")
@@ -179,8 +200,9 @@ class LiveView:
             line = Text(_clock(item["end_ts"]) + "  ", style="dim")
             line.append_text(Text(f"#{item['id']}", style="bold"))
             line.append(f" {_endpoint(item['orig'])} → {_endpoint(item['resp'])}  ended: ")
-            line.append(item["outcome"].replace("_", " "),
-                        style=_OUTCOME_STYLE.get(item["outcome"], ""))
+            line.append(
+                item["outcome"].replace("_", " "), style=_OUTCOME_STYLE.get(item["outcome"], "")
+            )
             if close != "none":
                 line.append(f" ({close})")
             line.append(f"  {item['zeek']['conn_state']}", style="dim")
@@ -193,8 +215,7 @@ class LiveView:
             line.append(f" (rtt {_duration(item.rtt_s)})")
         elif isinstance(item, ResetSeen):
             line.append(f"RST by {item.by}", style="red")
-            line.append(f" ({item.situation.replace('_', ' ')}, "
-                        f"{item.validity.replace('_', ' ')})")
+            line.append(f" ({item.situation.replace('_', ' ')}, {item.validity.replace('_', ' ')})")
         elif isinstance(item, TimeWaitEntered):
             line.append(f"TIME-WAIT entered by {item.endpoint}", style="cyan")
         elif isinstance(item, AnomalySeen):
@@ -213,19 +234,35 @@ class LiveView:
         head.append("  kernel drops: ")
         head.append(f"{st.kernel_dropped:,}", style="red bold" if st.kernel_dropped else "")
         table = Table(header_style="bold", expand=False, box=None, padding=(0, 1))
-        for col, justify in (("#", "right"), ("orig", "left"), ("resp", "left"),
-                             ("orig state", "left"), ("resp state", "left"),
-                             ("pkts", "right"), ("bytes", "right"), ("age", "right")):
+        for col, justify in (
+            ("#", "right"),
+            ("orig", "left"),
+            ("resp", "left"),
+            ("orig state", "left"),
+            ("resp state", "left"),
+            ("pkts", "right"),
+            ("bytes", "right"),
+            ("age", "right"),
+        ):
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for r in st.rows[: self.max_rows]:
-            table.add_row(str(r["id"]), r["orig"], r["resp"], r["orig_state"], r["resp_state"],
-                          f"{r['pkts']:,}", _amount(r["bytes"]), f"{r['age_s']:.1f} s")
+            table.add_row(
+                str(r["id"]),
+                r["orig"],
+                r["resp"],
+                r["orig_state"],
+                r["resp_state"],
+                f"{r['pkts']:,}",
+                _amount(r["bytes"]),
+                f"{r['age_s']:.1f} s",
+            )
         parts: list[Any] = [head]
         if st.rows:
             parts.append(table)
             if st.active > len(st.rows[: self.max_rows]):
-                parts.append(Text(f"… {st.active - self.max_rows:,} more active connections",
-                                  style="dim"))
+                parts.append(
+                    Text(f"… {st.active - self.max_rows:,} more active connections", style="dim")
+                )
         else:
             parts.append(Text("no active connections", style="dim"))
         return Group(*parts)

@@ -32,6 +32,7 @@ each part does, and why:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import logging
@@ -44,7 +45,7 @@ import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ..errors import LiveCaptureError, TcpflowError
 from .pcapfile import Frame
@@ -101,6 +102,7 @@ _TP3_VLAN = struct.Struct("=IH")  # hv1.tp_vlan_tci, hv1.tp_vlan_tpid (at offset
 _TP3_SLL_OFF = 48  # TPACKET_ALIGN(sizeof(struct tpacket3_hdr)): where sockaddr_ll sits
 _SOCKADDR_LL = struct.Struct("=H2siHBB8s")  # family protocol(be) ifindex hatype pkttype halen addr
 _SLL2 = struct.Struct(">2s2xIHBB8s")  # LINKTYPE_LINUX_SLL2 header (20 bytes)
+_U32 = struct.Struct("=I")  # tpacket_hdr_v1.block_status (at offset 8)
 _BLOCK_HDR = struct.Struct("=II")  # num_pkts, offset_to_first_pkt (at offset 12)
 _VLAN_TAG = struct.Struct(">HH")
 _AUXDATA = struct.Struct("=IIIHHHH")  # status len snaplen mac net vlan_tci vlan_tpid
@@ -151,11 +153,17 @@ def list_interfaces() -> list[Interface]:
             flags = int(getattr(dev, "flags", 0) or 0)
             ips = getattr(dev, "ips", {}) or {}
             addrs = tuple(a for version in sorted(ips) for a in ips[version])
-            found.append(Interface(
-                name=str(dev.network_name), index=int(dev.index), arphrd=int(dev.type or 0),
-                is_up=bool(flags & 0x1), is_loopback=bool(flags & 0x8), mac=str(dev.mac or ""),
-                addresses=addrs,
-            ))
+            found.append(
+                Interface(
+                    name=str(dev.network_name),
+                    index=int(dev.index),
+                    arphrd=int(dev.type or 0),
+                    is_up=bool(flags & 0x1),
+                    is_loopback=bool(flags & 0x8),
+                    mac=str(dev.mac or ""),
+                    addresses=addrs,
+                )
+            )
     except Exception:  # scapy could not enumerate: fall back to the kernel's name list
         found = [_interface_from_sysfs(name, index) for index, name in socket.if_nameindex()]
     return sorted(found, key=lambda i: i.index)
@@ -172,9 +180,14 @@ def _interface_from_sysfs(name: str, index: int) -> Interface:
             return default
 
     flags = int(read("flags", "0x0"), 16)
-    return Interface(name=name, index=index, arphrd=int(read("type", "1")),
-                     is_up=bool(flags & 0x1), is_loopback=bool(flags & 0x8),
-                     mac=read("address", ""))
+    return Interface(
+        name=name,
+        index=index,
+        arphrd=int(read("type", "1")),
+        is_up=bool(flags & 0x1),
+        is_loopback=bool(flags & 0x8),
+        mac=read("address", ""),
+    )
 
 
 def resolve_interfaces(names: Iterable[str]) -> list[Interface] | None:
@@ -185,8 +198,10 @@ def resolve_interfaces(names: Iterable[str]) -> list[Interface] | None:
         raise LiveCaptureError("no interface given: use -i IFACE (or -i any)")
     if "any" in wanted:
         if len(wanted) > 1:
-            raise LiveCaptureError("-i any already captures on every interface; "
-                                   "do not combine it with other interfaces")
+            raise LiveCaptureError(
+                "-i any already captures on every interface; "
+                "do not combine it with other interfaces"
+            )
         return None
     known = {i.name: i for i in list_interfaces()}
     out = []
@@ -197,7 +212,8 @@ def resolve_interfaces(names: Iterable[str]) -> list[Interface] | None:
                 index = socket.if_nametoindex(name)
             except OSError:
                 raise LiveCaptureError(
-                    f"no such interface: {name!r} (see `sniff --list-interfaces`)") from None
+                    f"no such interface: {name!r} (see `sniff --list-interfaces`)"
+                ) from None
             iface = _interface_from_sysfs(name, index)
         if not iface.is_up:
             raise LiveCaptureError(f"interface {name!r} is down (bring it up first)")
@@ -222,21 +238,33 @@ def compile_bpf(expression: str, dlt: int) -> list[Insn]:
     except ImportError:
         raise LiveCaptureError(
             "cannot compile the capture filter: libpcap is not installed "
-            "(install libpcap, e.g. the libpcap0.8 package)") from None
+            "(install libpcap, e.g. the libpcap0.8 package)"
+        ) from None
     except Scapy_Exception as exc:
         text = str(exc)
         reason = text[text.find("(") + 1 : -1] if text.endswith(")") and "(" in text else text
         raise LiveCaptureError(f"bad capture filter {expression!r}: {reason}") from None
     try:
-        return [(prog.bf_insns[i].code, prog.bf_insns[i].jt, prog.bf_insns[i].jf,
-                 prog.bf_insns[i].k & 0xFFFFFFFF) for i in range(prog.bf_len)]
+        return [
+            (
+                prog.bf_insns[i].code,
+                prog.bf_insns[i].jt,
+                prog.bf_insns[i].jf,
+                prog.bf_insns[i].k & 0xFFFFFFFF,
+            )
+            for i in range(prog.bf_len)
+        ]
     finally:
         free_filter(prog)
 
 
 def build_program(
-    user: list[Insn], *, reject_outgoing_on: Iterable[int] = (), bound_to_loopback: bool = False,
-    only_ifindexes: Iterable[int] = (), snaplen: int = SNAPLEN,
+    user: list[Insn],
+    *,
+    reject_outgoing_on: Iterable[int] = (),
+    bound_to_loopback: bool = False,
+    only_ifindexes: Iterable[int] = (),
+    snaplen: int = SNAPLEN,
 ) -> list[Insn]:
     """Prepend the guards to a compiled filter and make it accept whole packets.
 
@@ -250,8 +278,9 @@ def build_program(
     """
     lo_indexes = list(dict.fromkeys(reject_outgoing_on))
     only = list(dict.fromkeys(only_ifindexes))
-    tail = [(code, jt, jf, snaplen if code == _BPF_RET_K and k else k)
-            for code, jt, jf, k in user]  # libpcap compiled for 64 KiB: keep whole packets
+    tail = [
+        (code, jt, jf, snaplen if code == _BPF_RET_K and k else k) for code, jt, jf, k in user
+    ]  # libpcap compiled for 64 KiB: keep whole packets
     if not (bound_to_loopback or lo_indexes or only):
         return tail
     # Assemble the guards with symbolic jump targets, then resolve them to the relative
@@ -267,8 +296,10 @@ def build_program(
     labels = {"ifcheck": len(prog)}
     if only:
         prog.append(ld_ifindex)
-        prog += [(_BPF_JEQ_K, "user", "reject" if n == len(only) - 1 else 0, idx)
-                 for n, idx in enumerate(only)]
+        prog += [
+            (_BPF_JEQ_K, "user", "reject" if n == len(only) - 1 else 0, idx)
+            for n, idx in enumerate(only)
+        ]
     else:
         prog.append((_BPF_JA, 0, 0, "user"))
     labels["reject"] = len(prog)
@@ -278,8 +309,9 @@ def build_program(
     def rel(pc: int, target: int | str) -> int:
         return labels[target] - pc - 1 if isinstance(target, str) else target
 
-    head = [(code, rel(pc, jt), rel(pc, jf), rel(pc, k))
-            for pc, (code, jt, jf, k) in enumerate(prog)]
+    head = [
+        (code, rel(pc, jt), rel(pc, jf), rel(pc, k)) for pc, (code, jt, jf, k) in enumerate(prog)
+    ]
     return head + tail
 
 
@@ -296,8 +328,11 @@ def _bind(sock: socket.socket, ifindex: int) -> None:
 
     Python's ``bind`` takes a name and cannot say "any", so this goes through libc.
     """
-    addr = struct.pack("=H", socket.AF_PACKET) + struct.pack(">H", ETH_P_ALL) + \
-        struct.pack("=iHBB8s", ifindex, 0, 0, 0, b"")
+    addr = (
+        struct.pack("=H", socket.AF_PACKET)
+        + struct.pack(">H", ETH_P_ALL)
+        + struct.pack("=iHBB8s", ifindex, 0, 0, 0, b"")
+    )
     libc = ctypes.CDLL(None, use_errno=True)
     buf = ctypes.create_string_buffer(addr, len(addr))
     if libc.bind(sock.fileno(), buf, len(addr)) != 0:
@@ -364,8 +399,13 @@ class LiveCapture:
     """
 
     def __init__(
-        self, interfaces: list[str], bpf: str = "tcp", *, promisc: bool = True,
-        buffer_bytes: int = DEFAULT_BUFFER, use_ring: bool = True,
+        self,
+        interfaces: list[str],
+        bpf: str = "tcp",
+        *,
+        promisc: bool = True,
+        buffer_bytes: int = DEFAULT_BUFFER,
+        use_ring: bool = True,
     ) -> None:
         self.names = interfaces
         self.bpf = bpf
@@ -405,7 +445,9 @@ class LiveCapture:
         user = compile_bpf(self.bpf, _FILTER_DLT[linktype])
         self.info = CaptureInfo(
             interfaces=["any"] if ifaces is None else [i.name for i in ifaces],
-            linktype=linktype, filter=self.bpf)
+            linktype=linktype,
+            filter=self.bpf,
+        )
         if ifaces is None:
             loopbacks = [i.index for i in list_interfaces() if i.arphrd == ARPHRD_LOOPBACK]
             program = build_program(user, reject_outgoing_on=loopbacks)
@@ -413,16 +455,20 @@ class LiveCapture:
             program = build_program(user, bound_to_loopback=single.arphrd == ARPHRD_LOOPBACK)
         else:
             program = build_program(
-                user, reject_outgoing_on=[i.index for i in ifaces if i.arphrd == ARPHRD_LOOPBACK],
-                only_ifindexes=[i.index for i in ifaces])
+                user,
+                reject_outgoing_on=[i.index for i in ifaces if i.arphrd == ARPHRD_LOOPBACK],
+                only_ifindexes=[i.index for i in ifaces],
+            )
         where = ", ".join(self.info.interfaces)
         try:
-            sock = socket.socket(socket.AF_PACKET,
-                                 socket.SOCK_DGRAM if self._cooked else socket.SOCK_RAW, 0)
+            sock = socket.socket(
+                socket.AF_PACKET, socket.SOCK_DGRAM if self._cooked else socket.SOCK_RAW, 0
+            )
         except PermissionError:
             raise LiveCaptureError(
                 f"cannot capture on {where}: operation not permitted (root or the "
-                "CAP_NET_RAW capability is needed)") from None
+                "CAP_NET_RAW capability is needed)"
+            ) from None
         except OSError as exc:
             raise LiveCaptureError(f"cannot open a packet socket: {exc.strerror}") from None
         self._sock = sock
@@ -431,8 +477,9 @@ class LiveCapture:
             if self.use_ring:
                 try:
                     self._setup_ring(sock)
-                except OSError:
+                except OSError:  # no TPACKET_V3 here: fall back to recvmsg()
                     self.use_ring = False
+                    self._teardown_ring(sock)
             if not self.use_ring:
                 self._setup_recv(sock)
             self.info.method = "ring" if self.use_ring else "recvmsg"
@@ -447,7 +494,8 @@ class LiveCapture:
             if exc.errno in (errno.EPERM, errno.EACCES):
                 raise LiveCaptureError(
                     f"cannot capture on {where}: operation not permitted (root or the "
-                    "CAP_NET_RAW capability is needed)") from None
+                    "CAP_NET_RAW capability is needed)"
+                ) from None
             if exc.errno == errno.ENODEV:
                 raise LiveCaptureError(f"no such interface: {where}") from None
             raise LiveCaptureError(f"cannot capture on {where}: {exc.strerror or exc}") from None
@@ -458,13 +506,29 @@ class LiveCapture:
         nblocks = max(4, self.buffer_bytes // BLOCK_SIZE)
         frame_size = 2048  # only validated by the kernel for TPACKET_V3; frames are packed
         sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
-        req = struct.pack("=7I", BLOCK_SIZE, nblocks, frame_size,
-                          BLOCK_SIZE // frame_size * nblocks, BLOCK_TIMEOUT_MS, 0, 0)
+        req = struct.pack(
+            "=7I",
+            BLOCK_SIZE,
+            nblocks,
+            frame_size,
+            BLOCK_SIZE // frame_size * nblocks,
+            BLOCK_TIMEOUT_MS,
+            0,
+            0,
+        )
         sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
-        self._mm = mmap.mmap(sock.fileno(), BLOCK_SIZE * nblocks, mmap.MAP_SHARED,
-                             mmap.PROT_READ | mmap.PROT_WRITE)
+        self._mm = mmap.mmap(
+            sock.fileno(), BLOCK_SIZE * nblocks, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE
+        )
         self._nblocks = nblocks
         self._blk = 0
+
+    def _teardown_ring(self, sock: socket.socket) -> None:
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        with contextlib.suppress(OSError):  # a zero-sized request frees a half-made ring
+            sock.setsockopt(SOL_PACKET, PACKET_RX_RING, bytes(28))
 
     def _setup_recv(self, sock: socket.socket) -> None:
         sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
@@ -476,7 +540,10 @@ class LiveCapture:
 
     # -- reading ---------------------------------------------------------------------------
     def read(
-        self, timeout_s: float, limit: int | None = None, until: float | None = None,
+        self,
+        timeout_s: float,
+        limit: int | None = None,
+        until: float | None = None,
     ) -> list[Frame]:
         """Frames captured since the last call; waits up to ``timeout_s`` when there are
         none yet (returns an empty list on timeout).  At most ``limit`` frames, and none
@@ -521,7 +588,7 @@ class LiveCapture:
         nblocks = self._nblocks
         for _ in range(_MAX_BLOCKS_PER_READ):
             off = self._blk * BLOCK_SIZE
-            if not mm[off + 8] & TP_STATUS_USER:
+            if not _U32.unpack_from(mm, off + 8)[0] & TP_STATUS_USER:
                 break
             num, p = _BLOCK_HDR.unpack_from(mm, off + 12)
             p += off
@@ -532,15 +599,16 @@ class LiveCapture:
                 start = p + mac
                 data = mm[start : start + snap]
                 if cooked:
-                    _fam, proto, ifindex, hatype, pkttype, halen, addr = \
-                        _SOCKADDR_LL.unpack_from(mm, p + _TP3_SLL_OFF)
+                    _fam, proto, ifindex, hatype, pkttype, halen, addr = _SOCKADDR_LL.unpack_from(
+                        mm, p + _TP3_SLL_OFF
+                    )
                     if status & TP_STATUS_VLAN_VALID:
                         tci, tpid = _TP3_VLAN.unpack_from(mm, p + 32)
                         tag = _VLAN_TAG.pack(tci, (proto[0] << 8) | proto[1])
-                        proto = (tpid if status & TP_STATUS_VLAN_TPID_VALID
-                                 else ETH_P_8021Q).to_bytes(2, "big")
-                        data = _SLL2.pack(proto, ifindex, hatype, pkttype, halen, addr) + \
-                            tag + data
+                        proto = (
+                            tpid if status & TP_STATUS_VLAN_TPID_VALID else ETH_P_8021Q
+                        ).to_bytes(2, "big")
+                        data = _SLL2.pack(proto, ifindex, hatype, pkttype, halen, addr) + tag + data
                         wire += 24
                     else:
                         data = _SLL2.pack(proto, ifindex, hatype, pkttype, halen, addr) + data
@@ -600,12 +668,16 @@ class LiveCapture:
                     tag = _VLAN_TAG.pack(tci, proto)
                     if not status & TP_STATUS_VLAN_TPID_VALID:
                         tpid = ETH_P_8021Q
-                    data = _SLL2.pack(tpid.to_bytes(2, "big"), ifindex, hatype, pkttype,
-                                      len(haddr), haddr) + tag + data
+                    data = (
+                        _SLL2.pack(
+                            tpid.to_bytes(2, "big"), ifindex, hatype, pkttype, len(haddr), haddr
+                        )
+                        + tag
+                        + data
+                    )
                     wire += 24
                 else:
-                    data = _SLL2.pack(proto_b, ifindex, hatype, pkttype, len(haddr),
-                                      haddr) + data
+                    data = _SLL2.pack(proto_b, ifindex, hatype, pkttype, len(haddr), haddr) + data
                     wire += 20
             elif status & TP_STATUS_VLAN_VALID:
                 if not status & TP_STATUS_VLAN_TPID_VALID:
