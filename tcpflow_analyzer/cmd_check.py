@@ -92,7 +92,7 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
     def collect(flow: FlowReport) -> None:
         grouped[flow.get("file", paths[0])].append(flow)
 
-    from .cli import make_config  # lazy: cli imports this module while it registers commands
+    from .clikit import make_config
 
     stats = analyze_captures(paths, make_config(checksums, time_wait), collect)
     for flows in grouped.values():
@@ -191,7 +191,7 @@ def check(
     Exit codes: 0 every error rule passed, 1 an error rule failed, 2 tool or policy error.
     """
 
-    from .cli import PROG, err_console, output_stream, run_guarded
+    from .clikit import PROG, err_console, output_stream, run_guarded
 
     def body() -> int:
         rules = collect_rules(policy, [(ConditionKind.MAX, max_), (ConditionKind.MIN, min_),

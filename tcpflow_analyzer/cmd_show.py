@@ -115,7 +115,7 @@ def show(
     """Draw TCP connections as ladder diagrams: one arrow per segment, the states of both
     endpoints beside it, anomalies where they happen, and a plain-language verdict."""
 
-    from .cli import err_console, make_config, output_stream, run_guarded
+    from .clikit import err_console, make_config, output_stream, run_guarded
 
     def body() -> int:
         selection = _selection(conn, tuple_)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from .cli import (
+from .clikit import (
     PROG,
     AnomalyOpt,
     ChecksumOpt,

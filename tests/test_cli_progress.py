@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from tcpflow_analyzer import cli
+from tcpflow_analyzer import clikit as cli
 
 
 def test_progress_appears_on_a_terminal_after_half_a_second(monkeypatch) -> None:  # type: ignore[no-untyped-def]
