@@ -183,13 +183,10 @@ def checksum_verdict(segment: bytes | memoryview, pseudo: int, field: int) -> bo
     folded pseudo-header sum (Linux ``CHECKSUM_PARTIAL``): a capture taken on that host sees
     them so.  That is not corruption, so it is reported as "not verified" rather than bad.
     """
-    # The partial case is recognised from the header alone, before summing the payload (a
-    # correct full checksum equal to the pseudo-header sum would be a 1 in 65536 accident,
-    # and it would only cost a "not verified").
+    if tcp_checksum_ok(segment, pseudo):
+        return True  # checked first: a correct checksum can equal the pseudo-header sum
     partial = pseudo % 0xFFFF or 0xFFFF
-    if field == partial or (field == 0 and partial == 0xFFFF):
-        return None
-    return tcp_checksum_ok(segment, pseudo)
+    return None if field == partial or (field == 0 and partial == 0xFFFF) else False
 
 
 class Decoder:
