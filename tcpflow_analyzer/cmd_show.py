@@ -1,6 +1,6 @@
 """The ``show`` command: draw connections as ladder diagrams.  Wiring only.
 
-The capture is read through :meth:`Analyzer.feed_traced`; :class:`~.ladder.LadderCollector`
+The capture is read through :meth:`Analyzer.feed` (with a per-segment callback); :class:`~.ladder.LadderCollector`
 records the selected connections, :func:`~.ladder.build_ladder` builds their ladders and
 :mod:`.render.ladder` draws them on stdout and, on request, into SVG and HTML files (written
 only when everything succeeded).
@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .clikit import ChecksumOpt, DebugOpt, TimeWaitOpt
 from .errors import TcpflowError
 from .ladder import DEFAULT_FOLD, LadderCollector, Selection, TupleSpec, build_ladders, parse_tuple
 from .pipeline import Analyzer
@@ -51,12 +52,6 @@ SvgOpt = Annotated[str | None, typer.Option(
     "--svg", metavar="FILE", help="Also write the drawing to FILE as SVG.")]
 HtmlOpt = Annotated[str | None, typer.Option(
     "--html", metavar="FILE", help="Also write the drawing to FILE as HTML.")]
-ChecksumOpt = Annotated[str, typer.Option(
-    "--checksums", help="auto: drop bad-checksum segments unless a host's are all bad "
-                        "(offload); strict: always drop; off: do not verify.")]
-TimeWaitOpt = Annotated[float, typer.Option(
-    "--time-wait", help="2MSL in seconds for TIME-WAIT and reuse judgements.", min=0.0)]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 
 
 def _selection(conn: list[int] | None, tuples: list[str] | None) -> Selection:
@@ -123,7 +118,7 @@ def show(
         reader = open_capture(capture)
         collector = LadderCollector(selection)
         analyzer = Analyzer(config, collector.on_flow)
-        analyzer.feed_traced(reader, collector.on_segment)
+        analyzer.feed(reader, collector.on_segment)
         analyzer.stats.warnings.extend(reader.warnings)
         stats = analyzer.finish()
         _check_found(selection, collector, conn, tuple_)

@@ -219,36 +219,8 @@ class Decoder:
              offflags, win, csum) = _ETH_IP4_TCP(data, 0)
             if (etype == ETH_IPV4 and b0 == 0x45 and proto == 6 and not frag & 0x3FFF
                     and tot_len >= 40):
-                doff = (offflags >> 10) & 0x3C
-                seglen = tot_len - 20
-                if 20 <= doff <= seglen and n >= 34 + doff:
-                    end = 14 + tot_len
-                    if n >= end:
-                        csum_ok = (
-                            checksum_verdict(data[34:end], int.from_bytes(data[26:34], "big")
-                                             + 6 + seglen, csum)
-                            if self.verify_checksums else None
-                        )
-                    else:
-                        csum_ok = None
-                        self.payload_truncated += 1
-                    flags = offflags & 0xFF
-                    if doff == 20:
-                        return Segment(frame, ts, (), 4, src, dst, sport, dport, seq, ack, flags,
-                                       win, seglen - 20, csum_ok, ip_id, csum, None, None, None,
-                                       NO_SYN_OPTIONS if flags & SYN else None)
-                    if doff == 32 and not flags & SYN and data[54:58] == _TS_PREFIX:
-                        tsval, tsecr = _TS.unpack_from(data, 58)
-                        return Segment(frame, ts, (), 4, src, dst, sport, dport, seq, ack, flags,
-                                       win, seglen - 32, csum_ok, ip_id, csum, tsval, tsecr,
-                                       None, None)
-                    o = parse_tcp_options(data, 54, 34 + doff)
-                    return Segment(
-                        frame, ts, (), 4, src, dst, sport, dport, seq, ack, flags, win,
-                        seglen - doff, csum_ok, ip_id, csum, o.tsval, o.tsecr, o.sack,
-                        SynOptions(o.mss, o.wscale, o.sack_ok, o.tfo_cookie)
-                        if flags & SYN else None,
-                    )
+                return self._tcp(frame, ts, (), 4, src, dst, data, 34, tot_len - 20, n,
+                                 data[26:34], ip_id, sport, dport, seq, ack, offflags, win, csum)
         if linktype == 1:  # Ethernet: the general path
             if n < 14:
                 self._skip("truncated")
@@ -427,46 +399,14 @@ class Decoder:
         elif tot_len < ihl:
             self._skip("bad_ip_header")
             return None
-        src = data[off + 12 : off + 16]
-        dst = data[off + 16 : off + 20]
         toff = off + ihl
-        seglen = tot_len - ihl
         if n < toff + 20:
             self._skip("truncated")
             return None
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, toff)
-        doff = (offflags >> 10) & 0x3C
-        if doff < 20 or doff > seglen:
-            self._skip("bad_tcp_header")
-            return None
-        end = toff + seglen
-        if n < toff + doff:
-            self._skip("truncated")
-            return None
-        if n >= end:
-            csum_ok = (
-                checksum_verdict(data[toff:end], int.from_bytes(data[off + 12 : off + 20], "big")
-                                 + 6 + seglen, csum)
-                if self.verify_checksums else None
-            )
-        else:
-            csum_ok = None
-            self.payload_truncated += 1
-        flags = offflags & 0xFF
-        if doff == 20:
-            return Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win,
-                           seglen - 20, csum_ok, ip_id, csum, None, None, None,
-                           NO_SYN_OPTIONS if flags & SYN else None)
-        if doff == 32 and not flags & SYN and data[toff + 20 : toff + 24] == _TS_PREFIX:
-            tsval, tsecr = _TS.unpack_from(data, toff + 24)
-            return Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win,
-                           seglen - 32, csum_ok, ip_id, csum, tsval, tsecr, None, None)
-        o = parse_tcp_options(data, toff + 20, toff + doff)
-        return Segment(
-            frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
-            csum_ok, ip_id, csum, o.tsval, o.tsecr, o.sack,
-            SynOptions(o.mss, o.wscale, o.sack_ok, o.tfo_cookie) if flags & SYN else None,
-        )
+        return self._tcp(frame, ts, vlan, 4, data[off + 12 : off + 16], data[off + 16 : off + 20],
+                         data, toff, tot_len - ihl, n, data[off + 12 : off + 20], ip_id, sport,
+                         dport, seq, ack, offflags, win, csum)
 
     def _ipv6(
         self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
@@ -514,35 +454,51 @@ class Decoder:
         else:
             self._skip("bad_ip_header")
             return None
-        seglen = end - p
         if n < p + 20:
             self._skip("truncated")
             return None
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, p)
+        return self._tcp(frame, ts, vlan, 6, src, dst, data, p, end - p, n, src + dst, -1,
+                         sport, dport, seq, ack, offflags, win, csum)
+
+    def _tcp(
+        self, frame: int, ts: float, vlan: tuple[int, ...], ipver: int, src: bytes, dst: bytes,
+        data: bytes, toff: int, seglen: int, n: int, addrs: bytes, ip_id: int, sport: int,
+        dport: int, seq: int, ack: int, offflags: int, win: int, csum: int,
+    ) -> Segment | None:
+        """The TCP header at ``data[toff:]`` (fixed fields already unpacked) -> Segment.
+
+        ``seglen`` is the TCP length the IP header claims; ``addrs`` the source and
+        destination address bytes for the checksum's pseudo-header.
+        """
         doff = (offflags >> 10) & 0x3C
         if doff < 20 or doff > seglen:
             self._skip("bad_tcp_header")
             return None
-        if n < p + doff:
+        if n < toff + doff:
             self._skip("truncated")
             return None
-        if n >= end:
-            csum_ok = (
-                checksum_verdict(data[p:end], int.from_bytes(src + dst, "big") + 6 + seglen,
-                                 csum)
-                if self.verify_checksums else None
-            )
-        else:
+        end = toff + seglen
+        if n < end:
             csum_ok = None
             self.payload_truncated += 1
+        elif self.verify_checksums:
+            csum_ok = checksum_verdict(data[toff:end], int.from_bytes(addrs, "big") + 6 + seglen,
+                                       csum)
+        else:
+            csum_ok = None
         flags = offflags & 0xFF
         if doff == 20:
-            return Segment(frame, ts, vlan, 6, src, dst, sport, dport, seq, ack, flags, win,
-                           seglen - 20, csum_ok, -1, csum, None, None, None,
+            return Segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win,
+                           seglen - 20, csum_ok, ip_id, csum, None, None, None,
                            NO_SYN_OPTIONS if flags & SYN else None)
-        o = parse_tcp_options(data, p + 20, p + doff)
+        if doff == 32 and not flags & SYN and data[toff + 20 : toff + 24] == _TS_PREFIX:
+            tsval, tsecr = _TS.unpack_from(data, toff + 24)
+            return Segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win,
+                           seglen - 32, csum_ok, ip_id, csum, tsval, tsecr, None, None)
+        o = parse_tcp_options(data, toff + 20, toff + doff)
         return Segment(
-            frame, ts, vlan, 6, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
-            csum_ok, -1, csum, o.tsval, o.tsecr, o.sack,
+            frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
+            csum_ok, ip_id, csum, o.tsval, o.tsecr, o.sack,
             SynOptions(o.mss, o.wscale, o.sack_ok, o.tfo_cookie) if flags & SYN else None,
         )

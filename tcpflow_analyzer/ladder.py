@@ -5,7 +5,7 @@ per segment, and the state each endpoint enters written beside the arrow on its 
 module builds that picture as plain data; :mod:`.render.ladder` draws it and
 :mod:`.cmd_show` wires it to a capture.
 
-* :class:`LadderCollector` is the pair of callbacks ``Analyzer.feed_traced`` and
+* :class:`LadderCollector` is the pair of callbacks ``Analyzer.feed`` and
   ``Analyzer(on_flow=...)`` need: it copies what the tracker did at every segment of the
   selected connections into :class:`SegmentRecord` values and pairs them with the finished
   connection's report in a :class:`ConnectionTrace`.  It reads the tracker; it never
@@ -176,7 +176,7 @@ class Selection:
 class LadderCollector:
     """Records the segments of the selected connections while the analyzer runs.
 
-    Pass :meth:`on_segment` to ``Analyzer.feed_traced`` and :meth:`on_flow` as the
+    Pass :meth:`on_segment` to ``Analyzer.feed`` and :meth:`on_flow` as the
     analyzer's ``on_flow``.  Afterwards :attr:`traces` holds one :class:`ConnectionTrace`
     per selected connection (in id order once :meth:`sorted_traces` is called) and
     :attr:`all_ids` the id of every connection in the capture.

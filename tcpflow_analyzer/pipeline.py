@@ -68,8 +68,16 @@ class Analyzer:
     def _finished(self, conn: Connection) -> None:
         self.on_flow(build_flow_report(conn, self.config, self.file))
 
-    def feed(self, frames: Iterable[Frame]) -> None:
-        """Run frames through decoder, flow table and tracker (the hot loop)."""
+    def feed(
+        self, frames: Iterable[Frame],
+        on_segment: Callable[[Connection, Segment, bool, bool], None] | None = None,
+    ) -> None:
+        """Run frames through decoder, flow table and tracker (the hot loop).
+
+        ``on_segment(conn, seg, from_a, processed)``, when given, is called after every TCP
+        segment (``processed`` is False for one dropped for its checksum): for views that
+        need every segment, such as ``show``.
+        """
         decode = self.decoder.decode
         lookup = self.table.lookup
         strict = self.config.checksums == "strict"
@@ -88,44 +96,17 @@ class Analyzer:
                 if strict or host_good.get(seg.src, 0):
                     self.stats.bad_checksums += 1
                     conn.bad_checksum(seg, from_a)
+                    if on_segment is not None:
+                        on_segment(conn, seg, from_a, False)
                     continue
                 self._note_offload(seg.src)
             elif ok and seg.src not in host_good:
                 host_good[seg.src] = 1
             conn.process(seg, from_a)
+            if on_segment is not None:
+                on_segment(conn, seg, from_a, True)
         self.stats.frames += n
         self.stats.tcp_segments += segs
-
-    def feed_traced(
-        self, frames: Iterable[Frame],
-        on_segment: Callable[[Connection, Segment, bool, bool], None],
-    ) -> None:
-        """Like :meth:`feed`, but calls ``on_segment(conn, seg, from_a, processed)`` after
-        every TCP segment (``processed`` is False for a segment dropped for its checksum).
-        Slower; for views that need every segment (``show``)."""
-        decode = self.decoder.decode
-        lookup = self.table.lookup
-        strict = self.config.checksums == "strict"
-        host_good = self._host_good
-        for frame, ts, linktype, data in frames:
-            self.stats.frames += 1
-            seg = decode(frame, ts, linktype, data)
-            if seg is None:
-                continue
-            self.stats.tcp_segments += 1
-            conn, from_a = lookup(seg)
-            ok = seg.csum_ok
-            if ok is False:
-                if strict or host_good.get(seg.src, 0):
-                    self.stats.bad_checksums += 1
-                    conn.bad_checksum(seg, from_a)
-                    on_segment(conn, seg, from_a, False)
-                    continue
-                self._note_offload(seg.src)
-            elif ok and seg.src not in host_good:
-                host_good[seg.src] = 1
-            conn.process(seg, from_a)
-            on_segment(conn, seg, from_a, True)
 
     def _note_offload(self, src: bytes) -> None:
         self.stats.bad_checksums += 1
