@@ -29,7 +29,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 def traces(sample: str, selection: Selection | None = None) -> list[ConnectionTrace]:
     collector = LadderCollector(selection)
     analyzer = Analyzer(TrackerConfig(), collector.on_flow)
-    analyzer.feed_traced(open_capture(str(SAMPLES / sample)), collector.on_segment)
+    analyzer.feed(open_capture(str(SAMPLES / sample)), collector.on_segment)
     analyzer.finish()
     return collector.sorted_traces()
 
