@@ -121,6 +121,14 @@ class Conv:
         self.synack()
         self.ack()
 
+    def four_way_close(self, closer: str = "o") -> None:
+        """FIN from ``closer``, the peer's ACK, the peer's FIN, the closer's ACK."""
+        peer = "r" if closer == "o" else "o"
+        self.fin(closer)
+        self.ack(peer)
+        self.fin(peer)
+        self.ack(closer)
+
     def finish(self) -> list[FlowReport]:
         """End of capture: every connection's report, in creation order."""
         self.table.flush()

@@ -34,10 +34,7 @@ def test_established_orig_fin_four_way_close_orig_holds_time_wait() -> None:
 
 def test_established_resp_fin_four_way_close_resp_holds_time_wait() -> None:
     c = established()
-    c.fin("r")
-    c.ack("o")
-    c.fin("o")
-    c.ack("r")
+    c.four_way_close("r")
     (f,) = c.finish()
     assert (f["close"]["pattern"], f["close"]["first_fin_by"]) == ("four_way", "resp")
     assert [t["endpoint"] for t in f["time_wait"]] == ["resp"]
@@ -124,10 +121,7 @@ def test_fin_wait_2_data_after_own_fin_is_anomaly() -> None:
 
 def test_time_wait_new_syn_higher_isn_is_acceptable_reuse() -> None:
     c = established()
-    c.fin("o")
-    c.ack("r")
-    c.fin("r")
-    c.ack("o")
+    c.four_way_close("o")
     c.dt = 2.0
     c.send("o", 0x02, seq=c.o.nxt + 100_000, ack=0)
     f1, f2 = c.finish()
@@ -141,10 +135,7 @@ def test_time_wait_new_syn_higher_isn_is_acceptable_reuse() -> None:
 
 def test_time_wait_new_syn_lower_isn_is_premature_reuse() -> None:
     c = established()
-    c.fin("o")
-    c.ack("r")
-    c.fin("r")
-    c.ack("o")
+    c.four_way_close("o")
     c.dt = 2.0
     c.send("o", 0x02, seq=c.o.nxt - 50_000, ack=0)
     f1, f2 = c.finish()
@@ -154,10 +145,7 @@ def test_time_wait_new_syn_lower_isn_is_premature_reuse() -> None:
 
 def test_time_wait_syn_after_2msl_is_not_in_time_wait() -> None:
     c = established()
-    c.fin("o")
-    c.ack("r")
-    c.fin("r")
-    c.ack("o")
+    c.four_way_close("o")
     c.dt = 61.0
     c.send("o", 0x02, seq=c.o.nxt - 50_000, ack=0)
     f1, f2 = c.finish()

@@ -58,10 +58,7 @@ def test_fin_wait_2_rst_after_fin_is_its_own_situation() -> None:
 
 def test_time_wait_rst_is_assassination_connection_stays_closed() -> None:
     c = established()
-    c.fin("o")
-    c.ack("r")
-    c.fin("r")
-    c.ack("o")
+    c.four_way_close("o")
     c.rst("r")
     (f,) = c.finish()
     assert (f["outcome"], f["reset"]["situation"]) == ("closed", "in_time_wait")
