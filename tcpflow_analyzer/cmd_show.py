@@ -1,8 +1,9 @@
 """The ``show`` command: draw connections as ladder diagrams.  Wiring only.
 
-The capture is read through :meth:`Analyzer.feed` (with a per-segment callback); :class:`~.ladder.LadderCollector`
-records the selected connections, :func:`~.ladder.build_ladder` builds their ladders and
-:mod:`.render.ladder` draws them on stdout and, on request, into SVG and HTML files (written
+The capture is read through :meth:`Analyzer.feed` with a per-segment callback;
+:class:`~.ladder.LadderCollector` records the selected connections,
+:func:`~.ladder.build_ladder` builds their ladders and :mod:`.render.ladder` draws them on
+stdout and, on request, into SVG and HTML files (written
 only when everything succeeded).
 
 :mod:`.cli` imports this module to register it, so the helpers it shares with ``analyze``

@@ -28,6 +28,8 @@ def build_flow_report(
 ) -> FlowReport:
     """Everything a user needs to know about one connection, as JSON-ready data."""
     o, r = conn.orig, conn.resp
+    # first: the detector settles late verdicts (lost segments, TFO, D-SACK) when asked
+    measurements = conn.seq.measurements(conn) if conn.seq is not None else None
     handshake = derive_handshake(conn)
     close = derive_close(conn)
     outcome = derive_outcome(conn, handshake, close)
@@ -78,8 +80,9 @@ def build_flow_report(
         "anomalies": dict(sorted(conn.anomalies.items())),
         "anomaly_events": [
             {"name": name, "frame": f, "ts": _round(ts), "endpoint": role(is_a), "detail": d}
-            for name, f, ts, is_a, d in conn.anomaly_events
+            for name, f, ts, is_a, d in sorted(conn.anomaly_events, key=lambda e: e[1])
         ],
+        "measurements": measurements,
         "packets": {"orig": o.pkts, "resp": r.pkts},
         "data_packets": {"orig": o.data_pkts, "resp": r.data_pkts},
         "bytes": {"orig": o.bytes, "resp": r.bytes},

@@ -86,6 +86,16 @@ class TrackerConfig:
     semantics: str = "default"
 
 
+def _acks_syn(ep: Endpoint, ack: int) -> bool:
+    """Whether ``ack`` acknowledges ``ep``'s SYN: ISN+1, or past the SYN's own data when it
+    carried some (TCP Fast Open, RFC 7413 §4.2)."""
+    isn = ep.isn
+    assert isn is not None
+    if ack == ((isn + 1) & MASK):
+        return True
+    return ep.syn_plen > 0 and ack == ((isn + 1 + ep.syn_plen) & MASK)
+
+
 def _make_seq_analysis(config: TrackerConfig) -> Any:
     """The per-connection sequence/ack anomaly detector, when that module is present."""
     global _SEQ_FACTORY
@@ -111,7 +121,7 @@ class Endpoint:
         "fin_delivered_frame",
         "fin_frames", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
         "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",
-        "state", "syn_delivered", "syn_frames", "synack_frames", "win", "z_counts",
+        "state", "syn_delivered", "syn_frames", "syn_plen", "synack_frames", "win", "z_counts",
         "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_last", "z_prev", "z_start",
         "z_state", "z_wscale",
     )
@@ -127,6 +137,7 @@ class Endpoint:
         self.syn_frames: Sequence[tuple[int, float]] = ()
         self.synack_frames: Sequence[tuple[int, float, int]] = ()
         self.syn_delivered = False
+        self.syn_plen = 0  # payload carried by this endpoint's SYN (TFO)
         self.snd_nxt: int | None = None
         self.fin_seq: int | None = None
         self.fin_frames: Sequence[tuple[int, float]] = ()
@@ -398,6 +409,8 @@ class Connection:
         # 3. what S sends
         if flags & RST:
             self._send_rst(s, r, seg)
+            if self.seq is not None:
+                self.seq.process(self, seg, from_a)
             return
         if flags & SYN:
             if has_ack:
@@ -517,6 +530,8 @@ class Connection:
             s.syn_frames = [*s.syn_frames, (seg.frame, seg.ts)]
         if seg.syn_opts is not None and s.opts is None:
             s.opts = seg.syn_opts
+        if seg.plen and seq == s.isn:
+            s.syn_plen = seg.plen  # data on the SYN (TCP Fast Open, RFC 7413)
         if s.state in (S.CLOSED, S.LISTEN, S.INACTIVE, S.PARTIAL):
             self._retag_initial(s, S.CLOSED)
             if r.state is S.SYN_SENT and r.isn is not None:
@@ -525,7 +540,7 @@ class Connection:
                 self.sim_open = True
                 self.anomaly("simultaneous_open", seg, s)
             self._set_state(s, S.SYN_SENT, seg)
-        elif len(s.syn_frames) > 1:
+        elif len(s.syn_frames) > 1 and not self._network_copy(seg, s):
             self.anomaly("syn_retransmission", seg, s, f"SYN #{len(s.syn_frames)}")
 
     def _send_synack(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
@@ -539,16 +554,21 @@ class Connection:
             s.synack_frames = [*s.synack_frames, (seg.frame, seg.ts, seg.ack)]
         if seg.syn_opts is not None and (s.opts is None or first):
             s.opts = seg.syn_opts
-        if r.isn is not None and seg.ack != ((r.isn + 1) & MASK):
+        if r.isn is not None and not _acks_syn(r, seg.ack):
+            expected = "1" if not r.syn_plen else f"1 or {1 + r.syn_plen} (SYN data)"
             self.anomaly("bad_synack_ack", seg, s,
-                         f"acks {seq_diff(seg.ack, r.isn)} past the ISN, expected 1")
+                         f"acks {seq_diff(seg.ack, r.isn)} past the ISN, expected {expected}")
         if s.state in (S.LISTEN, S.INACTIVE, S.CLOSED, S.PARTIAL):
             self._retag_initial(s, S.LISTEN)
             self._set_state(s, S.SYN_RECEIVED, seg)
         elif s.state is S.SYN_SENT:
             self._set_state(s, S.SYN_RECEIVED, seg)  # simultaneous open
-        elif not first:
+        elif not first and not self._network_copy(seg, s):
             self.anomaly("synack_retransmission", seg, s, f"SYN-ACK #{len(s.synack_frames)}")
+
+    def _network_copy(self, seg: Segment, s: Endpoint) -> bool:
+        """A bit-identical copy made by the network is not a retransmission by the sender."""
+        return self.seq is not None and bool(self.seq.is_network_copy(seg, s.is_a))
 
     def _recv_syn(self, x: Endpoint, seg: Segment, sender: Endpoint) -> None:
         """X received the peer's SYN (evidence: X acknowledged it, or in-order delivery)."""
@@ -586,7 +606,7 @@ class Connection:
         else:
             if len(s.fin_frames) < _LIST_CAP:
                 s.fin_frames = [*s.fin_frames, (seg.frame, seg.ts)]
-            if fin_seq == s.fin_seq:
+            if fin_seq == s.fin_seq and not self._network_copy(seg, s):
                 self.anomaly("fin_retransmission", seg, s, f"FIN #{len(s.fin_frames)}")
             return
         st = s.state
@@ -615,7 +635,7 @@ class Connection:
         ack = seg.ack
         st = r.state
         if st is S.SYN_SENT and seg.flags & SYN:
-            if r.isn is None or ack == ((r.isn + 1) & MASK):
+            if r.isn is None or _acks_syn(r, ack):
                 # SYN-SENT receiving a SYN-ACK for its SYN -> ESTABLISHED (RFC 9293 §3.10.7.3)
                 s.syn_delivered = True
                 self._set_state(r, S.ESTABLISHED, seg)
