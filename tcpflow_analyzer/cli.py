@@ -27,6 +27,8 @@ from .clikit import (
     OutcomeOpt,
     OutputOpt,
     PortOpt,
+    Semantics,
+    SemanticsOpt,
     TimeWaitOpt,
     _Progress,
     build_filter,
@@ -65,13 +67,14 @@ def analyze(
     anomaly: AnomalyOpt = None,
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
+    semantics: SemanticsOpt = Semantics.DEFAULT,
     debug: DebugOpt = False,
 ) -> None:
     """Reconstruct every TCP connection in the captures and report how each opened and closed."""
 
     def body() -> int:
         flt = build_filter(host, port, outcome, close, anomaly)
-        config = make_config(checksums, time_wait)
+        config = make_config(checksums, time_wait, semantics)
         console = err_console()
         progress = _Progress(console, enabled=True)
         flows: list[FlowReport] = []

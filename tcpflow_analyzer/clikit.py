@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -179,11 +180,25 @@ def build_filter(host: list[str] | None, port: list[int] | None, outcome: list[s
         raise TcpflowError(f"--host: {exc}") from None
 
 
-def make_config(checksums: str, time_wait: float) -> TrackerConfig:
+class Semantics(StrEnum):
+    """How sequence/ACK anomalies are labelled (see the README's "Anomalies")."""
+
+    DEFAULT = "default"
+    WIRESHARK = "wireshark"
+
+
+SemanticsOpt = Annotated[Semantics, typer.Option(
+    "--semantics", case_sensitive=False,
+    help="default: label what really happened; wireshark: reproduce tshark's tcp.analysis "
+         "labels, for comparing with Wireshark.")]
+
+
+def make_config(checksums: str, time_wait: float,
+                semantics: str = Semantics.DEFAULT) -> TrackerConfig:
     """Tracker configuration from CLI options."""
     if checksums not in ("auto", "strict", "off"):
         raise TcpflowError(f"--checksums {checksums!r} is not one of: auto, strict, off")
-    return TrackerConfig(checksums=checksums, time_wait_s=time_wait)
+    return TrackerConfig(checksums=checksums, time_wait_s=time_wait, semantics=str(semantics))
 
 
 def emit_report(fmt: OutputFormat, report: dict[str, Any], out: TextIO, console: Console) -> None:

@@ -19,6 +19,15 @@ from typing import Annotated, TextIO
 import typer
 
 from .checks import CheckReport, ConditionKind, Rule, Selector, evaluate, exit_code
+from .clikit import (
+    PROG,
+    Semantics,
+    SemanticsOpt,
+    err_console,
+    make_config,
+    output_stream,
+    run_guarded,
+)
 from .errors import PolicyError, TcpflowError
 from .pipeline import analyze_captures
 from .policy import parse_inline_rule, parse_policy
@@ -80,6 +89,7 @@ def build_scope(hosts: list[str] | None, ports: list[int] | None) -> Selector | 
 
 
 def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
+                        semantics: str = "default",
                         ) -> tuple[list[tuple[str, list[FlowReport]]], list[str]]:
     """Analyze the captures (all opened before any is read) and group connections by capture."""
     seen: set[str] = set()
@@ -92,9 +102,8 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
     def collect(flow: FlowReport) -> None:
         grouped[flow.get("file", paths[0])].append(flow)
 
-    from .clikit import make_config
 
-    stats = analyze_captures(paths, make_config(checksums, time_wait), collect)
+    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect)
     for flows in grouped.values():
         flows.sort(key=lambda f: f["id"])
     named = [("<stdin>" if p == "-" else p, flows) for p, flows in grouped.items()]
@@ -182,6 +191,7 @@ def check(
     list_limit: LimitOpt = 20,
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
+    semantics: SemanticsOpt = Semantics.DEFAULT,
     debug: DebugOpt = False,
 ) -> None:
     """Check the connections in captures against rules; exit 1 when an error rule fails.
@@ -191,14 +201,13 @@ def check(
     Exit codes: 0 every error rule passed, 1 an error rule failed, 2 tool or policy error.
     """
 
-    from .clikit import PROG, err_console, output_stream, run_guarded
 
     def body() -> int:
         rules = collect_rules(policy, [(ConditionKind.MAX, max_), (ConditionKind.MIN, min_),
                                        (ConditionKind.REQUIRE, require),
                                        (ConditionKind.FORBID, forbid)])
         scope = build_scope(host, port)
-        grouped, warnings = analyze_per_capture(captures, checksums, time_wait)
+        grouped, warnings = analyze_per_capture(captures, checksums, time_wait, semantics)
         report = evaluate(rules, grouped, scope, warnings)
         with output_stream(output) as out:
             _emit(fmt, report, out, list_limit, _use_color(output) and fmt is CheckFormat.TEXT)

@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from .clikit import ChecksumOpt, DebugOpt, TimeWaitOpt
+from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
 from .errors import TcpflowError
 from .ladder import DEFAULT_FOLD, LadderCollector, Selection, TupleSpec, build_ladders, parse_tuple
 from .pipeline import Analyzer
@@ -106,6 +106,7 @@ def show(
     html: HtmlOpt = None,
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
+    semantics: SemanticsOpt = Semantics.DEFAULT,
     debug: DebugOpt = False,
 ) -> None:
     """Draw TCP connections as ladder diagrams: one arrow per segment, the states of both
@@ -115,7 +116,7 @@ def show(
 
     def body() -> int:
         selection = _selection(conn, tuple_)
-        config = make_config(checksums, time_wait)
+        config = make_config(checksums, time_wait, semantics)
         reader = open_capture(capture)
         collector = LadderCollector(selection)
         analyzer = Analyzer(config, collector.on_flow)

@@ -42,6 +42,8 @@ from .clikit import (
     OutcomeOpt,
     OutputOpt,
     PortOpt,
+    Semantics,
+    SemanticsOpt,
     TimeWaitOpt,
     build_filter,
     emit_report,
@@ -161,6 +163,7 @@ def sniff(
     anomaly: AnomalyOpt = None,
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
+    semantics: SemanticsOpt = Semantics.DEFAULT,
     no_promisc: NoPromiscOpt = False,
     buffer_size: BufferOpt = 64,
     no_ring: NoRingOpt = False,
@@ -176,7 +179,7 @@ def sniff(
         if duration is not None and duration <= 0:
             raise TcpflowError("--duration must be more than 0 seconds")
         flt = build_filter(host, port, outcome, close, anomaly)
-        config = make_config(checksums, time_wait)
+        config = make_config(checksums, time_wait, semantics)
         from .sources.live import LiveCapture
 
         capture = LiveCapture(

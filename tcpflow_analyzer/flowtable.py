@@ -76,15 +76,19 @@ class FlowTable:
         self.next_id = 1
         self.next_sweep = 0.0
         self.max_active = 0
-        self._min_timeout = min(config.reset_linger_s, config.close_linger_s,
-                                config.handshake_timeout_s, config.idle_timeout_s)
+        # tshark never expires a conversation: in wireshark mode neither do we (memory then
+        # grows with the number of 4-tuples, the price of reproducing its numbering)
+        self.wireshark = config.semantics == "wireshark"
+        self._min_timeout = float("inf") if self.wireshark else min(
+            config.reset_linger_s, config.close_linger_s, config.handshake_timeout_s,
+            config.idle_timeout_s)
 
     def lookup(self, seg: Segment) -> tuple[Connection, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
         it."""
-        key = (seg.src, seg.sport, seg.dst, seg.dport, seg.vlan)
+        key = (seg.src, seg.sport, seg.dst, seg.dport, () if self.wireshark else seg.vlan)
         ts = seg.ts
-        if ts >= self.next_sweep:
+        if ts >= self.next_sweep and not self.wireshark:
             self._sweep(ts)
         hit = self.index.get(key)
         if hit is not None:
@@ -101,6 +105,12 @@ class FlowTable:
     def _is_new_incarnation(self, conn: Connection, from_a: bool, seg: Segment) -> bool:
         sender = conn.a if from_a else conn.b
         peer = conn.b if from_a else conn.a
+        if self.wireshark:
+            # tshark: only a SYN whose seq differs from the direction's base seq starts a new
+            # stream (tcp.analysis.reused_ports), whatever state the old one ended in
+            if sender.isn is not None:
+                return seg.seq != sender.isn
+            return sender.pkts > 0
         if _is_finished(conn):
             return not (sender.isn == seg.seq and sender.state is S.SYN_SENT)
         if sender.isn is None:
@@ -114,7 +124,7 @@ class FlowTable:
         conn = Connection(self.next_id, seg, self.config, self.sink)
         self.next_id += 1
         self.index[key] = (conn, True)
-        self.index[(seg.dst, seg.dport, seg.src, seg.sport, seg.vlan)] = (conn, False)
+        self.index[(seg.dst, seg.dport, seg.src, seg.sport, key[4])] = (conn, False)
         self.active[conn.id] = conn
         if len(self.active) > self.max_active:
             self.max_active = len(self.active)
@@ -165,8 +175,9 @@ class FlowTable:
     def _finish(self, conn: Connection, remember: bool) -> None:
         del self.active[conn.id]
         a, b = conn.a, conn.b
-        k1 = (a.addr, a.port, b.addr, b.port, conn.vlan)
-        k2 = (b.addr, b.port, a.addr, a.port, conn.vlan)
+        vlan = () if self.wireshark else conn.vlan
+        k1 = (a.addr, a.port, b.addr, b.port, vlan)
+        k2 = (b.addr, b.port, a.addr, a.port, vlan)
         if self.index.get(k1, (None,))[0] is conn:
             del self.index[k1]
         if self.index.get(k2, (None,))[0] is conn:

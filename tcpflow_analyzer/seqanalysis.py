@@ -230,9 +230,9 @@ class SeqAnalysis:
         "_ws_state",
     )
 
-    #: In wireshark mode, also report ``ack_lost_segment`` by tshark's rule.  Off while the
-    #: tracker reports its own (RFC-minded) ``ack_lost_segment`` in every mode.
-    ws_ack_lost: ClassVar[bool] = False
+    #: In wireshark mode, report ``ack_lost_segment`` by tshark's rule (the tracker reports
+    #: its own, RFC-minded one only in the default semantics).
+    ws_ack_lost: ClassVar[bool] = True
 
     def __new__(cls, config: TrackerConfig) -> SeqAnalysis:
         """The wireshark reading is a subclass, so the default per-segment path stays bare."""

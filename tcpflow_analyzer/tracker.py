@@ -668,7 +668,9 @@ class Connection:
                 r.contig = ack
             if missing > 0 and r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) <= 0:
                 r.missed_bytes += missing
-                self.anomaly("ack_lost_segment", seg, s, f"ACKs {missing} bytes never captured")
+                if self.config.semantics != "wireshark":  # there, tshark's own rule applies
+                    self.anomaly("ack_lost_segment", seg, s,
+                                 f"ACKs {missing} bytes never captured")
                 if (
                     not seg.flags & (FIN | RST)
                     and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)

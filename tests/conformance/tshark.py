@@ -181,10 +181,7 @@ def main() -> int:
     ap.add_argument("files", nargs="*", type=Path)
     ap.add_argument("-v", "--verbose", action="store_true", help="print every differing frame")
     ap.add_argument("--diffs", type=int, default=5, help="differing frames shown per file")
-    ap.add_argument("--ws-ack-lost", action="store_true",
-                    help="what-if: ack_lost_segment by tshark's rule instead of the tracker's")
     args = ap.parse_args()
-    SeqAnalysis.ws_ack_lost = args.ws_ack_lost
     if shutil.which("tshark") is None:
         print("tshark not found", file=sys.stderr)
         return 2
