@@ -34,6 +34,14 @@ from .segment import ACK, PSH, RST, SYN, Segment, flags_names
 from .seqnum import seq_add, seq_diff, unwrap
 from .tracker import Connection
 
+#: Routine findings of a data phase: a fold counts them ("3 retransmissions") instead of
+#: breaking; anything else (a gap in the capture, a zero window, a reset...) is drawn.
+FOLDABLE_ANOMALIES = (
+    "retransmission", "fast_retransmission", "spurious_retransmission", "out_of_order",
+    "duplicate_segment", "duplicate_ack", "sack", "dsack", "window_update", "keep_alive",
+    "keep_alive_ack",
+)
+
 #: Default fold threshold: runs of more than this many plain data/ACK segments fold.
 DEFAULT_FOLD = 6
 
@@ -301,9 +309,13 @@ class Arrow:
 
     @property
     def is_plain(self) -> bool:
-        """A data or pure ACK segment that changed no state and carries no note."""
+        """A data or pure ACK segment that changed no state and carries no note other than
+        the routine findings of a data phase (retransmissions, duplicate ACKs, SACK, ...),
+        which a fold counts instead of drawing."""
         return (not self.dropped and bool(self.flags & ACK) and not self.flags & ~_PLAIN_FLAGS
-                and not self.orig_states and not self.resp_states and not self.notes)
+                and not self.orig_states and not self.resp_states
+                and all(n.kind == "anomaly" and n.code in FOLDABLE_ANOMALIES
+                        for n in self.notes))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -312,7 +324,8 @@ class Fold:
 
     Fields: ``first_frame`` / ``last_frame``, ``dt_s`` (seconds from the previous segment to
     the first folded one), ``duration_s`` (first to last folded segment), ``segments``,
-    ``orig_segments`` / ``resp_segments`` and ``orig_bytes`` / ``resp_bytes`` (payload).
+    ``orig_segments`` / ``resp_segments``, ``orig_bytes`` / ``resp_bytes`` (payload) and
+    ``anomalies`` ((code, count) of the routine findings inside the run, in catalogue order).
     """
 
     first_frame: int
@@ -324,6 +337,7 @@ class Fold:
     resp_segments: int
     orig_bytes: int
     resp_bytes: int
+    anomalies: tuple[tuple[str, int], ...] = ()
 
 
 Row = Arrow | Fold
@@ -554,11 +568,16 @@ def _fold_rows(arrows: list[Arrow], initial: tuple[str, str], threshold: int | N
         if len(run) > threshold:
             o = [a for a in run if a.sender == "orig"]
             r = [a for a in run if a.sender == "resp"]
+            counts: dict[str, int] = {}
+            for a in run:
+                for n in a.notes:
+                    counts[n.code] = counts.get(n.code, 0) + 1
             rows.append(Fold(
                 first_frame=run[0].frame, last_frame=run[-1].frame, dt_s=run[0].dt_s,
                 duration_s=run[-1].ts - run[0].ts, segments=len(run),
                 orig_segments=len(o), resp_segments=len(r),
-                orig_bytes=sum(a.plen for a in o), resp_bytes=sum(a.plen for a in r)))
+                orig_bytes=sum(a.plen for a in o), resp_bytes=sum(a.plen for a in r),
+                anomalies=tuple((c, counts[c]) for c in FOLDABLE_ANOMALIES if c in counts)))
         else:
             rows.extend(run)
         run.clear()

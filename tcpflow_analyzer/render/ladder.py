@@ -69,10 +69,21 @@ def _dt_cell(row: Arrow | Fold, first: bool) -> str:
     return "0" if first else "+" + format_duration(row.dt_s, sep="")
 
 
+_FOLD_LABELS = {
+    "retransmission": "retransmission", "fast_retransmission": "fast retransmission",
+    "spurious_retransmission": "spurious retransmission", "out_of_order": "out-of-order segment",
+    "duplicate_segment": "network duplicate", "duplicate_ack": "duplicate ACK", "sack": "SACK",
+    "dsack": "D-SACK", "window_update": "window update", "keep_alive": "keep-alive",
+    "keep_alive_ack": "keep-alive ACK",
+}
+
+
 def _fold_text(f: Fold) -> str:
     """The one line that stands for a folded run."""
+    found = "".join(f", {n} {_FOLD_LABELS.get(code, code)}{'' if n == 1 else 's'}"
+                    for code, n in f.anomalies)
     return (f"… {f.segments} segments in {format_duration(f.duration_s)}: "
-            f"orig {format_bytes(f.orig_bytes)}, resp {format_bytes(f.resp_bytes)} …")
+            f"orig {format_bytes(f.orig_bytes)}, resp {format_bytes(f.resp_bytes)}{found} …")
 
 
 def _layout(ladder: Ladder, width: int) -> _Layout:
