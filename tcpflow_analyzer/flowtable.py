@@ -76,6 +76,8 @@ class FlowTable:
         self.next_id = 1
         self.next_sweep = 0.0
         self.max_active = 0
+        self.peak_active = 0
+        self.evicted = 0  # connections reported early because the table was full
         # tshark never expires a conversation: in wireshark mode neither do we (memory then
         # grows with the number of 4-tuples, the price of reproducing its numbering)
         self.wireshark = config.semantics == "wireshark"
@@ -128,6 +130,8 @@ class FlowTable:
         self.active[conn.id] = conn
         if len(self.active) > self.max_active:
             self.max_active = len(self.active)
+            if self.max_active > self.config.max_active:
+                self._evict()
         if previous is None:
             previous = self.recent.pop(_canonical(key), None)
         if previous is not None and seg.flags & SYN:
@@ -187,6 +191,18 @@ class FlowTable:
                 self.recent.pop(next(iter(self.recent)))
             self.recent[_canonical(k1)] = Tombstone(conn)
         self.on_finished(conn)
+
+    def _evict(self) -> None:
+        """The table is full: report the least recently active tenth now.  Sorting a tenth
+        of the table once per tenth of growth keeps the cost per connection logarithmic."""
+        cap = self.config.max_active
+        n = max(1, cap // 10)
+        victims = sorted(self.active.values(), key=lambda c: c.last_ts)[:n]
+        for conn in victims:
+            self._finish(conn, remember=False)
+        self.evicted += len(victims)
+        self.max_active = len(self.active)
+        self.peak_active = max(self.peak_active, cap + 1)
 
     def _sweep(self, now: float) -> None:
         self.next_sweep = now + _SWEEP_INTERVAL

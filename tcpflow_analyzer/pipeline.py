@@ -134,7 +134,14 @@ class Analyzer:
             )
             st.warnings.append(f"skipped frames of unsupported link types ({names})")
             self.decoder.unsupported_linktypes.clear()
-        st.max_active_connections = max(st.max_active_connections, self.table.max_active)
+        st.max_active_connections = max(st.max_active_connections, self.table.max_active,
+                                        self.table.peak_active)
+        if self.table.evicted:
+            st.warnings.append(
+                f"more than {self.config.max_active} connections were active at once: "
+                f"{self.table.evicted} of the least recently active were reported before "
+                "they ended (their outcome may read open)"
+            )
         return st
 
 

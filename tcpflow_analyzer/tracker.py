@@ -71,7 +71,9 @@ class TrackerConfig:
     and only a small tombstone stays for 2MSL, to judge a reuse of its 4-tuple.
     ``checksums``: ``auto`` drops bad-checksum segments unless a host's segments are all bad
     (checksum offload), ``strict`` always drops them, ``off`` never checks.
-    ``max_events`` bounds stored anomaly events per connection (counts stay exact).
+    ``max_events`` bounds stored anomaly events per connection (counts stay exact) and
+    ``max_active`` the connections held at once: past it the least recently active are
+    reported early (a SYN flood cannot exhaust memory).
     ``semantics``: ``default`` labels what really happened; ``wireshark`` reproduces tshark's
     tcp.analysis labels (see :mod:`.seqanalysis`).
     """
@@ -83,6 +85,7 @@ class TrackerConfig:
     reset_linger_s: float = 5.0
     checksums: str = "auto"
     max_events: int = 256
+    max_active: int = 262_144
     semantics: str = "default"
 
 

@@ -19,11 +19,9 @@ def _transfer_with_a_retransmission(path: Path) -> None:
     o, r = ORIG_ISN, RESP_ISN
     ack, psh, syn, fin = dpkt.tcp.TH_ACK, dpkt.tcp.TH_PUSH, dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN
     frames = [(True, o, 0, syn, 0), (False, r, o + 1, syn | ack, 0), (True, o + 1, r + 1, ack, 0)]
-    for i in range(20):
-        frames.append((True, o + 1 + i * MSS, r + 1, ack | psh, MSS))
+    frames.extend((True, o + 1 + i * MSS, r + 1, ack | psh, MSS) for i in range(20))
     frames.append((True, o + 1 + 5 * MSS, r + 1, ack | psh, MSS))  # segment 6 sent again
-    for i in range(20, 30):
-        frames.append((True, o + 1 + i * MSS, r + 1, ack | psh, MSS))
+    frames.extend((True, o + 1 + i * MSS, r + 1, ack | psh, MSS) for i in range(20, 30))
     end = o + 1 + 30 * MSS
     frames += [(False, r + 1, end, ack, 0), (True, end, r + 1, ack | fin, 0),
                (False, r + 1, end + 1, ack | fin, 0), (True, end + 1, r + 2, ack, 0)]

@@ -86,3 +86,24 @@ def test_arbitrary_segments_never_raise_and_move_only_along_legal_edges(
             assert b in LEGAL_EDGES[a], f"illegal edge {a} -> {b}"
         assert f["zeek"]["conn_state"] in {"S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR",
                                            "RSTOS0", "RSTRH", "SH", "SHR", "OTH"}
+
+
+def test_syn_flood_is_bounded_by_max_active_and_warned() -> None:
+    from tcpflow_analyzer.pipeline import Analyzer
+    from tcpflow_analyzer.tracker import TrackerConfig
+
+    flows: list[dict] = []
+    an = Analyzer(TrackerConfig(max_active=100), flows.append)
+    frames = []
+    for i in range(1000):  # 1000 SYNs from different ports within one second
+        seg = make_segment(frame=i + 1, ts=1000 + i / 1000, from_orig=True, seq=i, ack=0,
+                           flags=SYN)
+        seg.sport = 1024 + i
+        frames.append(seg)
+    for seg in frames:
+        conn, from_a = an.table.lookup(seg)
+        conn.process(seg, from_a)
+        assert len(an.table.active) <= 101
+    stats = an.finish()
+    assert len(flows) == 1000
+    assert any("reported before they ended" in w for w in stats.warnings)
