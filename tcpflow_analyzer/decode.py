@@ -302,6 +302,129 @@ class Decoder:
         finally:
             self._nest -= 1
 
+    def _tunnel(
+        self, frame: int, ts: float, data: bytes, proto: int, p: int, end: int,
+        vlan: tuple[int, ...],
+    ) -> Segment | None:
+        """TCP inside a tunnel: GRE (incl. ERSPAN and PPTP), and, over UDP, VXLAN, Geneve,
+        GRE-in-UDP, Teredo, GTP-U and AYIYA.  ``data[p:end]`` is the IP payload; anything
+        that is no such tunnel is counted as non-TCP traffic."""
+        if self._nest >= _MAX_NESTING:
+            self._skip("too_many_encapsulations")
+            return None
+        self._nest += 1
+        try:
+            if proto == 47:
+                return self._gre(frame, ts, data, p, end, vlan)
+            return self._udp(frame, ts, data, p, end, vlan)
+        finally:
+            self._nest -= 1
+
+    def _udp(
+        self, frame: int, ts: float, data: bytes, p: int, end: int, vlan: tuple[int, ...]
+    ) -> Segment | None:
+        if end < p + 8:
+            self._skip("non_tcp:udp")
+            return None
+        sport, dport = struct.unpack_from("!HH", data, p)
+        q = p + 8
+        ports = (sport, dport)
+        if 4789 in ports and end >= q + 8 + 14:  # VXLAN (RFC 7348): 8 bytes, then Ethernet
+            return self._ether(frame, ts, data, _U16.unpack_from(data, q + 20)[0], q + 22,
+                               vlan, end)
+        if 6081 in ports and end >= q + 8:  # Geneve (RFC 8926)
+            opt_len = (data[q] & 0x3F) * 4
+            ptype = _U16.unpack_from(data, q + 2)[0]
+            return self._by_ethertype(frame, ts, data, ptype, q + 8 + opt_len, vlan, end)
+        if 4754 in ports:  # GRE-in-UDP (RFC 8086)
+            return self._gre(frame, ts, data, q, end, vlan)
+        if 2152 in ports and end >= q + 8 and data[q] >> 5 == 1 and data[q + 1] == 0xFF:
+            # GTP-U G-PDU (3GPP TS 29.281): 8 bytes, 4 more if E/S/PN, extension headers
+            r = q + 8
+            if data[q] & 0x07:
+                if end < r + 4:
+                    self._skip("truncated")
+                    return None
+                ext = data[r + 3]
+                r += 4
+                for _ in range(8):
+                    if not ext or end <= r:
+                        break
+                    size = data[r] * 4
+                    if size == 0 or end < r + size:
+                        self._skip("truncated")
+                        return None
+                    ext = data[r + size - 1]
+                    r += size
+            return self._raw_ip(frame, ts, data, r, vlan, end)
+        if end > q:
+            # Teredo (RFC 4380): IPv6 in UDP, maybe after authentication / origin indication
+            # headers.  On port 3544, or on any port when the payload is exactly one IPv6
+            # packet (its payload length matches the datagram), as Teredo relays use others.
+            r = q
+            for _ in range(2):
+                if end >= r + 4 and data[r] == 0 and data[r + 1] == 1:  # authentication
+                    r += 13 + data[r + 2] + data[r + 3]
+                elif end >= r + 2 and data[r] == 0 and data[r + 1] == 0:  # origin indication
+                    r += 8
+            if end >= r + 40 and data[r] >> 4 == 6 and (
+                3544 in ports or _U16.unpack_from(data, r + 4)[0] + 40 == end - r
+            ):
+                return self._ipv6(frame, ts, data, r, vlan, end)
+        if 5072 in ports and end >= q + 8:  # AYIYA: identity and signature, then IP
+            idlen = 1 << (data[q] >> 4) if data[q] >> 4 else 0
+            siglen = (data[q + 1] >> 4) * 4
+            nxt = data[q + 3]
+            r = q + 8 + idlen + siglen
+            if nxt in (4, 41) and end > r:
+                return self._raw_ip(frame, ts, data, r, vlan, end)
+        self._skip("non_tcp:udp")
+        return None
+
+    def _gre(
+        self, frame: int, ts: float, data: bytes, p: int, end: int, vlan: tuple[int, ...]
+    ) -> Segment | None:
+        """GRE (RFC 2784/2890), PPTP's enhanced GRE (RFC 2637) and ERSPAN."""
+        if end < p + 4:
+            self._skip("non_tcp:gre")
+            return None
+        flags, ptype = struct.unpack_from("!HH", data, p)
+        version = flags & 7
+        r = p + 4
+        if version == 0:
+            r += 4 * (bool(flags & 0x8000) + bool(flags & 0x2000) + bool(flags & 0x1000))
+        elif version == 1:  # enhanced GRE: key always, sequence and ack optional
+            r += 4 + 4 * (bool(flags & 0x1000) + bool(flags & 0x0080))
+        else:
+            self._skip("non_tcp:gre")
+            return None
+        if ptype == 0x88BE:  # ERSPAN type II: 8-byte header, then the mirrored frame
+            r += 8 if flags & 0x1000 else 0
+        elif ptype == 0x22EB:  # ERSPAN type III: 12 bytes, 8 more with the O flag
+            r += 12 + (8 if end > r + 11 and data[r + 11] & 1 else 0)
+        if ptype in (0x88BE, 0x22EB, 0x6558):  # a whole Ethernet frame
+            if end < r + 14:
+                self._skip("truncated")
+                return None
+            return self._ether(frame, ts, data, _U16.unpack_from(data, r + 12)[0], r + 14,
+                               vlan, end)
+        if ptype == 0x880B:  # PPP (PPTP): maybe with address/control bytes
+            off = r + 2 if end >= r + 2 and data[r] == 0xFF and data[r + 1] == 0x03 else r
+            return self._ppp(frame, ts, data, off, vlan, end)
+        return self._by_ethertype(frame, ts, data, ptype, r, vlan, end)
+
+    def _by_ethertype(
+        self, frame: int, ts: float, data: bytes, ptype: int, r: int, vlan: tuple[int, ...],
+        end: int,
+    ) -> Segment | None:
+        if ptype == 0x6558:  # transparent Ethernet bridging
+            if end < r + 14:
+                self._skip("truncated")
+                return None
+            return self._ether(frame, ts, data, _U16.unpack_from(data, r + 12)[0], r + 14,
+                               vlan, end)
+        return self._ether(frame, ts, data, ptype, r, vlan, end)
+
     def _raw_ip(
         self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
     ) -> Segment | None:
@@ -392,6 +515,9 @@ class Decoder:
         if proto != 6:
             if proto == 4 or proto == 41:  # IP-in-IP / 6in4 (RFC 2003, RFC 4213)
                 return self._encap(frame, ts, data, off + ihl, vlan, n)
+            if proto == 17 or proto == 47:
+                end = min(n, off + tot_len) if tot_len >= ihl else n
+                return self._tunnel(frame, ts, data, proto, off + ihl, end, vlan)
             self._skip(_name_non_tcp(proto))
             return None
         if tot_len == 0:  # TSO / segmentation offload: the length is left to the capture
@@ -447,6 +573,8 @@ class Decoder:
                 nxt, hlen = data[p], (data[p + 1] + 2) * 4
             elif nxt == 4 or nxt == 41:  # IPv4 / IPv6 encapsulated in IPv6 (RFC 2473)
                 return self._encap(frame, ts, data, p, vlan, n)
+            elif nxt == 17 or nxt == 47:
+                return self._tunnel(frame, ts, data, nxt, p, min(n, end), vlan)
             else:
                 self._skip("non_tcp:none" if nxt == 59 else _name_non_tcp(nxt))
                 return None

@@ -38,7 +38,7 @@ def test_tshark_per_frame_agreement_holds(capsys: pytest.CaptureFixture[str]) ->
     capsys.readouterr()
     assert not [s.name for s in scores if s.error], "tshark could not read a capture"
     assert per_frame >= 0.997, f"per-frame agreement {per_frame:.2%} fell below 99.7%"
-    assert flagged >= 0.92, f"agreement on flagged frames {flagged:.2%} fell below 92%"
+    assert flagged >= 0.90, f"agreement on flagged frames {flagged:.2%} fell below 90%"
     agreeing = {s.name for s in scores if s.agree == s.frames}
     missing = sorted(MUST_AGREE - agreeing)
     assert not missing, f"no longer frame-for-frame with tshark: {missing}"

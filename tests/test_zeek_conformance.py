@@ -18,8 +18,8 @@ pytestmark = pytest.mark.skipif(not (DEFAULT_CORPUS / "MANIFEST.tsv").exists(),
 def test_zeek_conformance_holds_the_line(capsys: pytest.CaptureFixture[str]) -> None:
     state, history, scores = run(DEFAULT_CORPUS, verbose=False)
     capsys.readouterr()
-    assert state >= 0.97, f"conn_state agreement {state:.2%} fell below 97%"
-    assert history >= 0.96, f"history agreement {history:.2%} fell below 96%"
+    assert state >= 0.985, f"conn_state agreement {state:.2%} fell below 98.5%"
+    assert history >= 0.975, f"history agreement {history:.2%} fell below 97.5%"
     # entries that must agree row for row (regressions here are bugs, not heuristics)
     exact = {s.name for s in scores if s.state_ok == s.rows and s.history_ok == s.rows}
     for must in ("core.tcp.missing-syn", "core.tcp.flip-without-syn",
