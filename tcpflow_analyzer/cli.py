@@ -108,7 +108,7 @@ def analyze(
         flows.sort(key=lambda f: f["id"])
         report = {"capture": stats.to_dict(), "summary": summarize(flows), "connections": flows}
         with output_stream(output) as out:
-            emit_report(fmt, report, out, console)
+            emit_report(fmt, report, out)
         if fmt is not OutputFormat.TERMINAL or output is not None:
             print_warnings(console, stats.warnings)
         return 0

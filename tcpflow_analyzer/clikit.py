@@ -201,7 +201,7 @@ def make_config(checksums: str, time_wait: float,
     return TrackerConfig(checksums=checksums, time_wait_s=time_wait, semantics=str(semantics))
 
 
-def emit_report(fmt: OutputFormat, report: dict[str, Any], out: TextIO, console: Console) -> None:
+def emit_report(fmt: OutputFormat, report: dict[str, Any], out: TextIO) -> None:
     """Render a finished report in a non-streaming format."""
     from .render.csvout import render_csv
     from .render.jsonout import render_json

@@ -259,7 +259,7 @@ class SniffRun:
         self._print_totals()
         if report is not None:
             with output_stream(self.output) as out:
-                emit_report(self.fmt, report, out, self.console)
+                emit_report(self.fmt, report, out)
         if self.fmt is not OutputFormat.TERMINAL or self.output is not None or not self.flows:
             for w in stats.warnings:
                 self.console.print(f"{PROG}: warning: {w}", markup=False)

@@ -207,19 +207,19 @@ def zeek_process(
             ep.z_wscale = wscale
 
     # update_last_seq: retransmission ('T') when a payload does not advance the sequence
+    # (a SYN or RST that jumps more than a megabyte is not trusted, nor anything after a RST)
     delta = seq_diff(last_seq, ep.z_last)
-    if flags & (SYN | RST) and (delta > _TOO_LARGE_SEQ_DELTA or delta < -_TOO_LARGE_SEQ_DELTA):
-        pass
-    elif flags & FIN and ep.z_last == ((ep.z_start + 1) & MASK):
-        ep.z_last = last_seq
-    elif st == Z_RESET:
-        pass
-    elif delta > 0:
-        ep.z_last = last_seq
-    elif plen > 0:
-        _scaled(conn, ep, 2, "T", is_orig)
+    huge_jump = flags & (SYN | RST) and abs(delta) > _TOO_LARGE_SEQ_DELTA
+    if not huge_jump:
+        if flags & FIN and ep.z_last == ((ep.z_start + 1) & MASK):
+            ep.z_last = last_seq
+        elif st != Z_RESET:
+            if delta > 0:
+                ep.z_last = last_seq
+            elif plen > 0:
+                _scaled(conn, ep, 2, "T", is_orig)
 
-    _zeek_state_machine(conn, ep, peer, is_orig, flags, seq, ack, plen, delta)
+    _zeek_state_machine(conn, ep, peer, is_orig, flags, plen)
 
 
 def _set(ep: Endpoint, state: int) -> None:
@@ -228,8 +228,7 @@ def _set(ep: Endpoint, state: int) -> None:
 
 
 def _zeek_state_machine(
-    conn: Connection, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, seq: int,
-    ack: int, plen: int, delta_last: int,
+    conn: Connection, ep: Endpoint, peer: Endpoint, is_orig: bool, flags: int, plen: int,
 ) -> None:
     st = ep.z_state
     closing = False

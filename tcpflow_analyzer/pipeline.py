@@ -66,7 +66,7 @@ class Analyzer:
         self._offload_warned: set[bytes] = set()
 
     def _finished(self, conn: Connection) -> None:
-        self.on_flow(build_flow_report(conn, self.config, self.file))
+        self.on_flow(build_flow_report(conn, self.file))
 
     def feed(
         self, frames: Iterable[Frame],

@@ -11,7 +11,7 @@ import ipaddress
 from typing import Any
 
 from .segment import format_ip
-from .tracker import Connection, TrackerConfig
+from .tracker import Connection
 from .verdict import derive_close, derive_handshake, derive_outcome, derive_zeek
 
 FlowReport = dict[str, Any]
@@ -23,9 +23,7 @@ def _round(x: float) -> float:
     return round(x, 6)
 
 
-def build_flow_report(
-    conn: Connection, config: TrackerConfig, file: str | None = None
-) -> FlowReport:
+def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     """Everything a user needs to know about one connection, as JSON-ready data."""
     o, r = conn.orig, conn.resp
     # first: the detector settles late verdicts (lost segments, TFO, D-SACK) when asked

@@ -372,16 +372,7 @@ class Connection:
             return
         plen = seg.plen
         seq = seg.seq
-        self.last_ts = seg.ts
-        self.last_frame = seg.frame
-        s.pkts += 1
-        if plen:
-            s.data_pkts += 1
-            s.bytes += plen
-        if seg.tsval is not None:
-            s.last_tsval = seg.tsval
-        if not (self.orig.z_did_close and self.resp.z_did_close):
-            self.zeek_last_ts = seg.ts
+        self._count(s, seg)
         zk.zeek_process(
             self, s, r, from_a == self.orig_is_a, flags, seq, seg.ack, plen, seg.win,
             seg.syn_opts.wscale if seg.syn_opts is not None else None,
@@ -433,21 +424,27 @@ class Connection:
         if self.seq is not None:
             self.seq.process(self, seg, from_a)
 
+    def _count(self, s: Endpoint, seg: Segment) -> None:
+        """Per-segment counters and times, on every path."""
+        self.last_ts = seg.ts
+        self.last_frame = seg.frame
+        s.pkts += 1
+        if seg.plen:
+            s.data_pkts += 1
+            s.bytes += seg.plen
+        if seg.tsval is not None:
+            s.last_tsval = seg.tsval
+        # Zeek stops its duration once both sides closed (conn/main.zeek)
+        if not (self.orig.z_did_close and self.resp.z_did_close):
+            self.zeek_last_ts = seg.ts
+
     def _steady(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
         """The common case, equivalent to the general path below for a segment without
         SYN/FIN/RST between two synchronized endpoints with nothing pending: counters, Zeek
         letters (D/A once, W, T), SND.NXT, captured-stream bookkeeping, the ACK's arrival."""
         plen = seg.plen
         seq = seg.seq
-        ts = seg.ts
-        self.last_ts = self.zeek_last_ts = ts
-        self.last_frame = seg.frame
-        s.pkts += 1
-        if plen:
-            s.data_pkts += 1
-            s.bytes += plen
-        if seg.tsval is not None:
-            s.last_tsval = seg.tsval
+        self._count(s, seg)
         is_orig = from_a == self.orig_is_a
         flags = seg.flags
         # Zeek: history letters, zero window, retransmission (update_last_seq)

@@ -61,7 +61,7 @@ class Conv:
         self.table = FlowTable(self.config, self._done)
 
     def _done(self, conn: Connection) -> None:
-        self.flows.append(build_flow_report(conn, self.config))
+        self.flows.append(build_flow_report(conn))
 
     def _side(self, who: str) -> tuple[Side, Side, bool]:
         return (self.o, self.r, True) if who == "o" else (self.r, self.o, False)

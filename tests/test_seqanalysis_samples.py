@@ -54,7 +54,7 @@ def analyze(path: Path, semantics: str = "default") -> list[dict[str, Any]]:
 
     def finished(conn: Connection) -> None:
         measurements = conn.seq.measurements(conn)
-        report = build_flow_report(conn, cfg)
+        report = build_flow_report(conn)
         report["measurements"] = measurements
         flows.append(report)
 
