@@ -303,8 +303,7 @@ class Connection:
         old = ep.state
         if old is new:
             return
-        if not ep.moved:
-            ep.moved = True
+        ep.moved = True
         ep.state = new
         if len(self._tr_code) < 64:
             self._tr_code.append(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
