@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record real Linux TCP under loss and duplication into ``samples/anomalies/kernel-*.pcap``.
+"""Record real Linux TCP (loss, copies, zero window, keep-alive, TFO) into ``kernel-*.pcap``.
 
 Run as root.  Three network namespaces are built for each scenario and always deleted
 afterwards: ``tfq-c`` (client 10.205.0.1), ``tfq-r`` (a router, 10.205.0.254 /
@@ -18,11 +18,36 @@ to the receiver).  The ground truth comes from what the rules did, found by comp
 the two captures segment by segment (TCP bytes and IPv4 ID), cross-checked with the rule's
 nftables counter and the server's own counters (``nstat``: TcpRetransSegs ...).  It is
 written next to each capture as ``<name>.truth.json`` (``"kind": "kernel"``): for each
-code the exact frames it must be reported on.  Kernel captures are not deterministic, so
-they are recorded once and committed::
+code the exact frames it must be reported on.
 
-    sudo python samples/anomalies/record_kernel_anomalies.py            # both scenarios
+Three more scenarios need no impairment: the endpoints make the behaviour, the router only
+forwards, and ``r0`` (next to the client) is committed after checking that ``r1`` saw the
+very same segments:
+
+* ``zerowin`` (``kernel-zero-window.pcap``): the client sets SO_RCVBUF=4096, asks for
+  20 000 bytes and calls no recv() for 2.5 s.  Its window closes, the server's kernel sends
+  zero-window probes (0 bytes at SND.UNA-1), the client ACKs them with window 0 (one may go
+  unanswered: the out-of-window ACK rate limit, net.ipv4.tcp_invalid_ratelimit), then it
+  reads and a window update reopens the window.
+* ``keepalive`` (``kernel-keepalive.pcap``): SO_KEEPALIVE with TCP_KEEPIDLE=1,
+  TCP_KEEPINTVL=1 on the client, a request/response, then 3.5 s idle: keep-alives and
+  their ACKs.
+* ``tfo`` (``kernel-tfo.pcap``): net.ipv4.tcp_fastopen=3 in both namespaces, a
+  TCP_FASTOPEN listener, two sendto(MSG_FASTOPEN) connections: the first asks for a
+  cookie, the second carries its request in the SYN and the server accepts it.
+
+Their truth comes from the programs (reading times, socket options read back,
+``TCPI_OPT_SYN_DATA`` of both sockets) and the kernels' counters (TcpExtTCPWinProbe,
+TcpExtTCPKeepAlive, TcpExtTCPACKSkippedSeq, TcpExtTCPFastOpenPassive, TcpRetransSegs,
+TcpExtTCPDSACKRecv ...); the probe frames are found structurally in the capture
+(:func:`structure`, rule in ``PROBE_RULE``) and their number must equal the counters, or
+nothing is written (the capture is then kept as ``.failed-<name>`` for a look).
+
+Kernel captures are not deterministic, so they are recorded once and committed::
+
+    sudo python samples/anomalies/record_kernel_anomalies.py            # all scenarios
     sudo python samples/anomalies/record_kernel_anomalies.py loss       # one of them
+    sudo python samples/anomalies/record_kernel_anomalies.py zerowin keepalive tfo
 """
 
 from __future__ import annotations
@@ -30,12 +55,14 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import struct
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -126,13 +153,13 @@ def nft_counter() -> int:
     raise RuntimeError("no counter in the ruleset")
 
 
-def nstat(key: str) -> dict[str, int]:
+def nstat(key: str, names: Sequence[str] = COUNTERS) -> dict[str, int]:
     """The namespace's TCP counters (fresh namespace: absolute values are the deltas)."""
-    out = run(rk.in_ns(NS[key], "nstat", "-az", *COUNTERS))
+    out = run(rk.in_ns(NS[key], "nstat", "-az", *names))
     values = {}
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0] in COUNTERS:
+        if len(parts) >= 2 and parts[0] in names:
             values[parts[0]] = int(parts[1])
     return values
 
@@ -299,6 +326,459 @@ def derive_truth(scenario: str, ifname: str, sent: list[Seg], passed: list[Seg],
     }
 
 
+# --------------------------------------------------------------------------- endpoint scenarios
+#: Scenarios in which the endpoints themselves make the behaviour; the router only forwards.
+ENDPOINT = {
+    "zerowin": "kernel-zero-window.pcap",
+    "keepalive": "kernel-keepalive.pcap",
+    "tfo": "kernel-tfo.pcap",
+}
+EXTRA_COUNTERS = ("TcpExtTCPWinProbe", "TcpExtTCPKeepAlive", "TcpExtTCPACKSkippedSeq",
+                  "TcpExtTCPFastOpenActive", "TcpExtTCPFastOpenActiveFail",
+                  "TcpExtTCPFastOpenPassive", "TcpExtTCPFastOpenPassiveFail",
+                  "TcpExtTCPFastOpenCookieReqd", "TcpExtTCPRcvQDrop", "TcpExtPruneCalled",
+                  "TcpExtTCPRcvCollapsed")
+SYSCTLS = {"tfo": ("net.ipv4.tcp_fastopen=3",)}  # client and server namespaces
+ZW_RCVBUF, ZW_SIZE, ZW_PAUSE = 4096, 20_000, 2.5  # client SO_RCVBUF, bytes, seconds unread
+KA_IDLE, KA_INTVL, KA_CNT, KA_WAIT = 1, 1, 9, 3.5  # keep-alive timers (s), idle time (s)
+TFO_QLEN = 8
+M32 = 0xFFFFFFFF
+SYN, FIN, RST, ACK = dpkt.tcp.TH_SYN, dpkt.tcp.TH_FIN, dpkt.tcp.TH_RST, dpkt.tcp.TH_ACK
+TCPI_OPT_SYN_DATA = 32  # linux/tcp.h: "data in SYN sent and acked" (tcp_info.tcpi_options)
+PROBE_RULE = (
+    "structural, from the capture: a segment without SYN/FIN/RST carrying 0 or 1 byte whose "
+    "seq is the peer's latest ACK minus 1 (SND.UNA-1, Linux tcp_xmit_probe_skb); a zero-window "
+    "probe if the peer's latest window was 0, else a keep-alive; its ACK is the peer's next "
+    "segment if that is a pure ACK. The count is checked against the sender's TcpExtTCPWinProbe"
+    " / TcpExtTCPKeepAlive counter, and unanswered probes against the receiver's "
+    "TcpExtTCPACKSkippedSeq (answers rate-limited by net.ipv4.tcp_invalid_ratelimit)")
+
+
+@dataclass(frozen=True)
+class Pkt:
+    """One TCP segment of a capture (frame numbers from 1)."""
+
+    frame: int
+    ts: float
+    src: tuple[str, int]
+    dst: tuple[str, int]
+    seq: int
+    ack: int
+    flags: int
+    win: int
+    length: int
+    ipid: int
+    csum: int
+    wscale: int | None
+    tfo: bytes | None  # TFO option data: b"" is a cookie request
+    sack: tuple[tuple[int, int], ...]  # SACK blocks (left, right)
+
+    @property
+    def pure_ack(self) -> bool:
+        return bool(self.flags & ACK) and not self.flags & (SYN | FIN | RST) and not self.length
+
+    def key(self) -> tuple[Any, ...]:
+        """What a router does not change."""
+        return (self.src, self.dst, self.seq, self.ack, self.flags, self.win, self.length,
+                self.ipid, self.csum)
+
+
+def read_packets(path: Path) -> list[Pkt]:
+    """The TCP segments of a capture, with the options the truth needs."""
+    out = []
+    with path.open("rb") as fh:
+        for frame, (ts, buf) in enumerate(dpkt.pcap.Reader(fh), 1):
+            ip = dpkt.ethernet.Ethernet(buf).data
+            tcp = ip.data
+            wscale = tfo = None
+            sack: tuple[tuple[int, int], ...] = ()
+            for kind, data in dpkt.tcp.parse_opts(tcp.opts):
+                if kind == dpkt.tcp.TCP_OPT_WSCALE:
+                    wscale = data[0]
+                elif kind == dpkt.tcp.TCP_OPT_SACK:
+                    sack = tuple(struct.unpack(f"!{len(data) // 4}I", data)[i:i + 2]
+                                 for i in range(0, len(data) // 4, 2))
+                elif kind == 34:  # RFC 7413 Fast Open
+                    tfo = bytes(data)
+            out.append(Pkt(frame, ts, (socket.inet_ntoa(ip.src), tcp.sport),
+                           (socket.inet_ntoa(ip.dst), tcp.dport), tcp.seq, tcp.ack, tcp.flags,
+                           tcp.win, len(tcp.data), ip.id, tcp.sum, wscale, tfo, sack))
+    return out
+
+
+def structure(pkts: list[Pkt]) -> dict[str, Any]:
+    """Label the capture from its bytes (RFC 9293 / RFC 7413 definitions, Linux's probe
+    format), per connection: probes and their ACKs, zero windows, window updates, data up to
+    the right edge, TFO SYNs, and bytes sent twice."""
+    labels: dict[str, list[int]] = {code: [] for code in (
+        "zero_window", "zero_window_probe", "zero_window_probe_ack", "keep_alive",
+        "keep_alive_ack", "window_update", "window_full", "tfo_cookie_request",
+        "tfo_syn_data", "syn_with_data", "resent", "dsack", "spurious_retransmission")}
+    unanswered: list[int] = []
+    tfo: list[dict[str, Any]] = []
+    state: dict[tuple[tuple[str, int], tuple[str, int]], dict[str, Any]] = {}
+    for p in pkts:
+        for ep in ((p.src, p.dst), (p.dst, p.src)):  # per connection and direction
+            state.setdefault(ep, {"ack": None, "win": None, "scale": None, "probe": None,
+                                  "top": None, "syn": None, "resent_ranges": []})
+        me, peer = state[(p.src, p.dst)], state[(p.dst, p.src)]
+        ctl = p.flags & (SYN | FIN | RST)
+        if p.sack and p.flags & ACK:  # D-SACK (RFC 2883 §4): first block below the ACK or
+            left, right = p.sack[0]  # inside the second block; it names re-received bytes
+            if _rel(right, p.ack) <= 0 or (len(p.sack) > 1 and _rel(left, p.sack[1][0]) >= 0
+                                           and _rel(right, p.sack[1][1]) <= 0):
+                labels["dsack"].append(p.frame)
+                for frame, lo, hi in peer["resent_ranges"]:
+                    if _rel(lo, left) >= 0 and _rel(hi, right) <= 0 \
+                            and frame not in labels["spurious_retransmission"]:
+                        labels["spurious_retransmission"].append(frame)
+        if peer["probe"] is not None:  # answer to the peer's probe?
+            kind, frame = peer["probe"]
+            peer["probe"] = None
+            if p.pure_ack and kind == "keep_alive":
+                labels["keep_alive_ack"].append(p.frame)
+            elif p.pure_ack and kind == "zero_window_probe" and p.win == 0:
+                labels["zero_window_probe_ack"].append(p.frame)
+            elif not p.pure_ack:
+                unanswered.append(frame)
+        probe = (not ctl and p.length <= 1 and peer["ack"] is not None
+                 and p.seq == (peer["ack"] - 1) & M32)
+        if probe:
+            kind = "zero_window_probe" if peer["win"] == 0 else "keep_alive"
+            labels[kind].append(p.frame)
+            if me["probe"] is not None:  # the previous probe got no answer
+                unanswered.append(me["probe"][1])
+            me["probe"] = (kind, p.frame)
+        if p.flags & SYN:
+            me["scale"] = p.wscale
+            me["syn"] = p
+            if not p.flags & ACK and p.tfo == b"":
+                labels["tfo_cookie_request"].append(p.frame)
+            if p.length:
+                labels["tfo_syn_data" if p.tfo else "syn_with_data"].append(p.frame)
+            if p.flags & ACK and peer["syn"] is not None and peer["syn"].tfo:
+                syn = peer["syn"]
+                tfo.append({"syn_frame": syn.frame, "synack_frame": p.frame,
+                            "client_port": syn.src[1], "syn_data_bytes": syn.length,
+                            "accepted": bool(syn.length)
+                            and p.ack == (syn.seq + 1 + syn.length) & M32})
+        elif not p.flags & RST and me["win"] is not None:
+            if p.win == 0 and me["win"] > 0:
+                labels["zero_window"].append(p.frame)
+            if p.pure_ack and p.ack == me["ack"] and p.win > me["win"] and not probe:
+                labels["window_update"].append(p.frame)
+        if p.length and not probe:
+            end = (p.seq + p.length) & M32
+            resent = me["top"] is not None and _rel(p.seq, me["top"]) < 0
+            if resent:
+                labels["resent"].append(p.frame)
+                me["resent_ranges"].append((p.frame, p.seq, end))
+            if me["top"] is None or _rel(end, me["top"]) > 0:
+                me["top"] = end
+            scale = (peer["scale"] if me["scale"] is not None and peer["scale"] is not None
+                     else 0)
+            if not resent and peer["ack"] is not None and peer["win"] \
+                    and end == (peer["ack"] + (peer["win"] << scale)) & M32:
+                labels["window_full"].append(p.frame)
+        if not p.flags & RST:
+            me["win"] = p.win  # raw: 0 is 0 at any scale
+            if p.flags & ACK:
+                me["ack"] = p.ack
+    unanswered.extend(who["probe"][1] for who in state.values() if who["probe"] is not None)
+    return {"labels": labels, "unanswered_probes": sorted(unanswered), "tfo": tfo}
+
+
+def record_endpoint(scenario: str, out_dir: Path) -> None:
+    """Record a scenario whose behaviour comes from the endpoints (no impairment)."""
+    name = ENDPOINT[scenario]
+    print(f"== {scenario}: {name}")
+    tmp = {ifname: out_dir / f".{scenario}-{ifname}.tmp" for ifname in ("r0", "r1")}
+    try:
+        with topology():
+            for key in ("c", "s"):
+                for setting in SYSCTLS.get(scenario, ()):
+                    run(rk.in_ns(NS[key], "sysctl", "-qw", setting))
+            dumps = {}
+            server: subprocess.Popen[str] | None = None
+            complete = False
+            try:
+                for ifname, path in tmp.items():
+                    dumps[ifname] = rk.start_tcpdump(NS["r"], ifname, path)
+                server = subprocess.Popen(rk.in_ns(NS["s"], *self_cmd(f"_{scenario}_server")),
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True)
+                rk.wait_ready(server)
+                client = subprocess.run(rk.in_ns(NS["c"], *self_cmd(f"_{scenario}_client")),
+                                        capture_output=True, text=True, timeout=60)
+                if client.returncode:
+                    raise RuntimeError(f"client failed: {client.stderr.strip()}")
+                out, err = server.communicate(timeout=30)
+                if server.returncode:
+                    raise RuntimeError(f"server failed: {err.strip()}")
+                time.sleep(0.3)
+            finally:
+                if server is not None and server.poll() is None:
+                    server.kill()
+                    server.wait()
+                complete = bool(dumps)
+                for ifname, proc in dumps.items():
+                    stats, ok = rk.stop_tcpdump(proc)
+                    print(f"   tcpdump {ifname}: {stats}")
+                    complete &= ok
+            if not complete:
+                raise RuntimeError("tcpdump lost packets; not writing the capture")
+            names = (*COUNTERS, *EXTRA_COUNTERS)
+            counters = {"server": nstat("s", names), "client": nstat("c", names)}
+        programs = {"client": json.loads(client.stdout.splitlines()[-1]),
+                    "server": json.loads(out.splitlines()[-1])}
+        pkts = read_packets(tmp["r0"])
+        if [p.key() for p in pkts] != [p.key() for p in read_packets(tmp["r1"])]:
+            raise RuntimeError("the router's two sides saw different segments")
+        try:
+            truth = DERIVE[scenario](pkts, programs, counters)
+        except Exception:
+            kept = out_dir / f".failed-{name}"
+            kept.write_bytes(tmp["r0"].read_bytes())
+            print(f"   capture kept for inspection in {kept}; counters {counters}")
+            raise
+        truth = {
+            "kind": "kernel",
+            "file": name,
+            "description": truth.pop("description"),
+            "capture_point": "router interface r0, next to the client (the r1 capture next to"
+                             " the server holds the same segments)",
+            "frames": len(pkts),
+            **truth,
+            "kernel_counters": counters,
+            "programs": programs,
+        }
+        (out_dir / name).write_bytes(tmp["r0"].read_bytes())
+        side = out_dir / (Path(name).stem + ".truth.json")
+        side.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+        print(f"   wrote {name}: {len(pkts)} frames, "
+              + ", ".join(f"{k} {v}" for k, v in truth["frames_by_code"].items()))
+    finally:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+
+
+def retransmissions(labels: dict[str, list[int]], counters: dict[str, dict[str, int]]
+                    ) -> dict[str, Any]:
+    """Frames that re-send bytes (the path loses nothing: both router sides saw the same
+    segments), checked against the kernels' own counters, and the D-SACKs that proved them
+    unneeded.  Linux's tail-loss probe (RFC 8985 §7) can re-send the last segment when the
+    receiver delays its ACK in a tiny window."""
+    retx = sum(counters[side]["TcpRetransSegs"] for side in ("client", "server"))
+    _check(len(labels["resent"]) == retx,
+           f"re-sent frames {labels['resent']} vs TcpRetransSegs {retx}")
+    dsack = sum(counters[side]["TcpExtTCPDSACKRecv"] for side in ("client", "server"))
+    _check(len(labels["dsack"]) == dsack, f"D-SACKs {labels['dsack']} vs TCPDSACKRecv")
+    return {
+        "frames": labels["resent"],
+        "spurious_by_dsack": labels["spurious_retransmission"],
+        "dsack_frames": labels["dsack"],
+        "cause": "none lost on the path (the router's two sides saw the same segments); "
+                 "TcpExtTCPLossProbes={} TcpExtTCPTimeouts={} TcpExtTCPFastRetrans={} "
+                 "(server)".format(*(counters["server"][k] for k in (
+                     "TcpExtTCPLossProbes", "TcpExtTCPTimeouts", "TcpExtTCPFastRetrans"))),
+    }
+
+
+def _retx_codes(retx: dict[str, Any]) -> dict[str, list[int]]:
+    return {"retransmission|fast_retransmission": retx["frames"],
+            "spurious_retransmission": retx["spurious_by_dsack"],
+            "dsack": retx["dsack_frames"]}
+
+
+def _check(cond: bool, what: str) -> None:
+    if not cond:
+        raise RuntimeError(f"ground truth check failed: {what}")
+
+
+def derive_zerowin(pkts: list[Pkt], programs: dict[str, Any],
+                   counters: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Truth of kernel-zero-window: the client's reading times and the probe exchange."""
+    s = structure(pkts)
+    lab = s["labels"]
+    retx = retransmissions(lab, counters)
+    cli = programs["client"]
+    stop, resume = cli["stopped_reading"], cli["resumed_reading"]
+    by_frame = {p.frame: p for p in pkts}
+    client = (CLIENT, cli["port"])
+    zero = [f for f in lab["zero_window"] if by_frame[f].src == client]
+    probes = lab["zero_window_probe"]
+    _check(len(zero) == 1 and stop < by_frame[zero[0]].ts < resume,
+           f"one zero window from the client while it did not read: {zero}")
+    _check(len(probes) == counters["server"]["TcpExtTCPWinProbe"] > 0,
+           f"probes {probes} vs server TcpExtTCPWinProbe")
+    _check(all(by_frame[zero[0]].ts < by_frame[f].ts < resume + 0.5 for f in probes),
+           "probes during the stall")
+    _check(len(s["unanswered_probes"]) == counters["client"]["TcpExtTCPACKSkippedSeq"],
+           f"unanswered probes {s['unanswered_probes']} vs client TcpExtTCPACKSkippedSeq")
+    _check(not lab["keep_alive"], "no keep-alive")
+    reopen = next(p for p in pkts if p.src == client and p.win and p.frame > zero[0])
+    _check(reopen.ts >= resume and reopen.frame in lab["window_update"],
+           f"the reopening ACK {reopen.frame} follows the read and is a window update")
+    stalled = [p.frame for p in pkts if zero[0] <= p.frame < reopen.frame]
+    _check(set(stalled) <= set(probes) | set(lab["zero_window_probe_ack"]) | {zero[0]},
+           f"only probes and their ACKs during the stall: {stalled}")
+    first = pkts[0].ts
+    return {
+        "description": (
+            f"Linux client with SO_RCVBUF={ZW_RCVBUF} asks for {ZW_SIZE} bytes and does not "
+            f"read for {ZW_PAUSE} s: its window closes, the server sends zero-window probes "
+            "(seq SND.UNA-1, no payload), the client ACKs them with window 0 (or skips the "
+            "ACK, rate-limited), then reads and a window update reopens the window."),
+        "frames_by_code": {
+            "zero_window": zero,
+            "zero_window_probe": probes,
+            "zero_window_probe_ack": lab["zero_window_probe_ack"],
+            "window_update": lab["window_update"],
+            "window_full": lab["window_full"],
+            "keep_alive|keep_alive_ack": [],
+            **_retx_codes(retx),
+            "lost_segment": [],
+            "out_of_order": [],
+            "duplicate_segment": [],
+        },
+        "not_spurious": [],
+        "retransmissions": retx,
+        "measurements": {"resp": {"retransmitted_segments": len(retx["frames"])}},
+        "probe_identification": PROBE_RULE,
+        "window_update_identification": (
+            "pure ACK with the same ACK number as the sender's previous segment and a larger "
+            "window (RFC 9293 §3.8.6); window_full: data ending exactly at the peer's latest "
+            "ACK + window << scale, not counting re-sent bytes"),
+        "timeline": {
+            "client_stopped_reading_s": round(stop - first, 6),
+            "zero_window_frame": zero[0],
+            "probe_frames": probes,
+            "unanswered_probe_frames": s["unanswered_probes"],
+            "client_resumed_reading_s": round(resume - first, 6),
+            "reopening_frame": reopen.frame,
+            "stall_s": round(reopen.ts - by_frame[zero[0]].ts, 6),
+            "times_relative_to": "frame 1",
+        },
+    }
+
+
+def derive_keepalive(pkts: list[Pkt], programs: dict[str, Any],
+                     counters: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Truth of kernel-keepalive: the client's configured timers and its probe count."""
+    s = structure(pkts)
+    lab = s["labels"]
+    retx = retransmissions(lab, counters)
+    cli = programs["client"]
+    by_frame = {p.frame: p for p in pkts}
+    probes = lab["keep_alive"]
+    _check(len(probes) == counters["client"]["TcpExtTCPKeepAlive"] > 0,
+           f"keep-alives {probes} vs client TcpExtTCPKeepAlive")
+    _check(all(by_frame[f].src == (CLIENT, cli["port"]) for f in probes), "sent by the client")
+    _check(all(cli["idle_from"] < by_frame[f].ts < cli["idle_until"] for f in probes),
+           "sent while the connection was idle")
+    _check(len(lab["keep_alive_ack"]) + len(s["unanswered_probes"]) == len(probes)
+           and len(s["unanswered_probes"]) == counters["server"]["TcpExtTCPACKSkippedSeq"],
+           "every probe answered unless the server's rate limit skipped it")
+    _check(not lab["zero_window_probe"], "no zero-window probe")
+    times = [by_frame[f].ts for f in probes]
+    gaps = [round(b - a, 3) for a, b in zip(times, times[1:], strict=False)]
+    first = pkts[0].ts
+    return {
+        "description": (
+            f"Linux client with SO_KEEPALIVE, TCP_KEEPIDLE={KA_IDLE}, TCP_KEEPINTVL={KA_INTVL},"
+            f" TCP_KEEPCNT={KA_CNT}: request/response, then {KA_WAIT} s idle; the kernel sends"
+            " keep-alives (seq SND.UNA-1, no payload) and the server ACKs each; then close."),
+        "frames_by_code": {
+            "keep_alive": probes,
+            "keep_alive_ack": lab["keep_alive_ack"],
+            "zero_window|zero_window_probe|zero_window_probe_ack": [],
+            **_retx_codes(retx),
+            "lost_segment": [],
+            "out_of_order": [],
+            "duplicate_segment": [],
+            "duplicate_ack": [],
+        },
+        "not_spurious": [],
+        "retransmissions": retx,
+        "measurements": {},
+        "probe_identification": PROBE_RULE,
+        "keepalive": {
+            "configured": {"SO_KEEPALIVE": 1, "TCP_KEEPIDLE": KA_IDLE,
+                           "TCP_KEEPINTVL": KA_INTVL, "TCP_KEEPCNT": KA_CNT},
+            "read_back": cli["sockopts"],
+            "probes_sent_by_kernel": counters["client"]["TcpExtTCPKeepAlive"],
+            "probe_frames": probes,
+            "probe_gaps_s": gaps,
+            "idle_from_s": round(cli["idle_from"] - first, 6),
+            "idle_until_s": round(cli["idle_until"] - first, 6),
+            "ss_during_idle": cli["ss"],
+            "times_relative_to": "frame 1",
+        },
+    }
+
+
+def derive_tfo(pkts: list[Pkt], programs: dict[str, Any],
+               counters: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Truth of kernel-tfo: which connection asked for a cookie, which sent SYN data, and
+    whether the server took it (per socket TCPI_OPT_SYN_DATA and TcpExtTCPFastOpenPassive)."""
+    s = structure(pkts)
+    lab = s["labels"]
+    retx = retransmissions(lab, counters)
+    cli, srv = programs["client"]["connections"], programs["server"]["connections"]
+    conns = []
+    for c in cli:
+        syn = next(p for p in pkts if p.flags & SYN and not p.flags & ACK
+                   and p.src == (CLIENT, c["port"]))
+        verdict = next((t for t in s["tfo"] if t["syn_frame"] == syn.frame), None)
+        peer = next(x for x in srv if x["peer_port"] == c["port"])
+        conns.append({
+            "client_port": c["port"],
+            "syn_frame": syn.frame,
+            "cookie_requested": syn.tfo == b"",
+            "cookie_sent": bool(syn.tfo),
+            "syn_data_bytes": syn.length,
+            "synack_acks_the_data": bool(verdict and verdict["accepted"]),
+            "client_tcpi_syn_data_acked": c["syn_data_acked"],
+            "server_tcpi_syn_data_acked": peer["syn_data_acked"],
+        })
+    _check(len(conns) == 2, "two connections")
+    first, second = conns
+    _check(first["cookie_requested"] and not first["syn_data_bytes"], "1st: cookie request")
+    _check(second["cookie_sent"] and second["syn_data_bytes"] > 0
+           and second["synack_acks_the_data"] and second["client_tcpi_syn_data_acked"]
+           and second["server_tcpi_syn_data_acked"], "2nd: SYN data accepted")
+    _check(counters["server"]["TcpExtTCPFastOpenPassive"] == 1
+           and counters["server"]["TcpExtTCPFastOpenCookieReqd"] == 1
+           and counters["server"]["TcpExtTCPFastOpenPassiveFail"] == 0
+           and counters["client"]["TcpExtTCPFastOpenActive"] == 1,
+           "server accepted one TFO SYN, answered one cookie request")
+    return {
+        "description": (
+            "TCP Fast Open between namespaces with net.ipv4.tcp_fastopen=3 and a server "
+            f"TCP_FASTOPEN queue of {TFO_QLEN}: connection 1 (sendto MSG_FASTOPEN, no cookie) "
+            "asks for a cookie, the request goes after the handshake; connection 2 sends the "
+            "request in the SYN with the cookie, the server accepts it."),
+        "frames_by_code": {
+            "tfo_cookie_request": [first["syn_frame"]],
+            "tfo_syn_data": [second["syn_frame"]],
+            "syn_with_data": [],
+            **_retx_codes(retx),
+            "lost_segment": [],
+            "out_of_order": [],
+            "duplicate_segment": [],
+        },
+        "not_spurious": [],
+        "retransmissions": retx,
+        "measurements": {},
+        "tfo": {"connections": conns,
+                "syn_data_verdicts": [{**t, "verdict": "accepted" if t["accepted"] else
+                                       "not accepted"} for t in s["tfo"]]},
+    }
+
+
+DERIVE = {"zerowin": derive_zerowin, "keepalive": derive_keepalive, "tfo": derive_tfo}
+
+
 # --------------------------------------------------------------------------- endpoints
 def self_cmd(*args: str) -> list[str]:
     """This script again, with a hidden sub-command."""
@@ -334,6 +814,161 @@ def run_client() -> int:
     return 0
 
 
+def _payload(size: int) -> bytes:
+    return bytes(i % 251 for i in range(size))
+
+
+def _listen(fastopen: bool = False) -> socket.socket:
+    lsock = socket.socket()
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fastopen:
+        lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, TFO_QLEN)
+    lsock.bind((SERVER, PORT))
+    lsock.listen(4)
+    lsock.settimeout(30)
+    print("READY", flush=True)
+    return lsock
+
+
+def _drain(sock: socket.socket) -> int:
+    total = 0
+    while chunk := sock.recv(65536):
+        total += len(chunk)
+    return total
+
+
+def _syn_data_acked(sock: socket.socket) -> bool:
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return bool(info[5] & TCPI_OPT_SYN_DATA)  # tcpi_options
+
+
+def _ss() -> str:
+    out = subprocess.run(["ss", "-tinmoH", "state", "established"], capture_output=True,
+                         text=True, timeout=10).stdout
+    return " ".join(out.split())
+
+
+def zerowin_server() -> int:
+    """``_zerowin_server``: send ZW_SIZE bytes after the request, close after the client."""
+    with _listen() as lsock:
+        conn, _ = lsock.accept()
+    with conn:
+        conn.settimeout(30)
+        conn.recv(100)
+        started = time.time()
+        conn.sendall(_payload(ZW_SIZE))
+        returned = time.time()
+        conn.shutdown(socket.SHUT_WR)
+        _drain(conn)
+    print(json.dumps({"sent": ZW_SIZE, "sendall_started": started,
+                      "sendall_returned": returned}))
+    return 0
+
+
+def zerowin_client() -> int:
+    """``_zerowin_client``: small receive buffer; ask, do not read for ZW_PAUSE s, read all."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, ZW_RCVBUF)
+        sock.settimeout(30)
+        sock.connect((SERVER, PORT))
+        sock.sendall(b"GET /zero-window\r\n")
+        stopped = time.time()  # no recv() before `resumed`
+        time.sleep(ZW_PAUSE - 0.5)
+        ss = _ss()
+        time.sleep(0.5)
+        resumed = time.time()
+        total = _drain(sock)
+        rcvbuf = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        port = sock.getsockname()[1]
+    if total != ZW_SIZE:
+        raise SystemExit(f"got {total} bytes, expected {ZW_SIZE}")
+    print(json.dumps({"port": port, "received": total, "so_rcvbuf_set": ZW_RCVBUF,
+                      "so_rcvbuf_read_back": rcvbuf, "stopped_reading": stopped,
+                      "resumed_reading": resumed, "ss_before_resuming": ss}))
+    return 0
+
+
+def keepalive_server() -> int:
+    """``_keepalive_server``: answer the request, then wait for the client's FIN."""
+    with _listen() as lsock:
+        conn, _ = lsock.accept()
+    with conn:
+        conn.settimeout(30)
+        conn.recv(100)
+        conn.sendall(b"OK\r\n")
+        extra = _drain(conn)
+    print(json.dumps({"after_reply": extra}))
+    return 0
+
+
+def keepalive_client() -> int:
+    """``_keepalive_client``: keep-alive timers of 1 s, request, stay idle KA_WAIT s, close."""
+    opts = {"SO_KEEPALIVE": (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+            "TCP_KEEPIDLE": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KA_IDLE),
+            "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KA_INTVL),
+            "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KA_CNT)}
+    with socket.socket() as sock:
+        for level, opt, value in opts.values():
+            sock.setsockopt(level, opt, value)
+        sock.settimeout(30)
+        sock.connect((SERVER, PORT))
+        sock.sendall(b"GET /keep-alive\r\n")
+        reply = sock.recv(100)
+        idle_from = time.time()
+        time.sleep(KA_WAIT / 2)
+        ss = _ss()
+        time.sleep(KA_WAIT / 2)
+        idle_until = time.time()
+        read_back = {name: sock.getsockopt(level, opt) for name, (level, opt, _) in opts.items()}
+        port = sock.getsockname()[1]
+    if reply != b"OK\r\n":
+        raise SystemExit(f"unexpected reply {reply!r}")
+    print(json.dumps({"port": port, "sockopts": read_back, "idle_from": idle_from,
+                      "idle_until": idle_until, "ss": ss}))
+    return 0
+
+
+def tfo_server() -> int:
+    """``_tfo_server``: TCP_FASTOPEN listener; two connections, request -> reply -> EOF."""
+    conns = []
+    with _listen(fastopen=True) as lsock:
+        for _ in range(2):
+            conn, peer = lsock.accept()
+            with conn:
+                conn.settimeout(30)
+                request = conn.recv(100)
+                conn.sendall(b"OK\r\n")
+                _drain(conn)
+                conns.append({"peer_port": peer[1], "request": len(request),
+                              "syn_data_acked": _syn_data_acked(conn)})
+    print(json.dumps({"connections": conns}))
+    return 0
+
+
+def tfo_client() -> int:
+    """``_tfo_client``: two connections with sendto(MSG_FASTOPEN): the first gets a cookie,
+    the second sends its request in the SYN."""
+    conns = []
+    for _ in range(2):
+        with socket.socket() as sock:
+            # blocking: with a timeout the fd is non-blocking and sendto() gives EINPROGRESS
+            sock.sendto(b"GET /fast-open\r\n", socket.MSG_FASTOPEN, (SERVER, PORT))
+            sock.settimeout(30)
+            reply = sock.recv(100)
+            if reply != b"OK\r\n":
+                raise SystemExit(f"unexpected reply {reply!r}")
+            conns.append({"port": sock.getsockname()[1],
+                          "syn_data_acked": _syn_data_acked(sock)})
+        time.sleep(0.3)
+    print(json.dumps({"connections": conns}))
+    return 0
+
+
+PROGRAMS = {"_zerowin_server": zerowin_server, "_zerowin_client": zerowin_client,
+            "_keepalive_server": keepalive_server, "_keepalive_client": keepalive_client,
+            "_tfo_server": tfo_server, "_tfo_client": tfo_client}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -341,15 +976,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_server()
     if argv and argv[0] == "_client":
         return run_client()
+    if argv and argv[0] in PROGRAMS:
+        return PROGRAMS[argv[0]]()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("scenarios", nargs="*", help=f"any of {', '.join(RULES)} (default: all)")
+    known = [*RULES, *ENDPOINT]
+    ap.add_argument("scenarios", nargs="*", help=f"any of {', '.join(known)} (default: all)")
     ap.add_argument("--out", type=Path, default=HERE)
     args = ap.parse_args(argv)
-    unknown = set(args.scenarios) - set(RULES)
+    unknown = set(args.scenarios) - set(known)
     if unknown:
         ap.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    for scenario in args.scenarios or list(RULES):
-        record(scenario, args.out)
+    for scenario in args.scenarios or known:
+        if scenario in RULES:
+            record(scenario, args.out)
+        else:
+            record_endpoint(scenario, args.out)
     return 0
 
 
