@@ -27,6 +27,10 @@ class TcpState(Enum):
     LAST_ACK = "LAST-ACK"
     TIME_WAIT = "TIME-WAIT"
 
+    # Members are singletons: identity hashing (C) instead of Enum's hash of the name
+    # (Python), which set and dict look-ups on the per-segment path would otherwise pay.
+    __hash__ = object.__hash__
+
     def __str__(self) -> str:
         return self.value
 
