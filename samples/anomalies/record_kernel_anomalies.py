@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Record real Linux TCP (loss, copies, zero window, keep-alive, TFO) into ``kernel-*.pcap``.
+"""Record real Linux TCP (loss, copies, zero window, keep-alive, TFO, reordering, tail loss).
 
 Run as root.  Three network namespaces are built for each scenario and always deleted
 afterwards: ``tfq-c`` (client 10.205.0.1), ``tfq-r`` (a router, 10.205.0.254 /
@@ -43,11 +43,33 @@ TcpExtTCPDSACKRecv ...); the probe frames are found structurally in the capture
 (:func:`structure`, rule in ``PROBE_RULE``) and their number must equal the counters, or
 nothing is written (the capture is then kept as ``.failed-<name>`` for a look).
 
+Two more scenarios impair the path differently; the capture committed is again ``r0``,
+next to the client, and ``r1`` serves to derive the truth:
+
+* ``reorder`` (``kernel-reorder.pcap``): the router namespace bridges ``r0`` to a TAP
+  device ``t0`` and ``r1`` to ``t1`` (``ip tuntap add mode tap``); only the user-space
+  program ``tapbridge.py`` joins ``t0`` and ``t1`` (``/dev/net/tun``, ``TUNSETIFF``,
+  ``IFF_TAP | IFF_NO_PI``), so every frame crosses it; the endpoints reach each other
+  on-link.  Every frame waits 1 ms in a delay line each way, and every 10th data segment of
+  the server (5th, 15th, ...) is held and forwarded right after the next one.  The
+  bridge's log of swaps is the truth, checked against both captures (same segments, the
+  two swapped), the client's SACK of the overtaking segment, and the counters: no
+  retransmission anywhere, server TcpExtTCPSACKReorder = client TcpExtTCPOFOQueue = swaps.
+* ``tail`` (``kernel-tail-loss.pcap``): the server answers with 14 x 1448 + 333 bytes and
+  sends its FIN 50 ms later; ``ip length 385 numgen inc mod 1000000 == 0 counter drop``
+  drops the last data segment once.  The client runs with ``net.ipv4.tcp_sack=0``: next
+  to the receiver a tail loss is only visible if something later reveals the gap (here the
+  bare FIN), and with SACK Linux's RACK would then recover it fast; without SACK neither
+  RACK nor TLP can act and the RTO re-sends it.  Truth: the dropped segment (r1 vs r0,
+  nftables counter = 1), the server's TcpRetransSegs/TcpExtTCPTimeouts/TcpExtTCPLossProbes
+  (which timer), the gap frame and the retransmission frame on r0.
+
 Kernel captures are not deterministic, so they are recorded once and committed::
 
     sudo python samples/anomalies/record_kernel_anomalies.py            # all scenarios
     sudo python samples/anomalies/record_kernel_anomalies.py loss       # one of them
     sudo python samples/anomalies/record_kernel_anomalies.py zerowin keepalive tfo
+    sudo python samples/anomalies/record_kernel_anomalies.py reorder tail
 """
 
 from __future__ import annotations
@@ -779,6 +801,405 @@ def derive_tfo(pkts: list[Pkt], programs: dict[str, Any],
 DERIVE = {"zerowin": derive_zerowin, "keepalive": derive_keepalive, "tfo": derive_tfo}
 
 
+# --------------------------------------------------------------------------- tap bridge, tail
+#: Scenarios added for issue #4 "real traffic": a user-space TAP bridge that swaps segments,
+#: and a one-shot drop of the last data segment of a response.
+NEW = {"reorder": "kernel-reorder.pcap", "tail": "kernel-tail-loss.pcap"}
+TAPS = (("t0", "bc", "r0"), ("t1", "bs", "r1"))  # (tap, bridge, veth port) in the router
+SWAP_EVERY, SWAP_AT = 10, 5  # the bridge holds data segments 5, 15, 25, ... (from 1)
+#: seconds: every frame crosses a 1 ms delay line each way, so the min RTT (about 2 ms) makes
+#: RACK's reordering window (min_rtt / 4, RFC 8985 §6.2) larger than the 0.2 ms by which a
+#: held segment may precede the one that overtakes it; all far below any timer
+SWAP_DELAY, SWAP_MAX_GAP, SWAP_MAX_HOLD = 0.001, 0.0002, 0.001
+#: tail: 14 full segments of 1448 bytes (MSS 1460 - 12 bytes of timestamps) + 333 bytes
+TAIL_MSS, TAIL_LAST = 1448, 333
+TAIL_SIZE = 14 * TAIL_MSS + TAIL_LAST
+TAIL_FIN_DELAY = 0.05  # s between the response and shutdown(SHUT_WR): the FIN goes alone
+#: the router drops the first segment of the server with exactly the last segment's IP length
+#: (20 + 32 header bytes with timestamps + 333); numgen is 0 only for the first one
+TAIL_RULE = f"ip length {20 + 32 + TAIL_LAST} numgen inc mod 1000000 == 0 counter drop"
+TAIL_SYSCTLS = {"c": ("net.ipv4.tcp_sack=0",)}  # the receiver does not SACK (see README)
+NEW_COUNTERS = ("TcpExtTCPLossProbeRecovery", "TcpExtTCPOFOQueue", "TcpExtTCPTSReorder",
+                "TcpExtTCPRenoReorder", "TcpExtTCPSackRecovery", "TcpExtTCPRenoRecovery",
+                "TcpExtTCPLostRetransmit", "TcpExtTCPSpuriousRTOs")
+NEW_NAMES = (*COUNTERS, *NEW_COUNTERS)
+
+
+@contextmanager
+def tap_topology() -> Iterator[None]:
+    """client - [r0 bridge bc t0] user space [t1 bridge bs r1] - server, always torn down.
+
+    The router namespace holds two bridges whose second ports are TAP devices; nothing but
+    the user-space program (``tapbridge.py``) joins them, so every frame between client and
+    server crosses it.  The endpoints keep their addresses of :func:`topology` and reach each
+    other on-link (host route + permanent neighbour entry), the router has no address.
+    IPv6 is off in the three namespaces (no router solicitations or MLD through the bridge).
+    """
+    for ns in NS.values():
+        rk.run(["ip", "netns", "del", ns], check=False)
+    try:
+        for ns in NS.values():
+            run(["ip", "netns", "add", ns])
+            for setting in ("net.ipv6.conf.all.disable_ipv6=1",
+                            "net.ipv6.conf.default.disable_ipv6=1"):
+                run(rk.in_ns(ns, "sysctl", "-qw", setting))
+            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        for a, b in (("c0", "r0"), ("r1", "s0")):
+            run(["ip", "-n", NS[a[0]], "link", "add", a, "type", "veth", "peer", "name", b,
+                 "netns", NS[b[0]]])
+        for tap, br, port in TAPS:
+            run(["ip", "-n", NS["r"], "tuntap", "add", "dev", tap, "mode", "tap"])
+            run(["ip", "-n", NS["r"], "link", "add", br, "type", "bridge", "stp_state", "0"])
+            for dev in (port, tap):
+                run(["ip", "-n", NS["r"], "link", "set", dev, "master", br])
+        for key, ifname, addr, mac, _peer, _peer_mac in LINKS:
+            ns = NS[key]
+            run(["ip", "-n", ns, "link", "set", ifname, "address", mac])
+            if key != "r":
+                run(["ip", "-n", ns, "addr", "add", addr, "dev", ifname])
+            print("  ", rk.disable_offloads(ns, ifname))
+            run(["ip", "-n", ns, "link", "set", ifname, "up"])
+        for tap, br, _port in TAPS:
+            for dev in (tap, br):
+                run(["ip", "-n", NS["r"], "link", "set", dev, "up"])
+        for key, ifname, peer, mac in (("c", "c0", SERVER, LINKS[3][3]),
+                                       ("s", "s0", CLIENT, LINKS[0][3])):
+            rk.wait_oper_up(NS[key], ifname)
+            run(["ip", "-n", NS[key], "route", "add", f"{peer}/32", "dev", ifname])
+            run(["ip", "-n", NS[key], "neigh", "replace", peer, "lladdr", mac, "dev", ifname,
+                 "nud", "permanent"])
+        yield
+    finally:
+        for ns in NS.values():
+            rk.run(["ip", "netns", "del", ns], check=False)
+
+
+def _finish(proc: subprocess.Popen[str] | None, timeout: float = 10) -> tuple[str, str]:
+    """Wait for a helper process, killing it after ``timeout``; returns stdout, stderr."""
+    if proc is None:
+        return "", ""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
+
+
+def _exchange(server_cmd: str, client_cmd: str) -> dict[str, Any]:
+    """Run a server and a client program in their namespaces; returns their JSON lines."""
+    server = subprocess.Popen(rk.in_ns(NS["s"], *self_cmd(server_cmd)),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        rk.wait_ready(server)
+        client = subprocess.run(rk.in_ns(NS["c"], *self_cmd(client_cmd)), capture_output=True,
+                                text=True, timeout=60)
+        if client.returncode:
+            raise RuntimeError(f"client failed: {client.stderr.strip()}")
+        out, err = server.communicate(timeout=30)
+        if server.returncode:
+            raise RuntimeError(f"server failed: {err.strip()}")
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    lines = {"client": client.stdout.splitlines(), "server": out.splitlines()}
+    return {k: json.loads(v[-1]) if v and v[-1].startswith("{") else {}
+            for k, v in lines.items()}
+
+
+def record_new(scenario: str, out_dir: Path) -> None:
+    """Record ``reorder`` (TAP bridge) or ``tail`` (one-shot nftables drop); write the r0
+    capture (next to the client) and its truth, or nothing if any check fails."""
+    name = NEW[scenario]
+    print(f"== {scenario}: {name}")
+    tmp = {ifname: out_dir / f".{scenario}-{ifname}.tmp" for ifname in ("r0", "r1")}
+    try:
+        with (tap_topology() if scenario == "reorder" else topology()):
+            bridge: subprocess.Popen[str] | None = None
+            dumps = {}
+            complete = False
+            try:
+                if scenario == "reorder":
+                    bridge = subprocess.Popen(
+                        rk.in_ns(NS["r"], sys.executable, str(HERE / "tapbridge.py"),
+                                 "--server", SERVER, "--port", str(PORT),
+                                 "--every", str(SWAP_EVERY), "--at", str(SWAP_AT),
+                                 "--max-gap", str(SWAP_MAX_GAP),
+                                 "--max-hold", str(SWAP_MAX_HOLD), "--delay", str(SWAP_DELAY)),
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        text=True)
+                    rk.wait_ready(bridge)
+                    for tap, _br, _port in TAPS:
+                        rk.wait_oper_up(NS["r"], tap)
+                else:
+                    nft_setup(TAIL_RULE)
+                    for key, settings in TAIL_SYSCTLS.items():
+                        for setting in settings:
+                            run(rk.in_ns(NS[key], "sysctl", "-qw", setting))
+                for ifname, path in tmp.items():
+                    dumps[ifname] = rk.start_tcpdump(NS["r"], ifname, path)
+                if scenario == "reorder":
+                    programs = _exchange("_server", "_client")
+                else:
+                    programs = _exchange("_tail_server", "_tail_client")
+                time.sleep(0.3)
+            finally:
+                complete = bool(dumps)
+                for ifname, proc in dumps.items():
+                    stats, ok = rk.stop_tcpdump(proc)
+                    print(f"   tcpdump {ifname}: {stats}")
+                    complete &= ok
+                if bridge is not None:
+                    bout, berr = _finish(bridge)  # communicate() closes its stdin: stop
+                    if bridge.returncode:
+                        raise RuntimeError(f"tap bridge failed: {berr.strip()}")
+            if not complete:
+                raise RuntimeError("tcpdump lost packets; not writing the capture")
+            counters = {"server": nstat("s", NEW_NAMES), "client": nstat("c", NEW_NAMES)}
+            acted = nft_counter() if scenario == "tail" else None
+        sent, passed = read_packets(tmp["r1"]), read_packets(tmp["r0"])
+        try:
+            if scenario == "reorder":
+                programs["tap_bridge"] = json.loads(bout.splitlines()[-1])
+                truth = derive_reorder(sent, passed, programs["tap_bridge"], counters)
+            else:
+                truth = derive_tail(sent, passed, counters, acted)
+        except Exception:
+            for ifname, path in tmp.items():
+                kept = out_dir / f".failed-{Path(name).stem}-{ifname}.pcap"
+                kept.write_bytes(path.read_bytes())
+                print(f"   capture kept for inspection in {kept}")
+            print(f"   counters {counters}")
+            raise
+        truth = {
+            "kind": "kernel",
+            "file": name,
+            "description": truth.pop("description"),
+            "capture_point": truth.pop("capture_point"),
+            "frames": len(passed),
+            **truth,
+            "kernel_counters": counters,
+            "programs": programs,
+        }
+        (out_dir / name).write_bytes(tmp["r0"].read_bytes())
+        side = out_dir / (Path(name).stem + ".truth.json")
+        side.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+        print(f"   wrote {name}: {len(passed)} frames, "
+              + ", ".join(f"{k} {v}" for k, v in truth["frames_by_code"].items()))
+    finally:
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+
+
+def _server_data(pkts: list[Pkt]) -> list[Pkt]:
+    return [p for p in pkts if p.src == (SERVER, PORT) and p.length and not p.flags & SYN]
+
+
+def _find(pkts: list[Pkt], seg: dict[str, Any]) -> Pkt:
+    """The frame of a segment the bridge logged (server, seq, length, IPv4 ID)."""
+    hits = [p for p in _server_data(pkts)
+            if (p.seq, p.length, p.ipid) == (seg["seq"], seg["len"], seg["ipid"])]
+    _check(len(hits) == 1, f"segment {seg} found once: {[p.frame for p in hits]}")
+    return hits[0]
+
+
+def _below_top(pkts: list[Pkt]) -> list[Pkt]:
+    """Server data segments starting below the highest sequence number seen before them."""
+    out, top = [], None
+    for p in _server_data(pkts):
+        if top is not None and _rel(p.seq, top) < 0:
+            out.append(p)
+        end = (p.seq + p.length) & M32
+        if top is None or _rel(end, top) > 0:
+            top = end
+    return out
+
+
+def derive_reorder(sent: list[Pkt], passed: list[Pkt], log: dict[str, Any],
+                   counters: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """Truth of kernel-reorder: the bridge's swaps, checked against both captures and both
+    kernels (no retransmission at all, one out-of-order queueing per swap at the client)."""
+    _check(Counter(p.key() for p in sent) == Counter(p.key() for p in passed),
+           "both router sides saw the same segments (nothing lost or copied)")
+    swaps = log["swaps"]
+    _check(len(swaps) >= 1, "the bridge swapped at least one pair")
+    srv, cli = counters["server"], counters["client"]
+    for key in ("TcpRetransSegs", "TcpExtTCPFastRetrans", "TcpExtTCPLossProbes",
+                "TcpExtTCPTimeouts", "TcpExtTCPSlowStartRetrans"):
+        _check(srv[key] == 0 and cli[key] == 0, f"{key} == 0 in both namespaces")
+    _check(cli["TcpExtTCPOFOQueue"] == len(swaps),
+           f"client TcpExtTCPOFOQueue {cli['TcpExtTCPOFOQueue']} == {len(swaps)} swaps")
+    _check(srv["TcpExtTCPSACKReorder"] == len(swaps),
+           f"server TcpExtTCPSACKReorder {srv['TcpExtTCPSACKReorder']} == {len(swaps)} swaps")
+    _check(not _below_top(sent), "the server sent every byte once, in order")
+    rdata = _server_data(passed)
+    pos = {p.frame: i for i, p in enumerate(rdata)}
+    late, pairs, sacks = [], [], []
+    for swap in swaps:
+        held_s, first_s = _find(sent, swap["held"]), _find(sent, swap["forwarded_first"])
+        held_r, first_r = _find(passed, swap["held"]), _find(passed, swap["forwarded_first"])
+        _check((held_s.seq + held_s.length) & M32 == first_s.seq
+               and held_s.frame < first_s.frame, "the server sent them back to back, in order")
+        _check(pos[held_r.frame] == pos[first_r.frame] + 1,
+               "the client side got the later one first, the held one right after")
+        # the client's next segment SACKs exactly the one that overtook (RFC 2018)
+        answer = next(p for p in passed if p.frame > first_r.frame and p.src[0] == CLIENT)
+        _check(answer.pure_ack and answer.ack == held_r.seq and answer.sack == (
+            (first_r.seq, (first_r.seq + first_r.length) & M32),) and answer.frame < held_r.frame,
+            f"frame {answer.frame} SACKs the overtaking segment before the late one arrives")
+        sacks.append(answer.frame)
+        late.append(held_r.frame)
+        pairs.append({"late_original_frame": held_r.frame, "overtaking_frame": first_r.frame,
+                      "sack_frame": answer.frame,
+                      "server_side_frames": [held_s.frame, first_s.frame],
+                      "seq": held_r.seq, "len": held_r.length, "ipid": held_r.ipid,
+                      "gap_us": swap["gap_us"]})
+    _check(sorted(p.frame for p in _below_top(passed)) == sorted(late),
+           "the only segments below the top on the client side are the held ones")
+    _check(sorted(p.frame for p in passed if p.sack) == sorted(sacks),
+           "no other segment carries SACK blocks (and none is a D-SACK)")
+    return {
+        "description": (
+            f"Linux client downloads {SIZE // 1000} kB from a Linux server through a "
+            "user-space bridge between two TAP devices in the router (tapbridge.py): every "
+            f"{SWAP_EVERY}th data segment of the server (n % {SWAP_EVERY} == {SWAP_AT}) is held "
+            "back and forwarded right after the next one, a swap of one position. Nothing is "
+            "lost and nothing is retransmitted (TcpRetransSegs = 0)."),
+        "capture_point": "next to the receiver (router bridge port r0, after the user-space "
+                         "swap; the r1 capture holds the same segments in the order they "
+                         "were sent)",
+        "frames_by_code": {
+            "out_of_order": sorted(late),
+            "sack": sorted(sacks),
+            "dsack": [],
+            "retransmission|fast_retransmission": [],
+            "spurious_retransmission": [],
+            "lost_segment": [],
+            "duplicate_segment": [],
+        },
+        "not_spurious": [],
+        "measurements": {},
+        "swaps": pairs,
+    }
+
+
+def derive_tail(sent: list[Pkt], passed: list[Pkt], counters: dict[str, dict[str, int]],
+                acted: int | None) -> dict[str, Any]:
+    """Truth of kernel-tail-loss: the one segment the rule dropped (found by comparing the
+    router's two sides), the timer that recovered it (server counters) and where the client
+    side shows the gap and the retransmission."""
+    left = Counter(p.key() for p in passed)
+    dropped = []
+    for p in sent:
+        if left[p.key()]:
+            left[p.key()] -= 1
+        else:
+            dropped.append(p)
+    _check(not +left, "the client side saw nothing the server side did not")
+    _check(len(dropped) == 1 == acted, f"one segment dropped {dropped}, nft counter {acted}")
+    lost = dropped[0]
+    data = _server_data(sent)
+    _check(lost.length == TAIL_LAST and lost is data[-1 - len(_below_top(sent))]
+           and not lost.flags & FIN, "the dropped one is the last data segment, without FIN")
+    syn = next(p for p in sent if p.src == (SERVER, PORT) and p.flags & SYN)
+    _check((lost.seq + lost.length) & M32 == (syn.seq + 1 + TAIL_SIZE) & M32,
+           "it ends the response")
+    resent = _below_top(sent)
+    _check(len(resent) == 1 and resent[0].seq == lost.seq,
+           f"the server re-sent it once: {[p.frame for p in resent]}")
+    srv = counters["server"]
+    _check(srv["TcpRetransSegs"] == 1 and srv["TcpExtTCPFastRetrans"] == 0,
+           "one retransmission, not fast")
+    if srv["TcpExtTCPTimeouts"] == 1 and srv["TcpExtTCPLossProbes"] == 0:
+        timer = "RTO (TcpExtTCPTimeouts = 1, TcpExtTCPLossProbes = 0)"
+    elif srv["TcpExtTCPLossProbes"] == 1 and srv["TcpExtTCPTimeouts"] == 0:
+        timer = "TLP (TcpExtTCPLossProbes = 1, TcpExtTCPTimeouts = 0)"
+    else:
+        raise RuntimeError(f"ground truth check failed: which timer? {srv}")
+    fin = next(p for p in sent if p.src == (SERVER, PORT) and p.flags & FIN)
+    _check(not fin.length and fin.seq == (lost.seq + lost.length) & M32
+           and fin.frame < resent[0].frame, "a bare FIN followed before the retransmission")
+    index = {p.key(): p.frame for p in passed}
+    retx = index[resent[0].key()]
+    gaps, nxt = [], None
+    for p in passed:
+        if p.src != (SERVER, PORT) or not (p.length or p.flags & (SYN | FIN)):
+            continue
+        end = (p.seq + p.length + (1 if p.flags & (SYN | FIN) else 0)) & M32
+        if nxt is not None and _rel(p.seq, nxt) > 0:
+            gaps.append(p.frame)
+        if nxt is None or _rel(end, nxt) > 0:
+            nxt = end
+    _check(gaps == [index[fin.key()]], f"the client side shows one gap, at the FIN: {gaps}")
+    hole_acks = [p.frame for p in passed if p.src[0] == CLIENT and p.pure_ack
+                 and p.ack == lost.seq and index[fin.key()] < p.frame < retx]
+    _check(len(hole_acks) == 1, f"one immediate ACK at the hole: {hole_acks}")
+    return {
+        "description": (
+            f"Linux server answers a request with {TAIL_SIZE} bytes (14 x {TAIL_MSS} + "
+            f"{TAIL_LAST}) and shuts down its side {TAIL_FIN_DELAY} s later; the router drops "
+            f"the last data segment ({TAIL_LAST} bytes) once. The client does not SACK "
+            "(net.ipv4.tcp_sack=0 in its namespace): the bare FIN reveals the gap, the "
+            "client answers with one immediate ACK at the hole (its window grew: a window "
+            "update, no duplicate ACK in RFC 5681's sense), neither RACK nor a tail-loss "
+            "probe can act without SACK, and the retransmission timer re-sends the segment "
+            f"(collapsed with the FIN): {timer}."),
+        "capture_point": "next to the receiver (router interface r0, after the drop; the r1 "
+                         "capture was used to find the dropped segment)",
+        "frames_by_code": {
+            "lost_segment": gaps,
+            "retransmission|fast_retransmission": [retx],
+            "fast_retransmission": [],
+            "spurious_retransmission": [],
+            "out_of_order": [],
+            "duplicate_segment": [],
+        },
+        "not_spurious": [retx],
+        "measurements": {},
+        "nft_rule": TAIL_RULE,
+        "nft_counter": acted,
+        "tail_loss": {
+            "dropped": {"seq": lost.seq, "len": lost.length, "ipid": lost.ipid,
+                        "server_side_frame": lost.frame},
+            "gap_revealed_by_fin_frame": index[fin.key()],
+            "ack_at_the_hole_frames": hole_acks,
+            "retransmission_frame": retx,
+            "retransmission_after_s": round(resent[0].ts - lost.ts, 6),
+            "recovered_by": timer.split()[0],
+        },
+    }
+
+
+def tail_server() -> int:
+    """``_tail_server``: answer the request with TAIL_SIZE bytes, shut down TAIL_FIN_DELAY s
+    later (a FIN of its own), then wait for the client to close."""
+    with _listen() as lsock:
+        conn, _ = lsock.accept()
+    with conn:
+        conn.settimeout(30)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.recv(100)
+        conn.sendall(_payload(TAIL_SIZE))
+        time.sleep(TAIL_FIN_DELAY)
+        conn.shutdown(socket.SHUT_WR)
+        extra = _drain(conn)
+        sack = conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)[5] & 2  # TCPI_OPT_SACK
+    print(json.dumps({"sent": TAIL_SIZE, "after_response": extra, "sack": bool(sack)}))
+    return 0
+
+
+def tail_client() -> int:
+    """``_tail_client``: ask, read until the server's FIN, close."""
+    with socket.create_connection((SERVER, PORT), timeout=20) as sock:
+        sock.sendall(b"GET /tail\r\n")
+        total = _drain(sock)
+        port = sock.getsockname()[1]
+    if total != TAIL_SIZE:
+        raise SystemExit(f"got {total} bytes, expected {TAIL_SIZE}")
+    print(json.dumps({"port": port, "received": total}))
+    return 0
+
+
 # --------------------------------------------------------------------------- endpoints
 def self_cmd(*args: str) -> list[str]:
     """This script again, with a hidden sub-command."""
@@ -966,7 +1387,8 @@ def tfo_client() -> int:
 
 PROGRAMS = {"_zerowin_server": zerowin_server, "_zerowin_client": zerowin_client,
             "_keepalive_server": keepalive_server, "_keepalive_client": keepalive_client,
-            "_tfo_server": tfo_server, "_tfo_client": tfo_client}
+            "_tfo_server": tfo_server, "_tfo_client": tfo_client,
+            "_tail_server": tail_server, "_tail_client": tail_client}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -979,7 +1401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in PROGRAMS:
         return PROGRAMS[argv[0]]()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    known = [*RULES, *ENDPOINT]
+    known = [*RULES, *ENDPOINT, *NEW]
     ap.add_argument("scenarios", nargs="*", help=f"any of {', '.join(known)} (default: all)")
     ap.add_argument("--out", type=Path, default=HERE)
     args = ap.parse_args(argv)
@@ -989,6 +1411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for scenario in args.scenarios or known:
         if scenario in RULES:
             record(scenario, args.out)
+        elif scenario in NEW:
+            record_new(scenario, args.out)
         else:
             record_endpoint(scenario, args.out)
     return 0
