@@ -11,9 +11,9 @@
   ``idle_timeout_s``, unanswered or half-open ones after ``handshake_timeout_s``, closed
   ones after ``close_linger_s`` (leaving a small tombstone for 2MSL, so a reuse of the
   4-tuple is still judged against TIME-WAIT) and reset ones after ``reset_linger_s``.
-  Expiry runs as an amortised
-  sweep when packet time passes the next deadline, so memory is bounded by *active*
-  connections and finished ones stream out through ``on_finished``.
+  Expiry runs as an amortised sweep every few seconds of packet time, so memory is bounded
+  by *active* connections (and by ``max_active``), and finished ones stream out through
+  ``on_finished``.
 """
 
 from __future__ import annotations
