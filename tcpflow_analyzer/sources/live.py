@@ -119,6 +119,33 @@ def _quiet_scapy() -> None:
     logging.getLogger("scapy").setLevel(logging.ERROR)
 
 
+def _rebuild(
+    data: bytes, status: int, tci: int, tpid: int, proto: int,
+    cooked: tuple[int, int, int, bytes] | None,
+) -> tuple[bytes, int]:
+    """Put back what the kernel took out of a captured frame; returns it and the bytes added.
+
+    The kernel strips the outer VLAN tag into the packet's metadata (``tci``/``tpid``,
+    valid when ``status`` says so).  For a cooked capture (several interfaces or ``any``)
+    ``cooked`` is (ifindex, hatype, pkttype, hardware address) and the frame gets an SLL2
+    header; ``proto`` is then its protocol (the tag's inner type when a tag is restored).
+    """
+    vlan = status & TP_STATUS_VLAN_VALID
+    if vlan and not status & TP_STATUS_VLAN_TPID_VALID:
+        tpid = ETH_P_8021Q
+    if cooked is not None:
+        ifindex, hatype, pkttype, haddr = cooked
+        if vlan:
+            head = _SLL2.pack(tpid.to_bytes(2, "big"), ifindex, hatype, pkttype, len(haddr),
+                              haddr)
+            return head + _VLAN_TAG.pack(tci, proto) + data, 24
+        head = _SLL2.pack(proto.to_bytes(2, "big"), ifindex, hatype, pkttype, len(haddr), haddr)
+        return head + data, 20
+    if vlan:
+        return data[:12] + _VLAN_TAG.pack(tpid, tci) + data[12:], 4
+    return data, 0
+
+
 # -- interfaces ----------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Interface:
@@ -598,27 +625,16 @@ class LiveCapture:
                 nxt, sec, nsec, snap, wire, status, mac = unpack_hdr(mm, p)
                 start = p + mac
                 data = mm[start : start + snap]
-                if cooked:
-                    _fam, proto, ifindex, hatype, pkttype, halen, addr = _SOCKADDR_LL.unpack_from(
-                        mm, p + _TP3_SLL_OFF
-                    )
-                    if status & TP_STATUS_VLAN_VALID:
-                        tci, tpid = _TP3_VLAN.unpack_from(mm, p + 32)
-                        tag = _VLAN_TAG.pack(tci, (proto[0] << 8) | proto[1])
-                        proto = (
-                            tpid if status & TP_STATUS_VLAN_TPID_VALID else ETH_P_8021Q
-                        ).to_bytes(2, "big")
-                        data = _SLL2.pack(proto, ifindex, hatype, pkttype, halen, addr) + tag + data
-                        wire += 24
-                    else:
-                        data = _SLL2.pack(proto, ifindex, hatype, pkttype, halen, addr) + data
-                        wire += 20
-                elif status & TP_STATUS_VLAN_VALID:
+                if cooked or status & TP_STATUS_VLAN_VALID:
                     tci, tpid = _TP3_VLAN.unpack_from(mm, p + 32)
-                    if not status & TP_STATUS_VLAN_TPID_VALID:
-                        tpid = ETH_P_8021Q
-                    data = data[:12] + _VLAN_TAG.pack(tpid, tci) + data[12:]
-                    wire += 4
+                    if cooked:
+                        _fam, proto, ifindex, hatype, pkttype, halen, addr = (
+                            _SOCKADDR_LL.unpack_from(mm, p + _TP3_SLL_OFF))
+                        data, extra = _rebuild(data, status, tci, tpid, (proto[0] << 8) | proto[1],
+                                               (ifindex, hatype, pkttype, addr[:halen]))
+                    else:
+                        data, extra = _rebuild(data, status, tci, tpid, 0, None)
+                    wire += extra
                 ts = sec + nsec * 1e-9
                 if ts > until:
                     self.finished = True
@@ -663,27 +679,12 @@ class LiveCapture:
                 ifindex = self._ifnames.get(ifname)
                 if ifindex is None:
                     ifindex = self._ifnames[ifname] = socket.if_nametoindex(ifname)
-                proto_b = proto.to_bytes(2, "big")
-                if status & TP_STATUS_VLAN_VALID:
-                    tag = _VLAN_TAG.pack(tci, proto)
-                    if not status & TP_STATUS_VLAN_TPID_VALID:
-                        tpid = ETH_P_8021Q
-                    data = (
-                        _SLL2.pack(
-                            tpid.to_bytes(2, "big"), ifindex, hatype, pkttype, len(haddr), haddr
-                        )
-                        + tag
-                        + data
-                    )
-                    wire += 24
-                else:
-                    data = _SLL2.pack(proto_b, ifindex, hatype, pkttype, len(haddr), haddr) + data
-                    wire += 20
+                data, extra = _rebuild(data, status, tci, tpid, proto,
+                                       (ifindex, hatype, pkttype, haddr))
+                wire += extra
             elif status & TP_STATUS_VLAN_VALID:
-                if not status & TP_STATUS_VLAN_TPID_VALID:
-                    tpid = ETH_P_8021Q
-                data = data[:12] + _VLAN_TAG.pack(tpid, tci) + data[12:]
-                wire += 4
+                data, extra = _rebuild(data, status, tci, tpid, 0, None)
+                wire += extra
             ts = sec + nsec * 1e-9
             if ts > until:
                 self.finished = True
