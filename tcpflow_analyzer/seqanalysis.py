@@ -76,8 +76,8 @@ Each rule below says where Wireshark goes wrong and which evidence we use instea
 20 ms fast-retransmission window, ``lastsegmentflags``.  The ACKed-unseen rule of 4.0.17 was
 reconstructed from its output on probe captures (``tests/test_seqanalysis_wireshark.py``).
 Fast and spurious retransmissions are emitted under their own name only (tshark also sets
-plain ``retransmission`` on them).  ACKed-unseen (unless ``ws_ack_lost``) and reused-ports
-are the tracker's.
+plain ``retransmission`` on them).  ACKed-unseen follows tshark's rule here (``ws_ack_lost``;
+the tracker reports its own only in the default reading); reused-ports is the flow table's.
 
 Verdicts that need later packets (a hole never filled, a TFO SYN without SYN-ACK, a stall
 still open) are settled by :meth:`SeqAnalysis.finish`; the measurements

@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from tcpflow_analyzer.pipeline import analyze_to_report  # noqa: E402
-from tcpflow_analyzer.seqanalysis import SeqAnalysis  # noqa: E402
 from tcpflow_analyzer.tracker import TrackerConfig  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "zeek"
@@ -96,12 +95,9 @@ def our_flags(path: Path) -> dict[int, frozenset[str]]:
     cfg = TrackerConfig(semantics="wireshark", checksums="off", max_events=1 << 30)
     report = analyze_to_report([str(path)], cfg)
     acc: dict[int, set[str]] = {}
-    what_if = SeqAnalysis.ws_ack_lost
     for conn in report["connections"]:
         for ev in conn["anomaly_events"]:
             name = ev["name"]
-            if what_if and name == "ack_lost_segment" and not ev["detail"].startswith("tshark"):
-                continue  # --ws-ack-lost: the tracker's own version is left out
             if name in FLAGS:
                 flags = acc.setdefault(ev["frame"], set())
                 flags.add(name)
