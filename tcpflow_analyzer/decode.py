@@ -189,6 +189,22 @@ def checksum_verdict(segment: bytes | memoryview, pseudo: int, field: int) -> bo
     return None if field == partial or (field == 0 and partial == 0xFFFF) else False
 
 
+_SYN_OPTIONS: dict[tuple[int | None, int | None, bool, bytes | None], SynOptions] = {}
+
+
+def _syn_options(mss: int | None, wscale: int | None, sack_ok: bool,
+                 cookie: bytes | None) -> SynOptions:
+    """A shared :class:`SynOptions` per distinct set of values: every connection keeps its
+    endpoints' options, and most hosts send the same few sets (SynOptions is immutable)."""
+    key = (mss, wscale, sack_ok, cookie)
+    opts = _SYN_OPTIONS.get(key)
+    if opts is None:
+        if len(_SYN_OPTIONS) >= 4096:  # bounded: a SYN flood of random options cannot grow it
+            _SYN_OPTIONS.clear()
+        opts = _SYN_OPTIONS[key] = SynOptions(mss, wscale, sack_ok, cookie)
+    return opts
+
+
 class Decoder:
     """Stateful frame decoder: turns frames into Segments and counts what it skips.
 
@@ -628,5 +644,5 @@ class Decoder:
         return Segment(
             frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
             csum_ok, ip_id, csum, o.tsval, o.tsecr, o.sack,
-            SynOptions(o.mss, o.wscale, o.sack_ok, o.tfo_cookie) if flags & SYN else None,
+            _syn_options(o.mss, o.wscale, o.sack_ok, o.tfo_cookie) if flags & SYN else None,
         )

@@ -1,8 +1,9 @@
 """The flow table: which connection each segment belongs to, and when connections end.
 
-* Lookup is one dict probe per packet: each connection is indexed under both of its
-  directional 4-tuples (plus VLAN ids), and the hit says which endpoint sent the segment.
-  Keys are tuples of address bytes and ports, never a hash or XOR of them.
+* Lookup is one dict probe per packet: each connection is indexed once, under its 4-tuple
+  (plus VLAN ids) with the lower port first (the lower address on a tie), and the sender is
+  endpoint a when its address and port are a's.  Keys are tuples of address bytes and
+  ports, never a hash or XOR of them.
 * A new pure SYN on a 4-tuple starts a new connection (an *incarnation*) unless it is a
   retransmission (same ISN) or the peer's half of a simultaneous open.  The new connection
   is linked to the old one with the gap between them and, when the old one still held
@@ -70,7 +71,7 @@ class FlowTable:
         self.config = config
         self.on_finished = on_finished
         self.sink = sink
-        self.index: dict[tuple[Any, ...], tuple[Connection, bool]] = {}
+        self.index: dict[tuple[Any, ...], Connection] = {}
         self.active: dict[int, Connection] = {}
         self.recent: dict[tuple[Any, ...], Tombstone] = {}
         self.next_id = 1
@@ -88,20 +89,27 @@ class FlowTable:
     def lookup(self, seg: Segment) -> tuple[Connection, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
         it."""
-        key = (seg.src, seg.sport, seg.dst, seg.dport, () if self.wireshark else seg.vlan)
+        sport = seg.sport
+        dport = seg.dport
+        vlan = () if self.wireshark else seg.vlan
+        if sport < dport or (sport == dport and seg.src <= seg.dst):
+            key = (seg.src, sport, seg.dst, dport, vlan)
+        else:
+            key = (seg.dst, dport, seg.src, sport, vlan)
         ts = seg.ts
         if ts >= self.next_sweep and not self.wireshark:
             self._sweep(ts)
-        hit = self.index.get(key)
-        if hit is not None:
-            conn, from_a = hit
+        conn = self.index.get(key)
+        if conn is not None:
+            a = conn.a
+            from_a = sport == a.port and seg.src == a.addr
             if seg.flags & (SYN | ACK | RST) == SYN:  # only a plain SYN opens a new incarnation
                 if self._is_new_incarnation(conn, from_a, seg):
                     return self._replace(conn, seg, key, reuse=True), True
             elif ts - conn.last_ts >= self._min_timeout and \
                     ts - conn.last_ts >= _timeout(conn, self.config):
                 return self._replace(conn, seg, key, reuse=False), True
-            return hit
+            return conn, from_a
         return self._create(seg, key, None), True
 
     def _is_new_incarnation(self, conn: Connection, from_a: bool, seg: Segment) -> bool:
@@ -125,8 +133,7 @@ class FlowTable:
     ) -> Connection:
         conn = Connection(self.next_id, seg, self.config, self.sink)
         self.next_id += 1
-        self.index[key] = (conn, True)
-        self.index[(seg.dst, seg.dport, seg.src, seg.sport, key[4])] = (conn, False)
+        self.index[key] = conn
         self.active[conn.id] = conn
         if len(self.active) > self.max_active:
             self.max_active = len(self.active)
@@ -181,11 +188,12 @@ class FlowTable:
         a, b = conn.a, conn.b
         vlan = () if self.wireshark else conn.vlan
         k1 = (a.addr, a.port, b.addr, b.port, vlan)
-        k2 = (b.addr, b.port, a.addr, a.port, vlan)
-        if self.index.get(k1, (None,))[0] is conn:
-            del self.index[k1]
-        if self.index.get(k2, (None,))[0] is conn:
-            del self.index[k2]
+        if a.port < b.port or (a.port == b.port and a.addr <= b.addr):
+            key = k1
+        else:
+            key = (b.addr, b.port, a.addr, a.port, vlan)
+        if self.index.get(key) is conn:
+            del self.index[key]
         if remember:
             if len(self.recent) >= _RECENT_MAX:
                 self.recent.pop(next(iter(self.recent)))

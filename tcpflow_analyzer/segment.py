@@ -64,7 +64,8 @@ class SynOptions:
     """TCP options that matter on SYN and SYN-ACK segments (RFC 9293, 7323, 2018, 7413).
 
     Fields: ``mss`` (int or None), ``wscale`` (shift or None), ``sack_ok`` (bool),
-    ``tfo_cookie`` (bytes, ``b""`` for a cookie request, None when absent).
+    ``tfo_cookie`` (bytes, ``b""`` for a cookie request, None when absent).  Immutable by
+    convention: the decoder hands out one shared instance per distinct set of values.
     """
 
     __slots__ = ("mss", "sack_ok", "tfo_cookie", "wscale")

@@ -89,6 +89,21 @@ class TrackerConfig:
     semantics: str = "default"
 
 
+def _pairs(a: array[float] | None) -> list[tuple[int, float]]:
+    if a is None:
+        return []
+    return [(int(a[i]), a[i + 1]) for i in range(0, len(a), 2)]
+
+
+def _record(a: array[float] | None, *values: float) -> array[float]:
+    """Append one record to a packed array (created on first use), up to ``_LIST_CAP``."""
+    if a is None:
+        return array("d", values)
+    if len(a) < _LIST_CAP * len(values):
+        a.extend(values)
+    return a
+
+
 def _acks_syn(ep: Endpoint, ack: int) -> bool:
     """Whether ``ack`` acknowledges ``ep``'s SYN: ISN+1, or past the SYN's own data when it
     carried some (TCP Fast Open, RFC 7413 §4.2)."""
@@ -122,9 +137,9 @@ class Endpoint:
         "addr", "bytes", "contig", "data_pkts", "data_after_peer_fin", "fin_ack_frame",
         "fin_delivered",
         "fin_delivered_frame",
-        "fin_frames", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
+        "fin_rec", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
         "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",
-        "state", "syn_delivered", "syn_frames", "syn_plen", "synack_frames", "win", "z_counts",
+        "state", "syn_delivered", "syn_plen", "syn_rec", "synack_rec", "win", "z_counts",
         "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_last", "z_prev", "z_start",
         "z_state", "z_wscale",
     )
@@ -137,13 +152,17 @@ class Endpoint:
         self.initial = S.INACTIVE
         self.moved = False
         self.isn: int | None = None
-        self.syn_frames: Sequence[tuple[int, float]] = ()
-        self.synack_frames: Sequence[tuple[int, float, int]] = ()
+        # SYNs, SYN-ACKs and FINs sent, packed flat in arrays of doubles (frame numbers, ACK
+        # numbers and times are exact in a double): (frame, ts) or (frame, ts, ack) per
+        # segment, at most _LIST_CAP of them, None until the first.  A list of tuples costs
+        # about 200 bytes per record, these 16 or 24 (see the *_frames views).
+        self.syn_rec: array[float] | None = None
+        self.synack_rec: array[float] | None = None
         self.syn_delivered = False
         self.syn_plen = 0  # payload carried by this endpoint's SYN (TFO)
         self.snd_nxt: int | None = None
         self.fin_seq: int | None = None
-        self.fin_frames: Sequence[tuple[int, float]] = ()
+        self.fin_rec: array[float] | None = None
         self.fin_delivered = False
         self.fin_delivered_frame = 0
         self.fin_ack_frame = 0
@@ -170,10 +189,30 @@ class Endpoint:
         self.z_counts: list[int] | None = None  # C, W, T, G (created on first use)
         self.z_did_close = False
 
+    @property
+    def syn_frames(self) -> list[tuple[int, float]]:
+        """(frame, ts) of each SYN this endpoint sent (at most ``_LIST_CAP``)."""
+        return _pairs(self.syn_rec)
+
+    @property
+    def synack_frames(self) -> list[tuple[int, float, int]]:
+        """(frame, ts, ack) of each SYN-ACK this endpoint sent (at most ``_LIST_CAP``)."""
+        a = self.synack_rec
+        if a is None:
+            return []
+        return [(int(a[i]), a[i + 1], int(a[i + 2])) for i in range(0, len(a), 3)]
+
+    @property
+    def fin_frames(self) -> list[tuple[int, float]]:
+        """(frame, ts) of each FIN this endpoint sent (at most ``_LIST_CAP``)."""
+        return _pairs(self.fin_rec)
+
     def first_syn_frame(self) -> int:
         """Frame of this endpoint's first SYN or SYN-ACK (0 if none)."""
-        frames = [f[0] for f in self.syn_frames[:1]] + [f[0] for f in self.synack_frames[:1]]
-        return min(frames) if frames else 0
+        syn, synack = self.syn_rec, self.synack_rec
+        if syn is None:
+            return 0 if synack is None else int(synack[0])
+        return int(syn[0] if synack is None else min(syn[0], synack[0]))
 
     @property
     def wscale(self) -> int | None:
@@ -190,10 +229,10 @@ class Connection:
     """
 
     __slots__ = (
-        "_anomalies", "_events", "_resets", "_time_wait", "a", "b", "config", "fin_crossed",
-        "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id", "last_frame",
-        "last_ts", "orig_is_a", "port_reuse", "roles_inferred", "seq", "sim_open", "sink",
-        "_tr_code", "_tr_ts", "vlan", "zeek_last_ts",
+        "_anomalies", "_events", "_resets", "_time_wait", "_tr", "a", "b", "config",
+        "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id",
+        "last_frame", "last_ts", "orig_is_a", "port_reuse", "roles_inferred", "seq", "sim_open",
+        "sink", "vlan", "zeek_last_ts",
     )
 
     def __init__(
@@ -211,10 +250,10 @@ class Connection:
         self.roles_inferred = not pure_syn
         self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
         self.first_frame = self.last_frame = seg.frame
-        # transitions packed in two arrays (frame/endpoint/states in one int, ts apart):
-        # about a third of the memory of a list of tuples; see the ``transitions`` view
-        self._tr_code: array[int] = array("q")
-        self._tr_ts: array[float] = array("d")
+        # transitions packed in one array of doubles, (code, ts) per change, the code
+        # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
+        # sixth of the memory of a list of tuples; see the ``transitions`` view
+        self._tr: array[float] = array("d")
         # created on first use: most connections never need them (keeps memory per
         # connection small; the properties below read them as empty)
         self._anomalies: dict[str, int] | None = None
@@ -247,10 +286,13 @@ class Connection:
     @property
     def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
         """(frame, ts, endpoint is a, from, to) for every recorded state change."""
-        return [
-            (c >> 9, ts, bool(c >> 8 & 1), _STATES[c >> 4 & 15], _STATES[c & 15])
-            for c, ts in zip(self._tr_code, self._tr_ts, strict=True)
-        ]
+        tr = self._tr
+        out = []
+        for i in range(0, len(tr), 2):
+            c = int(tr[i])
+            out.append((c >> 9, tr[i + 1], bool(c >> 8 & 1), _STATES[c >> 4 & 15],
+                        _STATES[c & 15]))
+        return out
 
     @property
     def anomalies(self) -> dict[str, int]:
@@ -305,10 +347,11 @@ class Connection:
             return
         ep.moved = True
         ep.state = new
-        if len(self._tr_code) < 64:
-            self._tr_code.append(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
-                                 | _STATE_INDEX[new])
-            self._tr_ts.append(seg.ts)
+        tr = self._tr
+        if len(tr) < 128:  # 64 transitions
+            tr.append(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
+                      | _STATE_INDEX[new])
+            tr.append(seg.ts)
         if new is S.ESTABLISHED and self.handshake_ack is None:
             peer = self.b if ep.is_a else self.a
             if peer.state is S.ESTABLISHED or peer.state in _AFTER_ESTABLISHED:
@@ -380,7 +423,8 @@ class Connection:
 
         # 1. in-order delivery of S's earlier SYN / FIN (a retransmission of that same SYN
         #    or FIN proves nothing: the sender is still waiting for it to arrive)
-        if (s.fin_seq is not None and not s.fin_delivered and s.fin_frames[0][0] < seg.frame
+        if (s.fin_seq is not None and not s.fin_delivered and s.fin_rec is not None
+                and s.fin_rec[0] < seg.frame
                 and not flags & FIN):
             self._recv_fin(r, s, seg)
         if (s.isn is not None and not s.syn_delivered and s.first_syn_frame() < seg.frame
@@ -525,8 +569,7 @@ class Connection:
         if s.isn is None:
             s.isn = seq
             s.contig = (seq + 1) & MASK
-        if len(s.syn_frames) < _LIST_CAP:
-            s.syn_frames = [*s.syn_frames, (seg.frame, seg.ts)]
+        s.syn_rec = syn = _record(s.syn_rec, seg.frame, seg.ts)
         if seg.syn_opts is not None and s.opts is None:
             s.opts = seg.syn_opts
         if seg.plen and seq == s.isn:
@@ -539,8 +582,8 @@ class Connection:
                 self.sim_open = True
                 self.anomaly("simultaneous_open", seg, s)
             self._set_state(s, S.SYN_SENT, seg)
-        elif len(s.syn_frames) > 1 and not self._network_copy(seg, s):
-            self.anomaly("syn_retransmission", seg, s, f"SYN #{len(s.syn_frames)}")
+        elif len(syn) > 2 and not self._network_copy(seg, s):
+            self.anomaly("syn_retransmission", seg, s, f"SYN #{len(syn) // 2}")
 
     def _send_synack(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
         # RFC 9293 §3.5: a SYN-ACK answers the peer's SYN; its sender is in SYN-RECEIVED.
@@ -548,9 +591,8 @@ class Connection:
         if s.isn is None:
             s.isn = seq
             s.contig = (seq + 1) & MASK
-        first = not s.synack_frames
-        if len(s.synack_frames) < _LIST_CAP:
-            s.synack_frames = [*s.synack_frames, (seg.frame, seg.ts, seg.ack)]
+        first = s.synack_rec is None
+        s.synack_rec = synack = _record(s.synack_rec, seg.frame, seg.ts, seg.ack)
         if seg.syn_opts is not None and (s.opts is None or first):
             s.opts = seg.syn_opts
         if r.isn is not None and not _acks_syn(r, seg.ack):
@@ -563,7 +605,7 @@ class Connection:
         elif s.state is S.SYN_SENT:
             self._set_state(s, S.SYN_RECEIVED, seg)  # simultaneous open
         elif not first and not self._network_copy(seg, s):
-            self.anomaly("synack_retransmission", seg, s, f"SYN-ACK #{len(s.synack_frames)}")
+            self.anomaly("synack_retransmission", seg, s, f"SYN-ACK #{len(synack) // 3}")
 
     def _network_copy(self, seg: Segment, s: Endpoint) -> bool:
         """A bit-identical copy made by the network is not a retransmission by the sender."""
@@ -576,7 +618,7 @@ class Connection:
             # LISTEN + SYN -> SYN-RECEIVED (RFC 9293 §3.10.7.2)
             self._set_state(x, S.SYN_RECEIVED, seg)
         elif st is S.SYN_SENT:
-            if sender.synack_frames and not sender.syn_frames:
+            if sender.synack_rec is not None and sender.syn_rec is None:
                 # SYN-SENT + SYN-ACK -> ESTABLISHED (§3.10.7.3), our own SYN unseen
                 self._set_state(x, S.ESTABLISHED, seg)
             else:
@@ -599,14 +641,13 @@ class Connection:
         fin_seq = (seg.seq + seg.plen) & MASK
         if s.fin_seq is None:
             s.fin_seq = fin_seq
-            s.fin_frames = [*s.fin_frames, (seg.frame, seg.ts)]
+            s.fin_rec = _record(s.fin_rec, seg.frame, seg.ts)
             if r.fin_seq is not None and not r.fin_delivered:
                 self.fin_crossed = True  # both FINs in flight: simultaneous close
         else:
-            if len(s.fin_frames) < _LIST_CAP:
-                s.fin_frames = [*s.fin_frames, (seg.frame, seg.ts)]
+            s.fin_rec = fins = _record(s.fin_rec, seg.frame, seg.ts)
             if fin_seq == s.fin_seq and not self._network_copy(seg, s):
-                self.anomaly("fin_retransmission", seg, s, f"FIN #{len(s.fin_frames)}")
+                self.anomaly("fin_retransmission", seg, s, f"FIN #{len(fins) // 2}")
             return
         st = s.state
         # RFC 9293 §3.6: CLOSE from ESTABLISHED (or SYN-RECEIVED) -> FIN-WAIT-1; from
@@ -686,8 +727,8 @@ class Connection:
         if self.sink is not None:
             rtt = None
             o = self.orig
-            if o.syn_frames:
-                rtt = seg.ts - o.syn_frames[-1][1]
+            if o.syn_rec is not None:
+                rtt = seg.ts - o.syn_rec[-1]
             self.sink.append(HandshakeCompleted(conn_id=self.id, frame=seg.frame, ts=seg.ts,
                                                 rtt_s=rtt))
 
@@ -719,7 +760,7 @@ class Connection:
             situation = "no_connection"
         elif r_state is S.TIME_WAIT or s_state is S.TIME_WAIT:
             situation = "in_time_wait"
-        elif r_state is S.SYN_SENT and not s.synack_frames:
+        elif r_state is S.SYN_SENT and s.synack_rec is None:
             situation = "refused"
         elif s.fin_seq is not None or r.fin_seq is not None:
             situation = "after_fin"
@@ -757,7 +798,8 @@ class Connection:
         """Window-scale shift for ``ep``'s advertised windows: 0 if not negotiated, None if
         the handshake was not captured (RFC 7323 §2.2: both SYNs must carry the option)."""
         o, p = self.a, self.b
-        if not (o.syn_frames or o.synack_frames) or not (p.syn_frames or p.synack_frames):
+        if (o.syn_rec is None and o.synack_rec is None) or (
+                p.syn_rec is None and p.synack_rec is None):
             return None
         if o.wscale is None or p.wscale is None:
             return 0
