@@ -104,6 +104,15 @@ def _record(a: array[float] | None, *values: float) -> array[float]:
     return a
 
 
+def _is_steady(ep: Endpoint) -> bool:
+    """Synchronized (RFC and Zeek states) with no SYN undelivered, no FIN and no RST: what
+    :meth:`Connection._steady` needs of both endpoints."""
+    return (
+        ep.state in _STEADY and ep.z_state in _Z_STEADY and ep.fin_seq is None
+        and not ep.rst_frames and (ep.isn is None or ep.syn_delivered)
+    )
+
+
 def _acks_syn(ep: Endpoint, ack: int) -> bool:
     """Whether ``ack`` acknowledges ``ep``'s SYN: ISN+1, or past the SYN's own data when it
     carried some (TCP Fast Open, RFC 7413 §4.2)."""
@@ -229,7 +238,7 @@ class Connection:
     """
 
     __slots__ = (
-        "_anomalies", "_events", "_resets", "_time_wait", "_tr", "a", "b", "config",
+        "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b", "config",
         "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id",
         "last_frame", "last_ts", "orig_is_a", "port_reuse", "roles_inferred", "seq", "sim_open",
         "sink", "vlan", "zeek_last_ts",
@@ -266,6 +275,9 @@ class Connection:
         self.port_reuse: dict[str, Any] | None = None
         self.sim_open = False
         self.fin_crossed = False
+        # both endpoints synchronized with nothing pending (see _is_steady): only the general
+        # path of process() can change that, so it is re-evaluated there, once per segment
+        self._steady_ok = False
         # Initial states: a pure SYN means the peer is presumably listening; a SYN-ACK first
         # means we missed the SYN; anything else is a mid-stream pick-up.
         if pure_syn:
@@ -402,16 +414,15 @@ class Connection:
     def process(self, seg: Segment, from_a: bool) -> None:
         """Feed one segment sent by endpoint a (``from_a``) or b.  Never raises on data."""
         s, r = (self.a, self.b) if from_a else (self.b, self.a)
-        flags = seg.flags
-        if (
-            not flags & _CONTROL and s.state in _STEADY and r.state in _STEADY
-            and s.z_state in _Z_STEADY and r.z_state in _Z_STEADY
-            and s.fin_seq is None and r.fin_seq is None and not s.rst_frames
-            and not r.rst_frames and (s.isn is None or s.syn_delivered)
-            and (r.isn is None or r.syn_delivered)
-        ):
+        if self._steady_ok and not seg.flags & _CONTROL:
             self._steady(seg, s, r, from_a)
             return
+        self._general(seg, s, r, from_a)
+        self._steady_ok = _is_steady(s) and _is_steady(r)
+
+    def _general(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
+        """Any segment: the four steps of the module docstring."""
+        flags = seg.flags
         plen = seg.plen
         seq = seg.seq
         self._count(s, seg)
@@ -478,7 +489,7 @@ class Connection:
         if seg.tsval is not None:
             s.last_tsval = seg.tsval
         # Zeek stops its duration once both sides closed (conn/main.zeek)
-        if not (self.orig.z_did_close and self.resp.z_did_close):
+        if not (self.a.z_did_close and self.b.z_did_close):
             self.zeek_last_ts = seg.ts
 
     def _steady(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
