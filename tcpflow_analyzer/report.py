@@ -8,37 +8,64 @@ The schema is documented in the README ("JSON schema") and frozen by the golden 
 from __future__ import annotations
 
 import ipaddress
+from operator import itemgetter
 from typing import Any
 
 from .segment import format_ip
+from .states import TcpState
 from .tracker import Connection
-from .verdict import derive_close, derive_handshake, derive_outcome, derive_zeek
+from .verdict import (
+    Outcome,
+    derive_close,
+    derive_handshake,
+    derive_outcome,
+    derive_zeek,
+    round_us,
+)
 
 FlowReport = dict[str, Any]
 
 SCHEMA_VERSION = 1
 
 
-def _round(x: float) -> float:
-    return round(x, 6)
+# display texts, looked up once (an Enum's ``.value`` is a Python-level descriptor)
+_STATE_TEXT: dict[TcpState, str] = {st: st.value for st in TcpState}
+_OUTCOME_TEXT: dict[Outcome, str] = {x: x.value for x in Outcome}
+# role of endpoint a (index True) and b (index False), when a is / is not the originator
+_ROLES_ORIG_IS_A = ("resp", "orig")
+_ROLES_ORIG_IS_B = ("orig", "resp")
+_BY_FRAME = itemgetter(1)
+
+
+def _ip_text(addr: bytes) -> str:
+    """:func:`format_ip`'s text; IPv4 without the round trip through :mod:`ipaddress`."""
+    if len(addr) == 4:
+        return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
+    return format_ip(addr)
 
 
 def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     """Everything a user needs to know about one connection, as JSON-ready data."""
-    o, r = conn.orig, conn.resp
+    # This runs once per connection: each property is read once, empty sections are not
+    # built, and a timestamp shared by consecutive records is rounded once.
+    orig_is_a = conn.orig_is_a
+    o, r = (conn.a, conn.b) if orig_is_a else (conn.b, conn.a)
+    roles = _ROLES_ORIG_IS_A if orig_is_a else _ROLES_ORIG_IS_B
+    state_text = _STATE_TEXT
     # first: the detector settles late verdicts (lost segments, TFO, D-SACK) when asked
     measurements = conn.seq.measurements(conn) if conn.seq is not None else None
     handshake = derive_handshake(conn)
     close = derive_close(conn)
     outcome = derive_outcome(conn, handshake, close)
-    role = conn.role
+    resets = conn.resets
     reset = None
-    if conn.resets:
-        first = conn.resets[0]
-        by = {role(x["by_a"]) for x in conn.resets}
+    if resets:
+        role = conn.role
+        first = resets[0]
+        by = {role(x["by_a"]) for x in resets}
         reset = {
             "by": by.pop() if len(by) == 1 else "both",
-            "frames": [x["frame"] for x in conn.resets],
+            "frames": [x["frame"] for x in resets],
             "states": {
                 role(first["by_a"]): first["sender_state"],
                 role(not first["by_a"]): first["receiver_state"],
@@ -47,45 +74,69 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
             "situation": first["situation"],
             "challenge_ack": conn.anomalies.get("challenge_ack", 0) > 0,
         }
+    first_ts = conn.first_ts
+    last_ts = conn.last_ts
+    # ``prev_ts`` is the last timestamp rounded, ``prev_us`` its rounding.  Zero is always
+    # rounded again: 0.0 == -0.0, but they print differently.
+    prev_ts = first_ts
+    prev_us = start_us = round_us(first_ts)
+    transitions = []
+    for f, ts, is_a, a, b in conn.transitions:
+        if ts != prev_ts or not ts:
+            prev_ts = ts
+            prev_us = round_us(ts)
+        transitions.append({"frame": f, "ts": prev_us, "endpoint": roles[is_a],
+                            "from": state_text[a], "to": state_text[b]})
+    time_wait = []
+    for is_a, frame, ts in conn.time_wait:
+        if ts != prev_ts or not ts:
+            prev_ts = ts
+            prev_us = round_us(ts)
+        time_wait.append({"endpoint": roles[is_a], "frame": frame, "ts": prev_us})
+    end_us = prev_us if last_ts == prev_ts and last_ts else round_us(last_ts)
+    duration = last_ts - first_ts
+    duration_us = round_us(duration)
+    zeek: dict[str, Any] = derive_zeek(conn)
+    zeek_duration = conn.zeek_last_ts - first_ts
+    zeek["duration_s"] = (
+        duration_us if zeek_duration == duration and duration else round_us(zeek_duration)
+    )
+    anomalies = conn.anomalies
+    events = conn.anomaly_events
     initiator = "both" if conn.sim_open else ("unknown" if conn.roles_inferred else "orig")
+    vlan = conn.vlan
     report: FlowReport = {
         "id": conn.id,
-        "orig": {"ip": format_ip(o.addr), "port": o.port},
-        "resp": {"ip": format_ip(r.addr), "port": r.port},
-        "vlan": list(conn.vlan),
+        "orig": {"ip": _ip_text(o.addr), "port": o.port},
+        "resp": {"ip": _ip_text(r.addr), "port": r.port},
+        "vlan": list(vlan) if vlan else [],
         "initiator": initiator,
         "roles_inferred": conn.roles_inferred,
-        "start_ts": _round(conn.first_ts),
-        "end_ts": _round(conn.last_ts),
-        "duration_s": _round(conn.last_ts - conn.first_ts),
+        "start_ts": start_us,
+        "end_ts": end_us,
+        "duration_s": duration_us,
         "first_frame": conn.first_frame,
         "last_frame": conn.last_frame,
-        "outcome": outcome.value,
+        "outcome": _OUTCOME_TEXT[outcome],
         "handshake": handshake,
         "close": close,
         "reset": reset,
-        "time_wait": [
-            {"endpoint": role(is_a), "frame": frame, "ts": _round(ts)}
-            for is_a, frame, ts in conn.time_wait
-        ],
-        "initial_state": {"orig": o.initial.value, "resp": r.initial.value},
-        "final_state": {"orig": o.state.value, "resp": r.state.value},
-        "transitions": [
-            {"frame": f, "ts": _round(ts), "endpoint": role(is_a), "from": a.value, "to": b.value}
-            for f, ts, is_a, a, b in conn.transitions
-        ],
+        "time_wait": time_wait,
+        "initial_state": {"orig": state_text[o.initial], "resp": state_text[r.initial]},
+        "final_state": {"orig": state_text[o.state], "resp": state_text[r.state]},
+        "transitions": transitions,
         "port_reuse": conn.port_reuse,
-        "anomalies": dict(sorted(conn.anomalies.items())),
+        "anomalies": dict(sorted(anomalies.items())) if anomalies else {},
         "anomaly_events": [
-            {"name": name, "frame": f, "ts": _round(ts), "endpoint": role(is_a), "detail": d}
-            for name, f, ts, is_a, d in sorted(conn.anomaly_events, key=lambda e: e[1])
-        ],
+            {"name": name, "frame": f, "ts": round_us(ts), "endpoint": roles[is_a], "detail": d}
+            for name, f, ts, is_a, d in sorted(events, key=_BY_FRAME)
+        ] if events else [],
         "measurements": measurements,
         "packets": {"orig": o.pkts, "resp": r.pkts},
         "data_packets": {"orig": o.data_pkts, "resp": r.data_pkts},
         "bytes": {"orig": o.bytes, "resp": r.bytes},
         "missed_bytes": {"orig": o.missed_bytes, "resp": r.missed_bytes},
-        "zeek": derive_zeek(conn) | {"duration_s": _round(conn.zeek_last_ts - conn.first_ts)},
+        "zeek": zeek,
     }
     if file is not None:
         report["file"] = file

@@ -6,11 +6,12 @@ endpoints and what the tracker recorded, so it can never disagree with them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 from typing import Any
 
 from .history import zeek_conn_state
-from .tracker import Connection, Endpoint
+from .tracker import Connection
 
 
 class Outcome(Enum):
@@ -47,117 +48,190 @@ class ClosePattern(Enum):
     NONE = "none"
 
 
+# Enum ``.value`` goes through a Python-level descriptor; reports read these once per
+# connection, so the texts are looked up here, once.
+_HS_SIMULTANEOUS_OPEN = HandshakeStatus.SIMULTANEOUS_OPEN.value
+_HS_COMPLETE = HandshakeStatus.COMPLETE.value
+_HS_REFUSED = HandshakeStatus.REFUSED.value
+_HS_NO_ANSWER = HandshakeStatus.NO_ANSWER.value
+_HS_INCOMPLETE = HandshakeStatus.INCOMPLETE.value
+_HS_SYN_NOT_CAPTURED = HandshakeStatus.SYN_NOT_CAPTURED.value
+_HS_NOT_CAPTURED = HandshakeStatus.NOT_CAPTURED.value
+_CLOSE_FOUR_WAY = ClosePattern.FOUR_WAY.value
+_CLOSE_THREE_WAY = ClosePattern.THREE_WAY.value
+_CLOSE_SIMULTANEOUS = ClosePattern.SIMULTANEOUS.value
+_CLOSE_HALF_CLOSE = ClosePattern.HALF_CLOSE.value
+_CLOSE_ONE_FIN_ONLY = ClosePattern.ONE_FIN_ONLY.value
+_CLOSE_NONE = ClosePattern.NONE.value
+
+# Below 2**52 a double's unit in the last place is at most 1/2, so ``x * 10**k`` is off
+# the exact product by at most 1/4 (see :func:`round_us`).
+_EXACT_LIMIT = 2.0**52
+
+
+def round_us(x: float) -> float:
+    """Exactly ``round(x, 6)`` (to the microsecond, bit for bit), at a third of its cost.
+
+    ``round(x, 6)`` writes ``x`` as a correctly rounded decimal and parses that back.  Here
+    ``y = x * 1e6`` is rounded to an integer ``n`` instead: ``n / 1e6`` is the double nearest
+    to ``n / 10**6``, which is what ``round`` parses back too.  The two agree when ``n`` is
+    also the nearest integer to the *exact* product: below 2**52, ``y`` is off that product
+    by at most 1/4, so ``|y - n| < 1/4`` proves it (the product is then within 1/2 of
+    ``n``).  The rest (near a half, huge, inf, nan, or a zero, whose sign only ``round``
+    gets right) goes to ``round`` itself.
+    """
+    y = x * 1e6
+    if -_EXACT_LIMIT < y < _EXACT_LIMIT:
+        n = round(y)
+        if n and -0.25 < y - n < 0.25:
+            return n / 1e6
+    return round(x, 6)
+
+
+def _round_ns(x: float) -> float:
+    """Exactly ``round(x, 9)``, the way :func:`round_us` computes ``round(x, 6)``."""
+    y = x * 1e9
+    if -_EXACT_LIMIT < y < _EXACT_LIMIT:
+        n = round(y)
+        if n and -0.25 < y - n < 0.25:
+            return n / 1e9
+    return round(x, 9)
+
+
+def _frames(records: Sequence[tuple[Any, ...]]) -> list[int]:
+    """The frame numbers (first fields) of ``records``; the usual one record needs no loop."""
+    if len(records) == 1:
+        return [records[0][0]]
+    return [x[0] for x in records]
+
+
 def derive_handshake(conn: Connection) -> dict[str, Any]:
     """Handshake facts: status, frames, retransmissions, RTT halves and SYN options."""
-    o, r = conn.orig, conn.resp
+    o, r = (conn.a, conn.b) if conn.orig_is_a else (conn.b, conn.a)
     syns = o.syn_frames
     synacks = r.synack_frames
+    hs_ack = conn.handshake_ack
     if conn.sim_open:
-        status = HandshakeStatus.SIMULTANEOUS_OPEN
+        status = _HS_SIMULTANEOUS_OPEN
         synacks = synacks or o.synack_frames
     elif syns and not synacks:
         refused = any(x["situation"] == "refused" for x in conn.resets)
-        status = HandshakeStatus.REFUSED if refused else HandshakeStatus.NO_ANSWER
+        status = _HS_REFUSED if refused else _HS_NO_ANSWER
     elif syns:
-        status = HandshakeStatus.COMPLETE if conn.handshake_ack else HandshakeStatus.INCOMPLETE
+        status = _HS_COMPLETE if hs_ack else _HS_INCOMPLETE
     elif synacks or o.synack_frames:
-        status = HandshakeStatus.SYN_NOT_CAPTURED
+        status = _HS_SYN_NOT_CAPTURED
     else:
-        status = HandshakeStatus.NOT_CAPTURED
-    rtt: dict[str, float | None] = {"orig_side": None, "resp_side": None, "total": None}
+        status = _HS_NOT_CAPTURED
+    orig_side: float | None = None
+    resp_side: float | None = None
+    total: float | None = None
     if syns and synacks:
         first_synack_ts = synacks[0][1]
         # RTT from the *last* SYN sent before the first SYN-ACK (Karn: the SYN-ACK answers it)
-        before = [ts for _f, ts in syns if ts <= first_synack_ts]
-        if before:
-            rtt["resp_side"] = round(first_synack_ts - before[-1], 9)
-        if conn.handshake_ack:
-            ack_frame, ack_ts = conn.handshake_ack
-            last_synack = [ts for f, ts, _a in synacks if f < ack_frame]
-            if last_synack:
-                rtt["orig_side"] = round(ack_ts - last_synack[-1], 9)
-        if rtt["orig_side"] is not None and rtt["resp_side"] is not None:
-            rtt["total"] = round(rtt["orig_side"] + rtt["resp_side"], 9)
-    wscale_ok = o.wscale is not None and r.wscale is not None
+        before: float | None = None
+        for _f, ts in syns:
+            if ts <= first_synack_ts:
+                before = ts
+        if before is not None:
+            resp_side = _round_ns(first_synack_ts - before)
+        if hs_ack:
+            ack_frame, ack_ts = hs_ack
+            last_synack: float | None = None
+            for f, ts, _a in synacks:
+                if f < ack_frame:
+                    last_synack = ts
+            if last_synack is not None:
+                orig_side = _round_ns(ack_ts - last_synack)
+        if orig_side is not None and resp_side is not None:
+            total = _round_ns(orig_side + resp_side)
+    o_opts, r_opts = o.opts, r.opts
+    if (o_opts is not None and o_opts.wscale is not None
+            and r_opts is not None and r_opts.wscale is not None):
+        window_scaling = "negotiated"
+    elif (syns or synacks) and (o_opts or r_opts):
+        window_scaling = "not_negotiated"
+    else:
+        window_scaling = "unknown"
+    n_syns = len(syns)
+    n_synacks = len(synacks)
     return {
-        "status": status.value,
-        "syn_frames": [f for f, _ in syns],
-        "synack_frames": [f for f, _, _ in synacks],
-        "ack_frame": conn.handshake_ack[0] if conn.handshake_ack else None,
-        "syn_retransmissions": max(0, len(syns) - 1),
+        "status": status,
+        "syn_frames": _frames(syns),
+        "synack_frames": _frames(synacks),
+        "ack_frame": hs_ack[0] if hs_ack else None,
+        "syn_retransmissions": n_syns - 1 if n_syns > 1 else 0,
         "syn_retransmission_gaps_s": [
-            round(b[1] - a[1], 6) for a, b in zip(syns, syns[1:], strict=False)
-        ],
-        "synack_retransmissions": max(0, len(synacks) - 1),
-        "rtt_s": rtt,
+            round_us(b[1] - a[1]) for a, b in zip(syns, syns[1:], strict=False)
+        ] if n_syns > 1 else [],
+        "synack_retransmissions": n_synacks - 1 if n_synacks > 1 else 0,
+        "rtt_s": {"orig_side": orig_side, "resp_side": resp_side, "total": total},
         "options": {
-            "orig": o.opts.to_dict() if o.opts else None,
-            "resp": r.opts.to_dict() if r.opts else None,
-            "window_scaling": (
-                "negotiated" if wscale_ok
-                else ("not_negotiated" if (syns or synacks) and (o.opts or r.opts) else "unknown")
-            ),
+            "orig": o_opts.to_dict() if o_opts else None,
+            "resp": r_opts.to_dict() if r_opts else None,
+            "window_scaling": window_scaling,
         },
     }
 
 
-def _first_fin(e: Endpoint) -> int:
-    return e.fin_frames[0][0] if e.fin_frames else 0
-
-
 def derive_close(conn: Connection) -> dict[str, Any]:
     """Close facts: pattern, who sent the first FIN, FIN frames and the final ACK."""
-    o, r = conn.orig, conn.resp
-    fo, fr = _first_fin(o), _first_fin(r)
-    fin_frames = {"orig": [f for f, _ in o.fin_frames], "resp": [f for f, _ in r.fin_frames]}
+    o, r = (conn.a, conn.b) if conn.orig_is_a else (conn.b, conn.a)
+    o_fins, r_fins = o.fin_frames, r.fin_frames
+    fo = o_fins[0][0] if o_fins else 0
+    fr = r_fins[0][0] if r_fins else 0
+    fin_frames = {"orig": _frames(o_fins), "resp": _frames(r_fins)}
     if not fo and not fr:
-        return {"pattern": ClosePattern.NONE.value, "first_fin_by": None, "fin_frames": fin_frames,
+        return {"pattern": _CLOSE_NONE, "first_fin_by": None, "fin_frames": fin_frames,
                 "final_ack_frame": None}
+    final_ack: int | None = None
     if fo and fr:
-        first, second = (o, r) if fo < fr else (r, o)
-        first_by = "orig" if first is o else "resp"
+        if fo < fr:
+            first, second, second_fin, first_by = o, r, fr, "orig"
+        else:
+            first, second, second_fin, first_by = r, o, fo, "resp"
         if conn.fin_crossed:
-            pattern = ClosePattern.SIMULTANEOUS
+            pattern = _CLOSE_SIMULTANEOUS
             first_by = "both"
         elif second.data_after_peer_fin:
-            pattern = ClosePattern.HALF_CLOSE
-        elif first.fin_delivered_frame == _first_fin(second):
-            pattern = ClosePattern.THREE_WAY
+            pattern = _CLOSE_HALF_CLOSE
+        elif first.fin_delivered_frame == second_fin:
+            pattern = _CLOSE_THREE_WAY
         else:
-            pattern = ClosePattern.FOUR_WAY
-        acks = [x for x in (o.fin_ack_frame, r.fin_ack_frame) if x]
-        final_ack = max(acks) if len(acks) == 2 else None
+            pattern = _CLOSE_FOUR_WAY
+        o_ack, r_ack = o.fin_ack_frame, r.fin_ack_frame
+        if o_ack and r_ack:
+            final_ack = max(o_ack, r_ack)
     else:
-        pattern = ClosePattern.ONE_FIN_ONLY
+        pattern = _CLOSE_ONE_FIN_ONLY
         first_by = "orig" if fo else "resp"
-        final_ack = None
-    return {"pattern": pattern.value, "first_fin_by": first_by, "fin_frames": fin_frames,
+    return {"pattern": pattern, "first_fin_by": first_by, "fin_frames": fin_frames,
             "final_ack_frame": final_ack}
 
 
 def derive_outcome(conn: Connection, handshake: dict[str, Any], close: dict[str, Any]) -> Outcome:
     """The connection's outcome; see :class:`Outcome` and the README's schema."""
-    if handshake["status"] == HandshakeStatus.REFUSED.value:
+    status = handshake["status"]
+    if status == _HS_REFUSED:
         return Outcome.REFUSED
-    both_fins = close["pattern"] not in (ClosePattern.NONE.value, ClosePattern.ONE_FIN_ONLY.value)
-    effective = [x for x in conn.resets if x["validity"] != "out_of_window"]
-    if effective:
-        first_rst = effective[0]["frame"]
-        closed_before = both_fins and close["final_ack_frame"] is not None and \
-            close["final_ack_frame"] < first_rst
-        return Outcome.CLOSED if closed_before else Outcome.RESET
+    pattern = close["pattern"]
+    both_fins = pattern != _CLOSE_NONE and pattern != _CLOSE_ONE_FIN_ONLY
+    for x in conn.resets:
+        if x["validity"] != "out_of_window":  # the first RST that took effect
+            final_ack = close["final_ack_frame"]
+            closed_before = both_fins and final_ack is not None and final_ack < x["frame"]
+            return Outcome.CLOSED if closed_before else Outcome.RESET
     if both_fins:
         return Outcome.CLOSED
-    if handshake["status"] == HandshakeStatus.NO_ANSWER.value:
+    if status == _HS_NO_ANSWER:
         return Outcome.NO_SYNACK
-    if handshake["status"] == HandshakeStatus.INCOMPLETE.value and not (
-        conn.orig.bytes or conn.resp.bytes
-    ):
+    if status == _HS_INCOMPLETE and not (conn.orig.bytes or conn.resp.bytes):
         return Outcome.HANDSHAKE_INCOMPLETE
     return Outcome.OPEN
 
 
 def derive_zeek(conn: Connection) -> dict[str, str]:
     """Zeek's ``conn_state`` and ``history`` for this connection."""
+    o, r = (conn.a, conn.b) if conn.orig_is_a else (conn.b, conn.a)
     history = conn.history
-    return {"conn_state": zeek_conn_state(conn.orig, conn.resp, history), "history": history}
+    return {"conn_state": zeek_conn_state(o, r, history), "history": history}
