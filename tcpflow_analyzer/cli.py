@@ -77,6 +77,8 @@ def analyze(
         config = make_config(checksums, time_wait, semantics)
         console = err_console()
         progress = _Progress(console, enabled=True)
+        # no terminal, no bar: then the frames need no progress wrapper either
+        on_progress = progress.update if progress.enabled else None
         flows: list[FlowReport] = []
         if fmt is OutputFormat.NDJSON:
             from .render.jsonout import NdjsonWriter
@@ -90,7 +92,7 @@ def analyze(
                         writer.flow(f)
 
                 try:
-                    stats = analyze_captures(captures, config, on_flow, progress.update)
+                    stats = analyze_captures(captures, config, on_flow, on_progress)
                 finally:
                     progress.stop()
                 writer.finish(stats.to_dict(), summarize(flows))
@@ -102,7 +104,7 @@ def analyze(
                 flows.append(f)
 
         try:
-            stats = analyze_captures(captures, config, collect, progress.update)
+            stats = analyze_captures(captures, config, collect, on_progress)
         finally:
             progress.stop()
         flows.sort(key=lambda f: f["id"])
