@@ -92,7 +92,7 @@ class FlowTable:
         sport = seg.sport
         dport = seg.dport
         vlan = () if self.wireshark else seg.vlan
-        if sport < dport or (sport == dport and seg.src <= seg.dst):
+        if sport < dport or (sport == dport and seg.src <= seg.dst):  # _index_key, inlined
             key = (seg.src, sport, seg.dst, dport, vlan)
         else:
             key = (seg.dst, dport, seg.src, sport, vlan)
@@ -188,10 +188,7 @@ class FlowTable:
         a, b = conn.a, conn.b
         vlan = () if self.wireshark else conn.vlan
         k1 = (a.addr, a.port, b.addr, b.port, vlan)
-        if a.port < b.port or (a.port == b.port and a.addr <= b.addr):
-            key = k1
-        else:
-            key = (b.addr, b.port, a.addr, a.port, vlan)
+        key = _index_key(a.addr, a.port, b.addr, b.port, vlan)
         if self.index.get(key) is conn:
             del self.index[key]
         if remember:
@@ -242,6 +239,16 @@ class Tombstone:
         self.tw_holders = tuple(conn.role(e.is_a) for e in (conn.a, conn.b)
                                 if e.state is S.TIME_WAIT)
         self.ends = tuple((e.addr, e.port, e.snd_nxt, e.last_tsval) for e in (conn.a, conn.b))
+
+
+def _index_key(
+    src: bytes, sport: int, dst: bytes, dport: int, vlan: tuple[int, ...]
+) -> tuple[Any, ...]:
+    """A connection's flow-index key: its 4-tuple with the lower port (on a tie, the lower
+    address) first, the same for both directions."""
+    if sport < dport or (sport == dport and src <= dst):
+        return (src, sport, dst, dport, vlan)
+    return (dst, dport, src, sport, vlan)
 
 
 def _canonical(key: tuple[Any, ...]) -> tuple[Any, ...]:
