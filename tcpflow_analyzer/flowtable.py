@@ -3,7 +3,8 @@
 * Lookup is one dict probe per packet: each connection is indexed once, under its 4-tuple
   (plus VLAN ids) with the lower port first (the lower address on a tie), and the sender is
   endpoint a when its address and port are a's.  Keys are tuples of address bytes and
-  ports, never a hash or XOR of them.
+  ports, never a hash or XOR of them.  (A socket connected to itself, same address and
+  port on both ends, has one 4-tuple for both directions: its segments all count as a's.)
 * A new pure SYN on a 4-tuple starts a new connection (an *incarnation*) unless it is a
   retransmission (same ISN) or the peer's half of a simultaneous open.  The new connection
   is linked to the old one with the gap between them and, when the old one still held
