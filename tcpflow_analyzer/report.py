@@ -37,13 +37,6 @@ _ROLES_ORIG_IS_B = ("orig", "resp")
 _BY_FRAME = itemgetter(1)
 
 
-def _ip_text(addr: bytes) -> str:
-    """:func:`format_ip`'s text; IPv4 without the round trip through :mod:`ipaddress`."""
-    if len(addr) == 4:
-        return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
-    return format_ip(addr)
-
-
 def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     """Everything a user needs to know about one connection, as JSON-ready data."""
     # This runs once per connection: each property is read once, empty sections are not
@@ -107,8 +100,8 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     vlan = conn.vlan
     report: FlowReport = {
         "id": conn.id,
-        "orig": {"ip": _ip_text(o.addr), "port": o.port},
-        "resp": {"ip": _ip_text(r.addr), "port": r.port},
+        "orig": {"ip": format_ip(o.addr), "port": o.port},
+        "resp": {"ip": format_ip(r.addr), "port": r.port},
         "vlan": list(vlan) if vlan else [],
         "initiator": initiator,
         "roles_inferred": conn.roles_inferred,

@@ -147,6 +147,8 @@ class Segment:
 
 def format_ip(addr: bytes) -> str:
     """Render address bytes as text (IPv4 dotted quad, IPv6 compressed)."""
+    if len(addr) == 4:  # the common case, without the round trip through ipaddress
+        return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
     return str(ipaddress.ip_address(addr))
 
 

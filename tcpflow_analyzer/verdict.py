@@ -6,7 +6,7 @@ endpoints and what the tracker recorded, so it can never disagree with them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
@@ -65,37 +65,38 @@ _CLOSE_ONE_FIN_ONLY = ClosePattern.ONE_FIN_ONLY.value
 _CLOSE_NONE = ClosePattern.NONE.value
 
 # Below 2**52 a double's unit in the last place is at most 1/2, so ``x * 10**k`` is off
-# the exact product by at most 1/4 (see :func:`round_us`).
+# the exact product by at most 1/4 (see :func:`_exact_round`).
 _EXACT_LIMIT = 2.0**52
 
 
-def round_us(x: float) -> float:
-    """Exactly ``round(x, 6)`` (to the microsecond, bit for bit), at a third of its cost.
+def _exact_round(digits: int) -> Callable[[float], float]:
+    """Exactly ``round(x, digits)`` (bit for bit), at about a third of its cost.
 
-    ``round(x, 6)`` writes ``x`` as a correctly rounded decimal and parses that back.  Here
-    ``y = x * 1e6`` is rounded to an integer ``n`` instead: ``n / 1e6`` is the double nearest
-    to ``n / 10**6``, which is what ``round`` parses back too.  The two agree when ``n`` is
-    also the nearest integer to the *exact* product: below 2**52, ``y`` is off that product
-    by at most 1/4, so ``|y - n| < 1/4`` proves it (the product is then within 1/2 of
-    ``n``).  The rest (near a half, huge, inf, nan, or a zero, whose sign only ``round``
-    gets right) goes to ``round`` itself.
+    ``round(x, k)`` writes ``x`` as a correctly rounded decimal and parses that back.  Here
+    ``y = x * 10**k`` is rounded to an integer ``n`` instead: ``n / 10**k`` is the double
+    nearest to the exact quotient, which is what ``round`` parses back too.  The two agree
+    when ``n`` is also the nearest integer to the *exact* product: below 2**52, ``y`` is off
+    that product by at most 1/4, so ``|y - n| < 1/4`` proves it (the product is then within
+    1/2 of ``n``).  The rest (near a half, huge, inf, nan, or a zero, whose sign only
+    ``round`` gets right) goes to ``round`` itself.
     """
-    y = x * 1e6
-    if -_EXACT_LIMIT < y < _EXACT_LIMIT:
-        n = round(y)
-        if n and -0.25 < y - n < 0.25:
-            return n / 1e6
-    return round(x, 6)
+    scale = float(10**digits)
+
+    def exact_round(x: float) -> float:
+        y = x * scale
+        if -_EXACT_LIMIT < y < _EXACT_LIMIT:
+            n = round(y)
+            if n and -0.25 < y - n < 0.25:
+                return n / scale
+        return round(x, digits)
+
+    return exact_round
 
 
-def _round_ns(x: float) -> float:
-    """Exactly ``round(x, 9)``, the way :func:`round_us` computes ``round(x, 6)``."""
-    y = x * 1e9
-    if -_EXACT_LIMIT < y < _EXACT_LIMIT:
-        n = round(y)
-        if n and -0.25 < y - n < 0.25:
-            return n / 1e9
-    return round(x, 9)
+#: ``round(x, 6)``: to the microsecond
+round_us = _exact_round(6)
+#: ``round(x, 9)``: to the nanosecond
+_round_ns = _exact_round(9)
 
 
 def _frames(records: Sequence[tuple[Any, ...]]) -> list[int]:
