@@ -1,5 +1,5 @@
 """Differential test (STYLE §7): our reader and decoder agree with dpkt on every capture in
-``samples/`` and on the Zeek corpus traces (``/work/shared/corpus/zeek/*/trace.pcap*``,
+``samples/`` and on the Zeek corpus traces (``tests/data/zeek-corpus/*/trace.pcap*``,
 skipped when absent).
 
 Reader: frame count, bytes and timestamps equal dpkt.pcap.Reader / dpkt.pcapng.Reader.
@@ -45,7 +45,7 @@ from tcpflow_analyzer.segment import Segment
 from tcpflow_analyzer.sources.pcapfile import open_capture
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = Path("/work/shared/corpus/zeek")
+CORPUS = Path(__file__).resolve().parent / "data" / "zeek-corpus"
 SAMPLE_FILES = sorted(glob.glob(str(ROOT / "samples" / "*.pcap*")))
 CORPUS_FILES = sorted(glob.glob(str(CORPUS / "*" / "trace.pcap*"))
                       + glob.glob(str(CORPUS / "_extra" / "*" / "trace.pcap*")))

@@ -377,13 +377,15 @@ def test_duration_stops_on_time_and_keeps_kernel_timestamps(netns: str, tmp_path
         "off",
     )
     traffic(netns, "client_first")
-    code, out, err = sniff.stop(0)
-    elapsed = time.time() - t0
+    # no signal: the sniffer must end by itself (a generous wait, since a loaded machine is
+    # slow to start Python; what is asserted is what the capture shows, not wall time)
+    code, out, err = sniff.stop(0, timeout=120)
     assert code == 0, err
-    assert elapsed < 6
     live = json.loads(out)
     (conn,) = live["connections"]
     assert t0 < conn["start_ts"] <= conn["end_ts"] < time.time()
+    # every frame kept lies within the 1.5 s the capture was asked to last
+    assert conn["end_ts"] - conn["start_ts"] <= 1.5
     assert_same_report(live, analyze(pcap, "--checksums", "off"))
 
 

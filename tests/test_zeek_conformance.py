@@ -1,7 +1,7 @@
 """Hold the line on Zeek conformance (issue #3 target: conn_state >= 97%, history >= 90%).
 
 The corpus is Zeek's own regression traces with the conn.log they expect
-(``../shared/corpus/zeek``); ``tests/conformance/zeek.py`` prints the full scoreboard.
+(``tests/data/zeek-corpus``, copied with its licence and provenance); ``tests/conformance/zeek.py`` prints the full scoreboard.
 The thresholds here are the current scores rounded down, so a regression fails the suite.
 """
 
@@ -12,7 +12,7 @@ import pytest
 from .conformance.zeek import DEFAULT_CORPUS, run
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_CORPUS / "MANIFEST.tsv").exists(),
-                                reason="Zeek corpus not found beside the repository")
+                                reason="Zeek corpus missing from tests/data/zeek-corpus")
 
 
 def test_zeek_conformance_holds_the_line(capsys: pytest.CaptureFixture[str]) -> None:

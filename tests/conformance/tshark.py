@@ -2,7 +2,7 @@
 
 Usage: ``python tests/conformance/tshark.py [FILE ...] [-v] [--diffs N]``; without files it
 scores every capture in ``samples/``, ``samples/anomalies/`` and every trace of the Zeek
-corpus (``../shared/corpus/zeek/*/trace.pcap*``).
+corpus (``tests/data/zeek-corpus/*/trace.pcap*``).
 
 For each capture we run ``tshark -2 -n -r FILE -T fields -e frame.number -e tcp.srcport
 -e tcp.analysis.<flag> ...`` (two passes, so every frame shows its final analysis) and the
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from tcpflow_analyzer.pipeline import analyze_to_report  # noqa: E402
 from tcpflow_analyzer.tracker import TrackerConfig  # noqa: E402
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "zeek"
+DEFAULT_CORPUS = ROOT / "tests" / "data" / "zeek-corpus"
 
 #: our anomaly name -> tshark field suffix (tcp.analysis.<suffix>)
 FLAGS = (

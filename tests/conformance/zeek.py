@@ -1,6 +1,6 @@
 """Zeek conformance scoreboard: our ``conn_state`` / ``history`` against Zeek's own baselines.
 
-Usage: ``python tests/conformance/zeek.py [CORPUS_DIR] [-v]`` (default ``../shared/corpus/zeek``).
+Usage: ``python tests/conformance/zeek.py [CORPUS_DIR] [-v]`` (default ``tests/data/zeek-corpus``).
 
 For every entry of the corpus MANIFEST we analyze the trace with the checksum policy the
 btest used (``-C`` means checksums are ignored; otherwise Zeek drops bad ones, which is our
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from tcpflow_analyzer.pipeline import analyze_to_report  # noqa: E402
 from tcpflow_analyzer.tracker import TrackerConfig  # noqa: E402
 
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "zeek"
+DEFAULT_CORPUS = ROOT / "tests" / "data" / "zeek-corpus"
 _ID_ALIASES = {
     "src_ip": "id.orig_h", "src_port": "id.orig_p", "dst_ip": "id.resp_h", "dst_port": "id.resp_p",
 }
