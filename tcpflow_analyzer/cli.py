@@ -32,7 +32,6 @@ from .clikit import (
     TimeWaitOpt,
     _Progress,
     build_filter,
-    emit_report,
     err_console,
     make_config,
     output_stream,
@@ -40,8 +39,8 @@ from .clikit import (
     run_guarded,
 )
 from .pipeline import analyze_captures
-from .render import OutputFormat
-from .report import FlowReport, summarize
+from .render import OutputFormat, to_writer
+from .report import FlowReport, Summary
 
 app = typer.Typer(
     name="tcpflow-analyzer",
@@ -79,38 +78,22 @@ def analyze(
         progress = _Progress(console, enabled=True)
         # no terminal, no bar: then the frames need no progress wrapper either
         on_progress = progress.update if progress.enabled else None
-        flows: list[FlowReport] = []
-        if fmt is OutputFormat.NDJSON:
-            from .render.jsonout import NdjsonWriter
-
-            with output_stream(output) as out:
-                writer = NdjsonWriter(out)
-
-                def on_flow(f: FlowReport) -> None:
-                    if flt.matches(f):
-                        flows.append(_summary_view(f))
-                        writer.flow(f)
-
-                try:
-                    stats = analyze_captures(captures, config, on_flow, on_progress)
-                finally:
-                    progress.stop()
-                writer.finish(stats.to_dict(), summarize(flows))
-            print_warnings(console, stats.warnings)
-            return 0
-
-        def collect(f: FlowReport) -> None:
-            if flt.matches(f):
-                flows.append(f)
-
-        try:
-            stats = analyze_captures(captures, config, collect, on_progress)
-        finally:
-            progress.stop()
-        flows.sort(key=lambda f: f["id"])
-        report = {"capture": stats.to_dict(), "summary": summarize(flows), "connections": flows}
+        summary = Summary()
+        everything = flt.is_empty
         with output_stream(output) as out:
-            emit_report(fmt, report, out)
+            # every format streams: a writer keeps no report (see render/base.py)
+            writer = to_writer(fmt, out, _spool_dir(output))
+
+            def on_flow(f: FlowReport) -> None:
+                if everything or flt.matches(f):
+                    summary.add(f)
+                    writer.flow(f)
+
+            try:
+                stats = analyze_captures(captures, config, on_flow, on_progress)
+            finally:
+                progress.stop()
+            writer.finish(stats.to_dict(), summary.to_dict())
         if fmt is not OutputFormat.TERMINAL or output is not None:
             print_warnings(console, stats.warnings)
         return 0
@@ -118,11 +101,12 @@ def analyze(
     raise typer.Exit(run_guarded(debug, body))
 
 
-def _summary_view(f: FlowReport) -> FlowReport:
-    """The few fields the NDJSON summary needs (keeps memory flat while streaming)."""
-    return {"outcome": f["outcome"], "close": {"pattern": f["close"]["pattern"]},
-            "handshake": {"status": f["handshake"]["status"]}, "anomalies": f["anomalies"],
-            "time_wait": f["time_wait"]}
+def _spool_dir(output: str | None) -> str | None:
+    """Where sorted formats spool: beside the output file (the space it will need anyway),
+    else ``$TMPDIR``."""
+    if output is None or output == "-" or (os.path.exists(output) and not os.path.isfile(output)):
+        return None
+    return os.path.dirname(os.path.abspath(output))
 
 
 @app.command()

@@ -8,6 +8,7 @@ The schema is documented in the README ("JSON schema") and frozen by the golden 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
@@ -136,29 +137,58 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     return report
 
 
-def summarize(flows: list[FlowReport]) -> dict[str, Any]:
-    """Counts by outcome, close pattern, handshake status and anomaly over ``flows``."""
-    outcomes: dict[str, int] = {}
-    closes: dict[str, int] = {}
-    handshakes: dict[str, int] = {}
-    anomalies: dict[str, int] = {}
-    time_wait = 0
-    for f in flows:
+class Summary:
+    """Counts by outcome, close pattern, handshake status and anomaly, kept as connections
+    end: constant size whatever the number of connections (every key comes from a closed
+    set: outcomes, close patterns, handshake statuses, catalogue codes)."""
+
+    __slots__ = ("connections", "outcomes", "closes", "handshakes", "anomalies", "time_wait")
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.outcomes: dict[str, int] = {}
+        self.closes: dict[str, int] = {}
+        self.handshakes: dict[str, int] = {}
+        self.anomalies: dict[str, int] = {}
+        self.time_wait = 0
+
+    def add(self, f: FlowReport) -> None:
+        """Count one connection report."""
+        self.connections += 1
+        outcomes = self.outcomes
         outcomes[f["outcome"]] = outcomes.get(f["outcome"], 0) + 1
-        closes[f["close"]["pattern"]] = closes.get(f["close"]["pattern"], 0) + 1
+        closes = self.closes
+        pattern = f["close"]["pattern"]
+        closes[pattern] = closes.get(pattern, 0) + 1
+        handshakes = self.handshakes
         hs = f["handshake"]["status"]
         handshakes[hs] = handshakes.get(hs, 0) + 1
-        for k, v in f["anomalies"].items():
-            anomalies[k] = anomalies.get(k, 0) + v
-        time_wait += bool(f["time_wait"])
-    return {
-        "connections": len(flows),
-        "outcomes": dict(sorted(outcomes.items())),
-        "close_patterns": dict(sorted(closes.items())),
-        "handshakes": dict(sorted(handshakes.items())),
-        "with_time_wait": time_wait,
-        "anomalies": dict(sorted(anomalies.items())),
-    }
+        found = f["anomalies"]
+        if found:
+            anomalies = self.anomalies
+            for k, v in found.items():
+                anomalies[k] = anomalies.get(k, 0) + v
+        if f["time_wait"]:
+            self.time_wait += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary`` section of a report."""
+        return {
+            "connections": self.connections,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "close_patterns": dict(sorted(self.closes.items())),
+            "handshakes": dict(sorted(self.handshakes.items())),
+            "with_time_wait": self.time_wait,
+            "anomalies": dict(sorted(self.anomalies.items())),
+        }
+
+
+def summarize(flows: Iterable[FlowReport]) -> dict[str, Any]:
+    """Counts by outcome, close pattern, handshake status and anomaly over ``flows``."""
+    acc = Summary()
+    for f in flows:
+        acc.add(f)
+    return acc.to_dict()
 
 
 class FlowFilter:

@@ -1,11 +1,18 @@
-"""CSV renderer: one row per connection with the fields scripts filter on most."""
+"""CSV renderer: one row per connection with the fields scripts filter on most.
+
+Streams: each row is formatted as its connection ends and kept only as text, in a
+:class:`~.base.SortedSpool`, so the rows come out in id order with bounded memory.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 from ..report import FlowReport
+from .base import BinaryOut, SortedSpool
 
 COLUMNS = [
     "id", "orig_ip", "orig_port", "resp_ip", "resp_port", "vlan", "initiator", "start_ts",
@@ -41,9 +48,46 @@ def flow_row(f: FlowReport) -> dict[str, Any]:
     }
 
 
+class CsvWriter:
+    """``--format csv``: a header, then one row per connection in id order."""
+
+    def __init__(self, out: TextIO, spool_dir: str | None = None) -> None:
+        self.out = out
+        self.spool = SortedSpool(spool_dir)
+        self._text = io.StringIO()
+        self._csv = csv.writer(self._text, lineterminator="\n")
+
+    def _line(self, values: list[Any]) -> bytes:
+        text = self._text
+        text.seek(0)
+        text.truncate()
+        self._csv.writerow(values)
+        return text.getvalue().encode("utf-8", "surrogateescape")
+
+    def flow(self, flow: FlowReport) -> None:
+        """Format one finished connection's row and keep its text until :meth:`finish`."""
+        row = flow_row(flow)
+        self.spool.add((0.0, flow["id"]), self._line([row[c] for c in COLUMNS]))
+
+    def finish(self, capture: dict[str, Any], summary: dict[str, Any],
+               sections: Mapping[str, Any] | None = None) -> None:
+        """Write the header and every row (a CSV holds one table: ``capture``, ``summary``
+        and extra ``sections`` are not part of it)."""
+        out = BinaryOut(self.out)
+        out.write(self._line(COLUMNS))
+        chunk: list[bytes] = []
+        for line in self.spool.drain():
+            chunk.append(line)
+            if len(chunk) >= 1024:
+                out.write(b"".join(chunk))
+                chunk.clear()
+        out.write(b"".join(chunk))
+        out.flush()
+
+
 def render_csv(flows: list[FlowReport], out: TextIO) -> None:
     """Write a header and one row per connection."""
-    w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    w.writeheader()
+    writer = CsvWriter(out)
     for f in flows:
-        w.writerow(flow_row(f))
+        writer.flow(f)
+    writer.finish({}, {})

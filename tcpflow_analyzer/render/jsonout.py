@@ -1,156 +1,119 @@
-"""JSON document and NDJSON stream renderers (plain ``json``, never rich)."""
+"""JSON document and NDJSON stream writers, encoded by orjson (never rich).
+
+Both stream: NDJSON writes each connection as it ends; the JSON document keeps each
+connection only as its encoded text, in a :class:`~.base.SortedSpool` (bounded memory, the
+rest sorted on disk), and writes the document at the end with the connections in id order
+after the ``capture`` and ``summary`` sections, as it always has.
+
+orjson writes UTF-8 (``json``'s ``ensure_ascii`` escaped every non-ASCII character) and
+spells some floats differently (``1e-7`` for ``1e-07``); the values are the same.  An
+object orjson refuses (a file name that is not valid UTF-8, an integer beyond 64 bits) is
+encoded by the standard library instead, so that nothing a capture holds can stop a report.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, TextIO
 
-from ..report import SCHEMA_VERSION, FlowReport
+import orjson
 
-# One encoder for every line, with ``json.dumps(..., separators=(",", ":"))``'s output:
-# ``dumps`` would build a new one per call.  Reports are trees of fresh dicts and lists
-# (never cyclic), so the cycle check is skipped.
-_encode_line = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
-_CONNECTION_HEAD = '{"record":"connection",'
+from ..report import SCHEMA_VERSION, FlowReport
+from .base import BinaryOut, SortedSpool
+
+_INDENT = orjson.OPT_INDENT_2
+_CONNECTION_HEAD = b'{"record":"connection",'
+# a connection sits two levels deep in the document: 4 more spaces on each of its lines
+_NL = b"\n"
+_NL_IN_CONNECTIONS = b"\n    "
+
+
+def dumps(obj: Any, indent: bool = False) -> bytes:
+    """``obj`` as UTF-8 JSON: orjson's, or the standard library's where orjson refuses."""
+    try:
+        return orjson.dumps(obj, option=_INDENT) if indent else orjson.dumps(obj)
+    except TypeError:
+        if indent:
+            return json.dumps(obj, indent=2).encode("ascii")
+        return json.dumps(obj, separators=(",", ":")).encode("ascii")
+
+
+class JsonWriter:
+    """``--format json``: one document, ``{"schema_version", "capture", "summary",
+    "connections": [... in id order], <sections>}``, indented by two spaces."""
+
+    def __init__(self, out: TextIO, spool_dir: str | None = None) -> None:
+        self.out = out
+        self.spool = SortedSpool(spool_dir)
+
+    def flow(self, flow: FlowReport) -> None:
+        """Encode one finished connection and keep its text until :meth:`finish`."""
+        text = dumps(flow, indent=True).replace(_NL, _NL_IN_CONNECTIONS)
+        self.spool.add((0.0, flow["id"]), text)
+
+    def finish(self, capture: dict[str, Any], summary: dict[str, Any],
+               sections: Mapping[str, Any] | None = None) -> None:
+        """Write the whole document."""
+        out = BinaryOut(self.out)
+        head = dumps({"schema_version": SCHEMA_VERSION, "capture": capture,
+                      "summary": summary}, indent=True)
+        out.write(head[:-2] + b',\n  "connections": [')
+        sep = b"\n    "
+        chunk: list[bytes] = []
+        for text in self.spool.drain():
+            chunk.append(sep)
+            chunk.append(text)
+            sep = b",\n    "
+            if len(chunk) >= 512:
+                out.write(b"".join(chunk))
+                chunk.clear()
+        out.write(b"".join(chunk))
+        out.write(b"]" if sep == b"\n    " else b"\n  ]")
+        if sections:
+            out.write(b"," + dumps(dict(sections), indent=True)[1:-2])
+        out.write(b"\n}\n")
+        out.flush()
 
 
 def render_json(report: dict[str, Any], out: TextIO) -> None:
-    """Write the whole report as one JSON document (``json.dump(doc, out, indent=2)``'s
-    bytes, about twice as fast: see :func:`write_indented`)."""
-    doc = {"schema_version": SCHEMA_VERSION, **report}
-    write_indented(doc, out)
-    out.write("\n")
-
-
-def write_indented(obj: Any, out: TextIO) -> None:
-    """Write exactly what ``json.dump(obj, out, indent=2)`` writes.
-
-    The standard library has no C encoder for indented output; its Python one yields and
-    writes every token separately.  This one appends to a list and writes it in pieces
-    (bounded memory for a long ``connections`` list), with the same rules: strings through
-    json's own C escaper (``ensure_ascii``), floats by ``repr`` (``NaN``, ``Infinity``),
-    bools and None as literals, keys as json converts them.  Anything json could not
-    encode raises TypeError as json would.
-    """
-    parts: list[str] = []
-    _indented(obj, "\n", parts, out)
-    out.write("".join(parts))
-
-
-_FLUSH_PARTS = 1 << 14
-
-
-def _indented(o: Any, nl: str, parts: list[str], out: TextIO) -> None:
-    """Append the encoding of ``o``; ``nl`` is a newline plus the current indentation."""
-    t = type(o)
-    if t is str:
-        parts.append(_escape(o))
-    elif t is int:
-        parts.append(int.__repr__(o))
-    elif t is float:
-        parts.append(_float(o))
-    elif t is dict or (t is not list and t is not tuple and isinstance(o, dict)):
-        if not o:
-            parts.append("{}")
-            return
-        inner = nl + "  "
-        sep = "{" + inner
-        for k, v in o.items():
-            parts.append(sep)
-            parts.append(_escape(k if type(k) is str else _key(k)))
-            parts.append(": ")
-            _indented(v, inner, parts, out)
-            sep = "," + inner
-        parts.append(nl + "}")
-    elif t is list or t is tuple or isinstance(o, (list, tuple)):
-        if not o:
-            parts.append("[]")
-            return
-        inner = nl + "  "
-        sep = "[" + inner
-        for v in o:
-            parts.append(sep)
-            _indented(v, inner, parts, out)
-            sep = "," + inner
-            if len(parts) > _FLUSH_PARTS:
-                out.write("".join(parts))
-                parts.clear()
-        parts.append(nl + "]")
-    elif o is None:
-        parts.append("null")
-    elif o is True:
-        parts.append("true")
-    elif o is False:
-        parts.append("false")
-    elif isinstance(o, str):
-        parts.append(_escape(o))
-    elif isinstance(o, int):
-        parts.append(int.__repr__(o))
-    elif isinstance(o, float):
-        parts.append(_float(o))
-    else:
-        raise TypeError(f"Object of type {t.__name__} is not JSON serializable")
-
-
-def _float(x: float) -> str:
-    if x != x:
-        return "NaN"
-    if x == _INF:
-        return "Infinity"
-    if x == -_INF:
-        return "-Infinity"
-    return float.__repr__(x)
-
-
-def _key(k: Any) -> str:
-    """A dict key as json turns it into a string."""
-    if isinstance(k, str):
-        return k
-    if isinstance(k, float):
-        return _float(k)
-    if k is True:
-        return "true"
-    if k is False:
-        return "false"
-    if k is None:
-        return "null"
-    if isinstance(k, int):
-        return int.__repr__(k)
-    raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
-
-
-_INF = float("inf")
-_escape = json.encoder.encode_basestring_ascii
+    """Write a whole report (``capture``, ``summary``, ``connections``, then any further
+    sections) as one JSON document."""
+    writer = JsonWriter(out)
+    for f in report["connections"]:
+        writer.flow(f)
+    rest = {k: v for k, v in report.items() if k not in ("capture", "summary", "connections")}
+    writer.finish(report["capture"], report["summary"], rest)
 
 
 class NdjsonWriter:
     """Streams one JSON object per line: each connection as it ends, then a summary line.
 
-    Every line has a ``record`` field: ``connection`` or ``summary``.
+    Every line has a ``record`` field: ``connection``, ``event`` (``sniff``) or ``summary``.
     """
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
+        self._bin = BinaryOut(out)
+        self._write = self._bin.write
 
     def flow(self, flow: FlowReport) -> None:
         """Write one finished connection."""
         if not flow or "record" in flow:
-            self.out.write(_encode_line({"record": "connection", **flow}))
-            self.out.write("\n")
+            self._write(dumps({"record": "connection", **flow}) + _NL)
             return
         # the ``record`` field goes first: put it in front of the encoded report rather
         # than copying the report into a new dict
-        self.out.write(f"{_CONNECTION_HEAD}{_encode_line(flow)[1:]}\n")
+        self._write(_CONNECTION_HEAD + dumps(flow)[1:] + _NL)
 
     def event(self, event: dict[str, Any]) -> None:
         """Write one live event (``sniff``)."""
-        self.out.write(_encode_line({"record": "event", **event}))
-        self.out.write("\n")
+        self._write(dumps({"record": "event", **event}) + _NL)
 
-    def finish(self, capture: dict[str, Any], summary: dict[str, Any]) -> None:
-        """Write the closing summary line."""
+    def finish(self, capture: dict[str, Any], summary: dict[str, Any],
+               sections: Mapping[str, Any] | None = None) -> None:
+        """Write the closing summary line (extra ``sections`` become fields of it)."""
         line = {"record": "summary", "schema_version": SCHEMA_VERSION, "capture": capture,
-                "summary": summary}
-        self.out.write(_encode_line(line))
-        self.out.write("\n")
-        self.out.flush()
+                "summary": summary, **(sections or {})}
+        self._write(dumps(line) + _NL)
+        self._bin.flush()

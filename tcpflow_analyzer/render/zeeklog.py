@@ -8,9 +8,11 @@ Columns we cannot know without Zeek's application analyzers (``service``, ``loca
 from __future__ import annotations
 
 import time
-from typing import TextIO
+from collections.abc import Mapping
+from typing import Any, TextIO
 
 from ..report import FlowReport
+from .base import BinaryOut, SortedSpool
 
 FIELDS = [
     ("ts", "time"), ("uid", "string"), ("id.orig_h", "addr"), ("id.orig_p", "port"),
@@ -38,17 +40,53 @@ def _row(f: FlowReport) -> list[str]:
     ]
 
 
+class ZeekWriter:
+    """``--format zeek``: the conn.log header, one line per connection in order of start
+    time (then id), and the ``#close`` trailer.  Each line is formatted as its connection
+    ends and kept only as text, in a :class:`~.base.SortedSpool` (bounded memory)."""
+
+    def __init__(self, out: TextIO, spool_dir: str | None = None,
+                 now: float | None = None) -> None:
+        self.out = out
+        self.now = now
+        self.spool = SortedSpool(spool_dir)
+
+    def flow(self, flow: FlowReport) -> None:
+        """Format one finished connection's line and keep it until :meth:`finish`."""
+        line = "\t".join(_row(flow)) + "\n"
+        self.spool.add((flow["start_ts"], flow["id"]),
+                       line.encode("utf-8", "surrogateescape"))
+
+    def finish(self, capture: dict[str, Any], summary: dict[str, Any],
+               sections: Mapping[str, Any] | None = None) -> None:
+        """Write the log (a conn.log has one row per connection and nothing else)."""
+        now = self.now
+        stamp = time.strftime("%Y-%m-%d-%H-%M-%S",
+                              time.gmtime(now if now is not None else time.time()))
+        out = BinaryOut(self.out)
+        head = ("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n"
+                "#unset_field\t-\n#path\tconn\n"
+                f"#open\t{stamp}\n"
+                "#fields\t" + "\t".join(n for n, _ in FIELDS) + "\n"
+                "#types\t" + "\t".join(t for _, t in FIELDS) + "\n")
+        out.write(head.encode("utf-8"))
+        chunk: list[bytes] = []
+        for line in self.spool.drain():
+            chunk.append(line)
+            if len(chunk) >= 1024:
+                out.write(b"".join(chunk))
+                chunk.clear()
+        out.write(b"".join(chunk))
+        out.write(f"#close\t{stamp}\n".encode())
+        out.flush()
+
+
 def render_zeek(flows: list[FlowReport], out: TextIO, now: float | None = None) -> None:
     """Write a conn.log: header, one line per connection, ``#close`` trailer."""
-    stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(now if now is not None else time.time()))
-    out.write("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n")
-    out.write("#path\tconn\n")
-    out.write(f"#open\t{stamp}\n")
-    out.write("#fields\t" + "\t".join(n for n, _ in FIELDS) + "\n")
-    out.write("#types\t" + "\t".join(t for _, t in FIELDS) + "\n")
-    for f in sorted(flows, key=lambda x: (x["start_ts"], x["id"])):
-        out.write("\t".join(_row(f)) + "\n")
-    out.write(f"#close\t{stamp}\n")
+    writer = ZeekWriter(out, now=now)
+    for f in flows:
+        writer.flow(f)
+    writer.finish({}, {})
 
 
 def zeek_fields() -> list[str]:
