@@ -117,12 +117,49 @@ class SortedSpool:
                 self._write_run()
             assert self._file is not None
             fd = self._file.fileno()
+            fan_in = max(2, MERGE_MEMORY // _MIN_CHUNK)
+            while len(self._runs) > fan_in:
+                self._merge_pass(fd, fan_in)
             chunk = max(_MIN_CHUNK, MERGE_MEMORY // len(self._runs))
             readers = [_read_run(fd, start, end, chunk) for start, end in self._runs]
             for _key, data in heapq.merge(*readers, key=_first):
                 yield data
         finally:
             self.close()
+
+    def _merge_pass(self, fd: int, fan_in: int) -> None:
+        """Merge the runs ``fan_in`` at a time into longer runs at the end of the file, so
+        that the final merge's read buffers (one per run) stay within MERGE_MEMORY however
+        many runs there were.  Each pass writes the records once more to the (unlinked) file."""
+        assert self._file is not None
+        f = self._file
+        f.seek(0, os.SEEK_END)
+        chunk = max(_MIN_CHUNK, MERGE_MEMORY // fan_in)
+        pack = _HEAD.pack
+        merged: list[tuple[int, int]] = []
+        for i in range(0, len(self._runs), fan_in):
+            group = self._runs[i:i + fan_in]
+            if len(group) == 1:
+                merged.append(group[0])
+                continue
+            start = self._size
+            out: list[bytes] = []
+            size = pending = 0
+            readers = [_read_run(fd, a, b, chunk) for a, b in group]
+            for (ts, ident), data in heapq.merge(*readers, key=_first):
+                out.append(pack(ts, ident, len(data)))
+                out.append(data)
+                size += _HEAD.size + len(data)
+                pending += _HEAD.size + len(data)
+                if pending >= chunk:
+                    f.write(b"".join(out))
+                    out.clear()
+                    pending = 0
+            f.write(b"".join(out))
+            f.flush()
+            self._size = start + size
+            merged.append((start, self._size))
+        self._runs = merged
 
     def close(self) -> None:
         """Forget every record and remove the spool file."""
@@ -161,7 +198,7 @@ def _read_run(fd: int, start: int, end: int, chunk: int) -> Iterator[tuple[SortK
         ts, ident, n = unpack(buf, off)
         stop = off + head + n
         while len(buf) < stop:
-            more = os.pread(fd, max(chunk, stop - len(buf)), pos)
+            more = os.pread(fd, min(max(chunk, stop - len(buf)), end - pos), pos)
             if not more:
                 raise OSError("spool file truncated")
             pos += len(more)
@@ -170,6 +207,10 @@ def _read_run(fd: int, start: int, end: int, chunk: int) -> Iterator[tuple[SortK
             off = 0
         yield (ts, ident), buf[off + head:stop]
         off = stop
+
+
+#: Bytes of encoded text gathered before one write when a spool is drained to the output.
+WRITE_BATCH = 64 << 10
 
 
 class BinaryOut:
@@ -191,6 +232,27 @@ class BinaryOut:
             self._buffer.write(data)
         else:
             self.out.write(data.decode("utf-8", "surrogateescape"))
+
+    def write_all(self, records: Iterator[bytes], sep: bytes = b"", first: bytes = b"") -> int:
+        """Write every record, ``sep`` between them and ``first`` before the first one,
+        gathered into writes of about :data:`WRITE_BATCH` bytes; return how many."""
+        batch: list[bytes] = []
+        size = n = 0
+        lead = first
+        for rec in records:
+            if lead:
+                batch.append(lead)
+            batch.append(rec)
+            size += len(lead) + len(rec)
+            lead = sep
+            n += 1
+            if size >= WRITE_BATCH:
+                self.write(b"".join(batch))
+                batch.clear()
+                size = 0
+        if batch:
+            self.write(b"".join(batch))
+        return n
 
     def flush(self) -> None:
         """Flush the stream."""

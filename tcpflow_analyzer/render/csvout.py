@@ -75,13 +75,7 @@ class CsvWriter:
         and extra ``sections`` are not part of it)."""
         out = BinaryOut(self.out)
         out.write(self._line(COLUMNS))
-        chunk: list[bytes] = []
-        for line in self.spool.drain():
-            chunk.append(line)
-            if len(chunk) >= 1024:
-                out.write(b"".join(chunk))
-                chunk.clear()
-        out.write(b"".join(chunk))
+        out.write_all(self.spool.drain())
         out.flush()
 
 

@@ -59,17 +59,8 @@ class JsonWriter:
         head = dumps({"schema_version": SCHEMA_VERSION, "capture": capture,
                       "summary": summary}, indent=True)
         out.write(head[:-2] + b',\n  "connections": [')
-        sep = b"\n    "
-        chunk: list[bytes] = []
-        for text in self.spool.drain():
-            chunk.append(sep)
-            chunk.append(text)
-            sep = b",\n    "
-            if len(chunk) >= 512:
-                out.write(b"".join(chunk))
-                chunk.clear()
-        out.write(b"".join(chunk))
-        out.write(b"]" if sep == b"\n    " else b"\n  ]")
+        n = out.write_all(self.spool.drain(), sep=b",\n    ", first=b"\n    ")
+        out.write(b"\n  ]" if n else b"]")
         if sections:
             out.write(b"," + dumps(dict(sections), indent=True)[1:-2])
         out.write(b"\n}\n")

@@ -70,13 +70,7 @@ class ZeekWriter:
                 "#fields\t" + "\t".join(n for n, _ in FIELDS) + "\n"
                 "#types\t" + "\t".join(t for _, t in FIELDS) + "\n")
         out.write(head.encode("utf-8"))
-        chunk: list[bytes] = []
-        for line in self.spool.drain():
-            chunk.append(line)
-            if len(chunk) >= 1024:
-                out.write(b"".join(chunk))
-                chunk.clear()
-        out.write(b"".join(chunk))
+        out.write_all(self.spool.drain())
         out.write(f"#close\t{stamp}\n".encode())
         out.flush()
 
