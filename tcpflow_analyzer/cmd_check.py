@@ -103,7 +103,10 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
         grouped[flow.get("file", paths[0])].append(flow)
 
 
-    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect)
+    # Results are grouped by capture, so ids restart in each: `show CAPTURE --conn N` then
+    # draws the connection a result names.
+    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect,
+                             ids_per_capture=True)
     for flows in grouped.values():
         flows.sort(key=lambda f: f["id"])
     named = [("<stdin>" if p == "-" else p, flows) for p, flows in grouped.items()]
