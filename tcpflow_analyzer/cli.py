@@ -37,6 +37,7 @@ from .clikit import (
     make_config,
     output_stream,
     print_warnings,
+    require_stdout,
     run_guarded,
 )
 from .pipeline import analyze_captures
@@ -128,9 +129,16 @@ def _summary_view(f: FlowReport) -> FlowReport:
 @app.command()
 def anomalies() -> None:
     """List every anomaly the analyzer reports, with its severity and meaning."""
-    width = max(len(k) for k in CATALOGUE)
-    for code, (sev, meaning) in CATALOGUE.items():
-        sys.stdout.write(f"{code:<{width}}  {sev.value:<7}  {meaning}\n")
+
+    def body() -> int:
+        out = require_stdout()
+        width = max(len(k) for k in CATALOGUE)
+        for code, (sev, meaning) in CATALOGUE.items():
+            out.write(f"{code:<{width}}  {sev.value:<7}  {meaning}\n")
+        out.flush()
+        return 0
+
+    raise typer.Exit(run_guarded(False, body))
 
 
 @app.command("ingest-bench", hidden=True)

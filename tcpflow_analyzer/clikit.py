@@ -3,18 +3,32 @@
 Every command module (``cli`` itself and the ``cmd_*`` plugins) imports from here, never
 from ``cli``, so that importing any of them first works: ``cli`` is the only module that
 builds the typer app and registers the plugins.
+
+Run-time failures and result files are handled in one place, for every command:
+
+* **Run-time failures** — :func:`run_guarded` runs a command's body: a
+  :class:`~.errors.TcpflowError` is one line and exit 2; a closed pipe on stdout is a normal
+  end (0); a full disk or a closed stdout is its own one-line error; ``MemoryError`` is "out
+  of memory"; SIGINT exits 130 and SIGTERM 143, each with one line, after the ``finally``
+  blocks (which remove a half-written output file) have run.  :func:`output_stream` writes
+  a result file through a temporary file renamed into place on success, created with the
+  permissions the umask allows (or those of the file it replaces).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import signal
+import stat
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, TextIO
 
 import typer
@@ -28,6 +42,16 @@ from .tracker import TrackerConfig
 
 PROG = "tcpflow-analyzer"
 
+# -- one-line messages --------------------------------------------------------------------
+def _say(line: str) -> None:
+    """Write one line to stderr; a closed or broken stderr must not turn into a traceback."""
+    err = sys.stderr
+    if err is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        err.write(line + "\n")
+        err.flush()
+
 
 def err_console() -> Console:
     """The stderr console for summaries, progress and warnings (honours NO_COLOR)."""
@@ -36,25 +60,115 @@ def err_console() -> Console:
 
 def fail(message: str, code: ExitCode = ExitCode.TOOL_ERROR) -> typer.Exit:
     """Print a one-line error and return the Exit to raise."""
-    sys.stderr.write(f"{PROG}: error: {message}\n")
+    _say(f"{PROG}: error: {message}")
     return typer.Exit(int(code))
 
 
-def run_guarded(debug: bool, body: Callable[[], int]) -> int:
-    """Run a command body, turning every failure into one line and exit code 2."""
+# -- run-time failures ----------------------------------------------------------------------
+class Terminated(BaseException):  # noqa: N818  (a signal, like KeyboardInterrupt)
+    """SIGTERM arrived: unwind (``finally`` blocks remove temporary files) and exit 143."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def terminate_on_sigterm() -> Iterator[None]:
+    """While the body runs, SIGTERM raises :class:`Terminated` instead of killing outright."""
     try:
-        return body()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (embedded use): keep the default
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _oom_unraisables_folded() -> Iterator[None]:
+    """While a command runs, a ``MemoryError`` that Python can only report as "Exception
+    ignored in ..." (a generator closed while the stack unwinds from the first one) is
+    not printed: the command's own one-line "out of memory" says it.  Any other
+    unraisable exception is reported as usual."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, MemoryError):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+_OUT_OF_MEMORY = "out of memory (the system refused more; raise the limit or split the capture)"
+
+#: errno values that can only come from writing (the output), never from reading a capture.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null so that the interpreter's final flush of what is still
+    buffered cannot fail again (a second BrokenPipeError would exit 120)."""
+    with contextlib.suppress(Exception):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _write_failure(what: str, exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"cannot write {what}: {reason} (the disk is full)"
+    return f"cannot write {what}: {reason}"
+
+
+def require_stdout(hint: str = "") -> TextIO:
+    """``sys.stdout``, or a one-line error when the process was started without one."""
+    out = sys.stdout
+    if out is None or getattr(out, "closed", False):
+        raise TcpflowError(f"standard output is closed{hint}")
+    return out
+
+
+def run_guarded(debug: bool, body: Callable[[], int]) -> int:
+    """Run a command body, turning every failure into one line and its exit code."""
+    try:
+        with terminate_on_sigterm(), _oom_unraisables_folded():
+            return body()
     except TcpflowError as exc:
         if debug:
             raise
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
+        _say(f"{PROG}: interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except Terminated:
+        _say(f"{PROG}: terminated")
+        raise typer.Exit(int(ExitCode.TERMINATED)) from None
     except BrokenPipeError:
-        with contextlib.suppress(Exception):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        # the reader went away (`| head`): a normal end, as for every Unix filter
+        silence_stdout()
         return int(ExitCode.OK)
+    except MemoryError as exc:
+        if debug:
+            raise
+        exc.__traceback__ = None  # free the analysis' frames before printing
+        del exc
+        raise fail(_OUT_OF_MEMORY) from None
+    except OSError as exc:
+        if debug:
+            raise
+        if exc.errno in _WRITE_ERRNOS or exc.errno == errno.EBADF:
+            # written outside output_stream (show, anomalies): it can only be stdout
+            silence_stdout()
+            raise fail(_write_failure("standard output", exc)) from None
+        raise fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)") from None
     except typer.Exit:
         raise
     except Exception as exc:
@@ -63,42 +177,108 @@ def run_guarded(debug: bool, body: Callable[[], int]) -> int:
         raise fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)") from None
 
 
+# -- result files -------------------------------------------------------------------------
+def _is_device(path: str) -> bool:
+    """Write straight into it, never through a temporary file: /dev/null, /dev/stdout, a
+    FIFO, a terminal (anything that exists and is not a regular file)."""
+    if path.startswith(("/dev/", "/proc/")):
+        return True
+    p = Path(path)
+    return p.exists() and not p.is_file()
+
+
+def _umask() -> int:
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode(target: Path) -> int:
+    """The mode a result file gets: that of the regular file it replaces, else 0666 less
+    the umask (what ``>`` in a shell gives)."""
+    with contextlib.suppress(OSError):
+        st = os.stat(target)
+        if stat.S_ISREG(st.st_mode):
+            return stat.S_IMODE(st.st_mode)
+    return 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def output_stream(path: str | None) -> Iterator[TextIO]:
     """stdout, or a temporary file renamed onto ``path`` only when everything succeeded."""
     if path is None or path == "-":
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    target = Path(path)
-    if target.exists() and not target.is_file():
-        # /dev/null, a FIFO, a terminal: write straight into it, never rename over it
+        out = require_stdout(" (nowhere to write the results; give -o FILE)")
         try:
-            with target.open("w", encoding="utf-8", newline="") as fh:
+            yield out
+            out.flush()
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise
+            if exc.errno not in _WRITE_ERRNOS and exc.errno != errno.EBADF:
+                raise
+            silence_stdout()
+            raise TcpflowError(_write_failure("standard output", exc)) from None
+        return
+    if _is_device(path):
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as fh:
                 yield fh
         except OSError as exc:
-            raise TcpflowError(f"cannot write {path}: {exc.strerror or exc}") from None
+            raise TcpflowError(_write_failure(path, exc)) from None
         return
-    directory = target.parent if str(target.parent) else Path(".")
+    # Through a symlink, replace the file it points to, not the link.
+    target = Path(os.path.realpath(path))
+    mode = new_file_mode(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".tcpflow-", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=".tcpflow-", dir=target.parent)
     except OSError as exc:
-        raise TcpflowError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise TcpflowError(_write_failure(path, exc)) from None
     ok = False
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
         ok = True
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise TcpflowError(_write_failure(path, exc)) from None
     finally:
         if ok:
             try:
                 os.replace(tmp, target)
             except OSError as exc:
-                os.unlink(tmp)
-                raise TcpflowError(f"cannot write {path}: {exc.strerror or exc}") from None
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise TcpflowError(_write_failure(path, exc)) from None
         else:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def stdout_console(**kwargs: Any) -> Console:
+    """A rich console on stdout whose closed pipe raises ``BrokenPipeError`` (rich's own
+    default exits 1), so that ``| head`` ends the command with exit code 0."""
+    return _pipe_console_class()(**kwargs)
+
+
+_PIPE_CONSOLE: list[type[Console]] = []
+
+
+def _pipe_console_class() -> type[Console]:
+    if not _PIPE_CONSOLE:
+
+        class _PipeConsole(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True
+                raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+        _PIPE_CONSOLE.append(_PipeConsole)
+    return _PIPE_CONSOLE[0]
 
 
 class _Progress:
@@ -216,9 +396,10 @@ def emit_report(fmt: OutputFormat, report: dict[str, Any], out: TextIO) -> None:
     else:
         from .render.terminal import render_terminal
 
-        term = Console(file=out, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+        term = stdout_console(file=out, no_color=bool(os.environ.get("NO_COLOR")),
+                              highlight=False)
         if not term.is_terminal:
-            term = Console(file=out, no_color=True, highlight=False, width=160)
+            term = stdout_console(file=out, no_color=True, highlight=False, width=160)
         render_terminal(report, term)
 
 

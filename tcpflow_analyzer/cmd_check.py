@@ -27,6 +27,7 @@ from .clikit import (
     make_config,
     output_stream,
     run_guarded,
+    silence_stdout,
 )
 from .errors import PolicyError, TcpflowError
 from .pipeline import analyze_captures
@@ -212,8 +213,14 @@ def check(
         scope = build_scope(host, port)
         grouped, warnings = analyze_per_capture(captures, checksums, time_wait, semantics)
         report = evaluate(rules, grouped, scope, warnings)
-        with output_stream(output) as out:
-            _emit(fmt, report, out, list_limit, _use_color(output) and fmt is CheckFormat.TEXT)
+        try:
+            with output_stream(output) as out:
+                _emit(fmt, report, out, list_limit,
+                      _use_color(output) and fmt is CheckFormat.TEXT)
+        except BrokenPipeError:
+            # `check ... | head`: the reader has seen enough, but the verdict still decides
+            # the exit code and --junit is still written (a CI gate must not pass by a pipe)
+            silence_stdout()
         if junit is not None:
             with output_stream(junit) as out:
                 _emit(CheckFormat.JUNIT, report, out, list_limit, False)

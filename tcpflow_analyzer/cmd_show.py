@@ -14,11 +14,9 @@ first).
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
 from .errors import TcpflowError
@@ -112,9 +110,17 @@ def show(
     """Draw TCP connections as ladder diagrams: one arrow per segment, the states of both
     endpoints beside it, anomalies where they happen, and a plain-language verdict."""
 
-    from .clikit import err_console, make_config, output_stream, run_guarded
+    from .clikit import (
+        err_console,
+        make_config,
+        output_stream,
+        require_stdout,
+        run_guarded,
+        stdout_console,
+    )
 
     def body() -> int:
+        stdout = require_stdout()
         selection = _selection(conn, tuple_)
         config = make_config(checksums, time_wait, semantics)
         reader = open_capture(capture)
@@ -132,7 +138,7 @@ def show(
             heading = f"No TCP connections in {name}."
         elif len(ladders) > 1:
             heading = f"{len(ladders)} TCP connections in {name}; showing each."
-        term = Console(highlight=False, emoji=False, markup=False)
+        term = stdout_console(highlight=False, emoji=False, markup=False)
         styled = term.is_terminal and not os.environ.get("NO_COLOR")
         width = min(term.width, MAX_WIDTH) if term.is_terminal else PLAIN_WIDTH
         lines = document_lines(ladders, width, heading)
@@ -147,8 +153,8 @@ def show(
         if styled:
             print_lines(lines, term)
         else:
-            sys.stdout.write(to_plain(lines))
-            sys.stdout.flush()
+            stdout.write(to_plain(lines))
+            stdout.flush()
         console = err_console()
         for w in stats.warnings:
             console.print(f"tcpflow-analyzer: warning: {w}", markup=False)

@@ -16,7 +16,7 @@ Where things go:
   still stream to stdout.
 
 The run ends at ``--count`` frames, after ``--duration`` seconds, or at SIGINT/SIGTERM, and
-exits 0 with the report; a second signal gives up at once (exit 130).
+exits 0 with the report; a second signal gives up at once (exit 130, or 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from .clikit import (
     PortOpt,
     Semantics,
     SemanticsOpt,
+    Terminated,
     TimeWaitOpt,
     build_filter,
     emit_report,
@@ -464,11 +465,12 @@ class SniffRun:
 
     # -- signals ---------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
-        """SIGINT/SIGTERM end the capture cleanly; a second one gives up (exit 130)."""
+        """SIGINT/SIGTERM end the capture cleanly; a second one gives up (exit 130 after
+        SIGINT, 143 after SIGTERM)."""
 
         def handler(signum: int, frame: FrameType | None) -> None:
             if self.stop_ts is not None:
-                raise KeyboardInterrupt
+                raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
             self.stop_ts = time.time()
 
         previous: dict[int, Any] = {}
