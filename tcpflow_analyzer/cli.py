@@ -7,8 +7,6 @@ exit code 2; the traceback only with ``--debug``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from typing import Annotated
 
@@ -20,6 +18,7 @@ from .clikit import (
     PROG,
     AnomalyOpt,
     ChecksumOpt,
+    CliGroup,
     CloseOpt,
     DebugOpt,
     FormatOpt,
@@ -46,6 +45,7 @@ from .report import FlowReport, summarize
 
 app = typer.Typer(
     name="tcpflow-analyzer",
+    cls=CliGroup,  # one-line usage errors for every command (see clikit)
     help="A precise, readable account of every TCP connection in a packet capture.",
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -186,10 +186,5 @@ _register_plugins()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except BrokenPipeError:
-        with contextlib.suppress(Exception):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        sys.exit(0)
+    """Console-script entry point (errors and exit codes: :class:`~.clikit.CliGroup`)."""
+    app(prog_name=PROG)

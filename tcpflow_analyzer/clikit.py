@@ -4,8 +4,18 @@ Every command module (``cli`` itself and the ``cmd_*`` plugins) imports from her
 from ``cli``, so that importing any of them first works: ``cli`` is the only module that
 builds the typer app and registers the plugins.
 
-Run-time failures and result files are handled in one place, for every command:
+Three mechanisms keep every command's promises in one place:
 
+* **Usage errors** — :class:`CliGroup` is the app's group class.  Whatever typer/click raise
+  while parsing (unknown option, missing argument, a value that does not convert) becomes
+  *one* line on stderr, ``tcpflow-analyzer: error: <what> (see `tcpflow-analyzer CMD
+  --help`)``, with exit code 2, instead of typer's framed box.
+* **Option values** — the ``*_value`` parsers (:func:`port_value`, :func:`host_value`,
+  :func:`count_value`, :func:`duration_value`, :func:`choice_value`, :func:`output_value`)
+  validate a value as it is parsed and raise ``typer.BadParameter`` with a short reason;
+  :class:`CliGroup` prefixes the option's name.  Declare a new option with
+  ``typer.Option(..., parser=port_value)`` (or one of the ready ``*Opt`` aliases below) and
+  it gets the same checks and the same one-line error.
 * **Run-time failures** — :func:`run_guarded` runs a command's body: a
   :class:`~.errors.TcpflowError` is one line and exit 2; a closed pipe on stdout is a normal
   end (0); a full disk or a closed stdout is its own one-line error; ``MemoryError`` is "out
@@ -19,6 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib
+import ipaddress
+import math
 import os
 import signal
 import stat
@@ -29,10 +42,11 @@ from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from .anomalies import CATALOGUE
 from .errors import ExitCode, TcpflowError
@@ -41,6 +55,11 @@ from .report import FlowFilter
 from .tracker import TrackerConfig
 
 PROG = "tcpflow-analyzer"
+
+# typer < 0.20 re-exports click's exceptions, later versions vendor click: take the usage
+# error classes from wherever typer's own BadParameter lives.
+_click_exc: Any = importlib.import_module(typer.BadParameter.__module__)
+
 
 # -- one-line messages --------------------------------------------------------------------
 def _say(line: str) -> None:
@@ -62,6 +81,189 @@ def fail(message: str, code: ExitCode = ExitCode.TOOL_ERROR) -> typer.Exit:
     """Print a one-line error and return the Exit to raise."""
     _say(f"{PROG}: error: {message}")
     return typer.Exit(int(code))
+
+
+# -- usage errors: one line, exit 2 --------------------------------------------------------
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    text = text.removeprefix("Value error, ")  # pydantic's prefix in newer typer versions
+    return text.rstrip(".")
+
+
+def _command_path(ctx: Any) -> str:
+    names: list[str] = []
+    while ctx is not None:
+        if ctx.parent is not None and ctx.info_name:
+            names.append(ctx.info_name)
+        ctx = ctx.parent
+    return " ".join([PROG, *reversed(names)])
+
+
+def _param_hint(param: Any, ctx: Any) -> str:
+    opts = [o for o in getattr(param, "opts", []) if o.startswith("--")] or \
+        list(getattr(param, "opts", []))
+    if getattr(param, "param_type_name", "") == "argument" or not opts:
+        hint = (param.name or "argument").upper()
+    else:
+        hint = opts[0]
+    envvar = getattr(param, "envvar", None)
+    if envvar and ctx is not None:
+        with contextlib.suppress(Exception):
+            if getattr(ctx.get_parameter_source(param.name), "name", "") == "ENVIRONMENT":
+                hint += f" (from ${envvar})"
+    return hint
+
+
+def usage_message(exc: Any) -> str:
+    """The one-line text of a click/typer usage error (no "error:" prefix)."""
+    ctx = getattr(exc, "ctx", None)
+    param = getattr(exc, "param", None)
+    if (isinstance(exc, _click_exc.BadParameter)
+            and not isinstance(exc, _click_exc.MissingParameter) and param is not None):
+        text = f"{_param_hint(param, ctx)} {_one_line(exc.message)}"
+    else:
+        text = _one_line(exc.format_message())
+    return f"{text} (see `{_command_path(ctx)} --help`)"
+
+
+class CliGroup(TyperGroup):
+    """The app's command group: every usage error of every command is one line on stderr
+    with exit code 2, and a closed pipe while printing help is a normal end."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the CLI; parse errors become one line (see :func:`usage_message`)."""
+        positional = list(args)
+        standalone_mode = bool(positional.pop(3) if len(positional) > 3
+                               else kwargs.pop("standalone_mode", True))
+        if len(positional) < 2:
+            kwargs["prog_name"] = kwargs.get("prog_name") or PROG
+        try:
+            kwargs["standalone_mode"] = False
+            rv = super().main(*positional, **kwargs)
+            code = rv if isinstance(rv, int) else 0
+        except _click_exc.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                _say(exc.format_message().rstrip("\n"))
+            else:
+                _say(f"{PROG}: error: {usage_message(exc)}")
+            code = int(ExitCode.TOOL_ERROR)
+        except _click_exc.ClickException as exc:
+            _say(f"{PROG}: error: {_one_line(exc.format_message())}")
+            code = int(ExitCode.TOOL_ERROR)
+        except (KeyboardInterrupt, getattr(_click_exc, "Abort", KeyboardInterrupt),
+                typer.Abort):
+            _say(f"{PROG}: interrupted")
+            code = int(ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            silence_stdout()
+            code = int(ExitCode.OK)
+        except MemoryError:  # while parsing, before run_guarded
+            _say(f"{PROG}: error: {_OUT_OF_MEMORY}")
+            code = int(ExitCode.TOOL_ERROR)
+        except SystemExit as exc:
+            # rich (typer's help) exits 1 on a closed pipe after pointing stdout at
+            # /dev/null: that is `--help | head`, a normal end
+            code = exc.code if isinstance(exc.code, int) else int(ExitCode.TOOL_ERROR)
+            if code == 1 and _stdout_is_devnull():
+                code = int(ExitCode.OK)
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
+# -- option values: validated while parsing ----------------------------------------------
+def _bad(message: str) -> NoReturn:
+    raise typer.BadParameter(message)
+
+
+def port_value(text: Any) -> int:
+    """A TCP port number, 0-65535."""
+    try:
+        port = int(str(text).strip(), 10)
+    except ValueError:
+        _bad(f"{text!r} is not a port number (0-65535)")
+    if not 0 <= port <= 65535:
+        _bad(f"{port} is not a port number (0-65535)")
+    return port
+
+
+def host_value(text: Any) -> str:
+    """An IPv4/IPv6 address or CIDR network (host bits may be set: 10.1.2.3/8 is fine)."""
+    value = str(text).strip()
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        _bad(f"{value!r} is not an IP address or CIDR")
+    return value
+
+
+def count_value(minimum: int = 1, maximum: int | None = None,
+                what: str = "a whole number") -> Callable[[Any], int]:
+    """A parser for an integer in ``minimum..maximum``."""
+    span = f"{minimum}-{maximum}" if maximum is not None else f"{minimum} or more"
+
+    def parse(text: Any) -> int:
+        try:
+            value = int(str(text).strip(), 10)
+        except ValueError:
+            _bad(f"{text!r} is not {what} ({span})")
+        if value < minimum or (maximum is not None and value > maximum):
+            _bad(f"{value} is out of range ({span})")
+        return value
+
+    return parse
+
+
+_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def duration_value(positive: bool = False) -> Callable[[Any], float]:
+    """A parser for a duration in seconds (``60``, ``1.5``, ``250ms``, ``2m``): finite, at
+    least 0 (more than 0 when ``positive``)."""
+
+    def parse(text: Any) -> float:
+        raw = str(text).strip()
+        number = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = raw[len(number):].lower()
+        try:
+            value = float(number) * _UNITS[unit]
+        except (ValueError, KeyError):
+            _bad(f"{raw!r} is not a duration (seconds, or a number with ms, s, m or h)")
+        if positive and not (math.isfinite(value) and value > 0):
+            _bad(f"must be more than 0 seconds, and finite (got {raw!r})")
+        if not (math.isfinite(value) and value >= 0):
+            _bad(f"must be at least 0 seconds, and finite (got {raw!r})")
+        return value
+
+    return parse
+
+
+def choice_value(choices: Any) -> Callable[[Any], str]:
+    """A parser for one of a closed set of words (exact spelling)."""
+    allowed = sorted(choices)
+
+    def parse(text: Any) -> str:
+        value = str(text)
+        if value not in allowed:
+            _bad(f"{value!r} is not one of: {', '.join(allowed)}")
+        return value
+
+    return parse
+
+
+def output_value(text: Any) -> str:
+    """An output file: ``-`` (stdout), a device, or a file whose directory exists.  Checked
+    before any capture is read, so a typo in the path does not cost a whole analysis."""
+    path = str(text)
+    target = Path(path)
+    if target.is_dir():
+        _bad(f"{path!r}: cannot write there (it is a directory)")
+    if path == "-" or _is_device(path):
+        return path
+    parent = Path(os.path.realpath(target)).parent
+    if not parent.is_dir():
+        _bad(f"{path!r}: cannot write there (no such directory {str(parent)!r})")
+    return path
 
 
 # -- run-time failures ----------------------------------------------------------------------
@@ -119,6 +321,13 @@ def silence_stdout() -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(1), os.stat(os.devnull))
+    except OSError:
+        return False
 
 
 def _write_failure(what: str, exc: OSError) -> str:
@@ -317,43 +526,55 @@ class _Progress:
             self.bar.stop()
 
 
+_OUTCOMES = ("closed", "reset", "refused", "no_synack", "handshake_incomplete", "open")
+_CLOSES = ("four_way", "three_way", "simultaneous", "half_close", "one_fin_only", "none")
+
 FormatOpt = Annotated[OutputFormat, typer.Option(
     "--format", "-f", envvar="TCPFLOW_FORMAT", case_sensitive=False,
     help="terminal (rich view), json, ndjson (one connection per line as it ends), csv, zeek "
          "(conn.log).")]
 OutputOpt = Annotated[str | None, typer.Option(
-    "--output", "-o", help="Write results to FILE (written only when the analysis succeeds).")]
+    "--output", "-o", metavar="FILE", parser=output_value,
+    help="Write results to FILE (written only when the analysis succeeds).")]
 HostOpt = Annotated[list[str] | None, typer.Option(
-    "--host", help="Only connections with an endpoint in this address or CIDR (repeatable).")]
+    "--host", metavar="ADDR|CIDR", parser=host_value,
+    help="Only connections with an endpoint in this address or CIDR (repeatable).")]
 PortOpt = Annotated[list[int] | None, typer.Option(
-    "--port", help="Only connections with this port on either side (repeatable).")]
+    "--port", metavar="PORT", parser=port_value,
+    help="Only connections with this port on either side (repeatable).")]
 OutcomeOpt = Annotated[list[str] | None, typer.Option(
-    "--outcome", help="Only these outcomes: closed, reset, refused, no_synack, "
-                      "handshake_incomplete, open (repeatable).")]
+    "--outcome", metavar="OUTCOME", parser=choice_value(_OUTCOMES),
+    help="Only these outcomes: closed, reset, refused, no_synack, handshake_incomplete, open "
+         "(repeatable).")]
 CloseOpt = Annotated[list[str] | None, typer.Option(
-    "--close", help="Only these close patterns: four_way, three_way, simultaneous, half_close, "
-                    "one_fin_only, none (repeatable).")]
+    "--close", metavar="PATTERN", parser=choice_value(_CLOSES),
+    help="Only these close patterns: four_way, three_way, simultaneous, half_close, "
+         "one_fin_only, none (repeatable).")]
 AnomalyOpt = Annotated[list[str] | None, typer.Option(
-    "--anomaly", help="Only connections with this anomaly (repeatable; see `anomalies`).")]
+    "--anomaly", metavar="CODE", parser=choice_value(CATALOGUE),
+    help="Only connections with this anomaly (repeatable; see `anomalies`).")]
 ChecksumOpt = Annotated[str, typer.Option(
-    "--checksums", help="auto: drop bad-checksum segments unless a host's are all bad "
-                        "(offload); strict: always drop; off: do not verify.")]
+    "--checksums", metavar="auto|strict|off", parser=choice_value(("auto", "strict", "off")),
+    help="auto: drop bad-checksum segments unless a host's are all bad (offload); strict: "
+         "always drop; off: do not verify.")]
 TimeWaitOpt = Annotated[float, typer.Option(
-    "--time-wait", help="2MSL in seconds for TIME-WAIT and reuse judgements.", min=0.0)]
+    "--time-wait", metavar="SECONDS", parser=duration_value(),
+    help="2MSL in seconds for TIME-WAIT and reuse judgements.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
-
-_OUTCOMES = {"closed", "reset", "refused", "no_synack", "handshake_incomplete", "open"}
-_CLOSES = {"four_way", "three_way", "simultaneous", "half_close", "one_fin_only", "none"}
 
 
 def build_filter(host: list[str] | None, port: list[int] | None, outcome: list[str] | None,
                  close: list[str] | None, anomaly: list[str] | None) -> FlowFilter:
-    """Validate the selection options and build the filter (bad values are errors)."""
+    """Validate the selection options and build the filter (bad values are errors; the
+    option parsers above catch them first on the command line)."""
     for name, values, allowed in (("--outcome", outcome, _OUTCOMES), ("--close", close, _CLOSES),
-                                  ("--anomaly", anomaly, set(CATALOGUE))):
+                                  ("--anomaly", anomaly, tuple(CATALOGUE))):
         for v in values or []:
             if v not in allowed:
                 raise TcpflowError(f"{name} {v!r} is not one of: {', '.join(sorted(allowed))}")
+    for p in port or []:
+        if not 0 <= p <= 65535:
+            raise TcpflowError(f"--port {p} is not a port number (0-65535)")
     try:
         return FlowFilter(host, port, outcome, close, anomaly)
     except ValueError as exc:
@@ -378,6 +599,9 @@ def make_config(checksums: str, time_wait: float,
     """Tracker configuration from CLI options."""
     if checksums not in ("auto", "strict", "off"):
         raise TcpflowError(f"--checksums {checksums!r} is not one of: auto, strict, off")
+    if not (math.isfinite(time_wait) and time_wait >= 0):
+        raise TcpflowError(f"--time-wait {time_wait!r} is out of range (a finite duration of "
+                           "at least 0 s)")
     return TrackerConfig(checksums=checksums, time_wait_s=time_wait, semantics=str(semantics))
 
 

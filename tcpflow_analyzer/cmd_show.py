@@ -18,7 +18,15 @@ from typing import Annotated
 
 import typer
 
-from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
+from .clikit import (
+    ChecksumOpt,
+    DebugOpt,
+    Semantics,
+    SemanticsOpt,
+    TimeWaitOpt,
+    count_value,
+    output_value,
+)
 from .errors import TcpflowError
 from .ladder import DEFAULT_FOLD, LadderCollector, Selection, TupleSpec, build_ladders, parse_tuple
 from .pipeline import Analyzer
@@ -34,7 +42,7 @@ from .render.ladder import (
 from .sources.pcapfile import open_capture
 
 ConnOpt = Annotated[list[int] | None, typer.Option(
-    "--conn", "-c", metavar="ID",
+    "--conn", "-c", metavar="ID", parser=count_value(1, what="a connection id"),
     help="Draw connection ID (the id `analyze` shows; repeatable).")]
 TupleOpt = Annotated[list[str] | None, typer.Option(
     "--tuple", "-t", metavar="A:P-B:P",
@@ -43,14 +51,14 @@ TupleOpt = Annotated[list[str] | None, typer.Option(
 AllOpt = Annotated[bool, typer.Option(
     "--all", "-a", help="Draw every segment: never fold a data phase.")]
 FoldOpt = Annotated[int, typer.Option(
-    "--fold", metavar="N", min=1,
+    "--fold", metavar="N", parser=count_value(1),
     help="Fold runs of more than N plain data/ACK segments into one line.")]
 RawSeqOpt = Annotated[bool, typer.Option(
     "--raw-seq", help="Show absolute seq/ack numbers instead of relative ones.")]
 SvgOpt = Annotated[str | None, typer.Option(
-    "--svg", metavar="FILE", help="Also write the drawing to FILE as SVG.")]
+    "--svg", metavar="FILE", parser=output_value, help="Also write the drawing to FILE as SVG.")]
 HtmlOpt = Annotated[str | None, typer.Option(
-    "--html", metavar="FILE", help="Also write the drawing to FILE as HTML.")]
+    "--html", metavar="FILE", parser=output_value, help="Also write the drawing to FILE as HTML.")]
 
 
 def _selection(conn: list[int] | None, tuples: list[str] | None) -> Selection:

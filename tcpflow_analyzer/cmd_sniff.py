@@ -47,10 +47,13 @@ from .clikit import (
     Terminated,
     TimeWaitOpt,
     build_filter,
+    count_value,
+    duration_value,
     emit_report,
     err_console,
     make_config,
     output_stream,
+    output_value,
     run_guarded,
 )
 from .errors import TcpflowError
@@ -83,17 +86,21 @@ FilterOpt = Annotated[
 ]
 CountOpt = Annotated[
     int | None,
-    typer.Option("--count", "-c", min=1, help="Stop after this many frames.", show_default=False),
+    typer.Option("--count", "-c", metavar="N", parser=count_value(1),
+                 help="Stop after this many frames.", show_default=False),
 ]
 DurationOpt = Annotated[
     float | None,
-    typer.Option("--duration", min=0.0, help="Stop after this many seconds.", show_default=False),
+    typer.Option("--duration", metavar="SECONDS", parser=duration_value(positive=True),
+                 help="Stop after this many seconds.", show_default=False),
 ]
 WriteOpt = Annotated[
     str | None,
     typer.Option(
         "--write",
         "-w",
+        metavar="FILE",
+        parser=output_value,
         help="Also write the captured frames to this pcap file (nanosecond "
         "timestamps; `analyze FILE` reproduces the report).",
         show_default=False,
@@ -128,8 +135,8 @@ BufferOpt = Annotated[
     typer.Option(
         "--buffer-size",
         "-B",
-        min=1,
-        max=4096,
+        metavar="MIB",
+        parser=count_value(1, 4096),
         help="Kernel capture buffer in MiB (the ring the kernel fills while we analyse).",
     ),
 ]
