@@ -7,8 +7,6 @@ exit code 2; the traceback only with ``--debug``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 from typing import Annotated
 
@@ -20,6 +18,7 @@ from .clikit import (
     PROG,
     AnomalyOpt,
     ChecksumOpt,
+    CliGroup,
     CloseOpt,
     DebugOpt,
     FormatOpt,
@@ -36,6 +35,7 @@ from .clikit import (
     make_config,
     output_stream,
     print_warnings,
+    require_stdout,
     run_guarded,
 )
 from .pipeline import analyze_captures
@@ -44,6 +44,7 @@ from .report import FlowReport, Summary
 
 app = typer.Typer(
     name="tcpflow-analyzer",
+    cls=CliGroup,  # one-line usage errors for every command (see clikit)
     help="A precise, readable account of every TCP connection in a packet capture.",
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -112,9 +113,16 @@ def _spool_dir(output: str | None) -> str | None:
 @app.command()
 def anomalies() -> None:
     """List every anomaly the analyzer reports, with its severity and meaning."""
-    width = max(len(k) for k in CATALOGUE)
-    for code, (sev, meaning) in CATALOGUE.items():
-        sys.stdout.write(f"{code:<{width}}  {sev.value:<7}  {meaning}\n")
+
+    def body() -> int:
+        out = require_stdout()
+        width = max(len(k) for k in CATALOGUE)
+        for code, (sev, meaning) in CATALOGUE.items():
+            out.write(f"{code:<{width}}  {sev.value:<7}  {meaning}\n")
+        out.flush()
+        return 0
+
+    raise typer.Exit(run_guarded(False, body))
 
 
 @app.command("ingest-bench", hidden=True)
@@ -162,10 +170,5 @@ _register_plugins()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except BrokenPipeError:
-        with contextlib.suppress(Exception):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        sys.exit(0)
+    """Console-script entry point (errors and exit codes: :class:`~.clikit.CliGroup`)."""
+    app(prog_name=PROG)

@@ -21,12 +21,19 @@ import typer
 from .checks import CheckReport, ConditionKind, Rule, Selector, evaluate, exit_code
 from .clikit import (
     PROG,
+    ChecksumOpt,
     Semantics,
     SemanticsOpt,
+    TimeWaitOpt,
+    count_value,
     err_console,
+    host_value,
     make_config,
     output_stream,
+    output_value,
+    port_value,
     run_guarded,
+    silence_stdout,
 )
 from .errors import PolicyError, TcpflowError
 from .pipeline import analyze_captures
@@ -103,7 +110,10 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
         grouped[flow.get("file", paths[0])].append(flow)
 
 
-    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect)
+    # Results are grouped by capture, so ids restart in each: `show CAPTURE --conn N` then
+    # draws the connection a result names.
+    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect,
+                             ids_per_capture=True)
     for flows in grouped.values():
         flows.sort(key=lambda f: f["id"])
     named = [("<stdin>" if p == "-" else p, flows) for p, flows in grouped.items()]
@@ -148,30 +158,29 @@ ForbidOpt = Annotated[list[str] | None, typer.Option(
     help="No connection may have any of the values, e.g. outcome=open, close=one_fin_only, "
          "anomaly=zero_window (repeatable).")]
 HostOpt = Annotated[list[str] | None, typer.Option(
-    "--host", help="Check only connections with an endpoint in this address or CIDR "
-                   "(repeatable; narrows every rule).")]
+    "--host", metavar="ADDR|CIDR", parser=host_value,
+    help="Check only connections with an endpoint in this address or CIDR (repeatable; "
+         "narrows every rule).")]
 PortOpt = Annotated[list[int] | None, typer.Option(
-    "--port", help="Check only connections with this port on an endpoint (repeatable; narrows "
-                   "every rule).")]
+    "--port", metavar="PORT", parser=port_value,
+    help="Check only connections with this port on an endpoint (repeatable; narrows every "
+         "rule).")]
 FormatOpt = Annotated[CheckFormat, typer.Option(
     "--format", "-f", envvar="TCPFLOW_CHECK_FORMAT", case_sensitive=False,
     help="text (readable summary), json, github (workflow annotations), junit (XML).")]
 OutputOpt = Annotated[str | None, typer.Option(
-    "--output", "-o", help="Write the results to FILE instead of stdout.")]
+    "--output", "-o", metavar="FILE", parser=output_value,
+    help="Write the results to FILE instead of stdout.")]
 JunitOpt = Annotated[str | None, typer.Option(
-    "--junit", metavar="FILE", help="Also write JUnit XML to FILE (one test suite per capture, "
-                                    "one test case per rule).")]
+    "--junit", metavar="FILE", parser=output_value,
+    help="Also write JUnit XML to FILE (one test suite per capture, one test case per rule).")]
 ExitZeroOpt = Annotated[bool, typer.Option(
     "--exit-zero", help="Exit 0 even when error rules fail (tool and policy errors still "
                         "exit 2).")]
 LimitOpt = Annotated[int, typer.Option(
-    "--list-limit", min=0, help="Offending connections listed per rule in text, github and "
-                                "junit output (0 = all; json always lists all).")]
-ChecksumOpt = Annotated[str, typer.Option(
-    "--checksums", help="auto: drop bad-checksum segments unless a host's are all bad "
-                        "(offload); strict: always drop; off: do not verify.")]
-TimeWaitOpt = Annotated[float, typer.Option(
-    "--time-wait", min=0.0, help="2MSL in seconds for TIME-WAIT and reuse judgements.")]
+    "--list-limit", metavar="N", parser=count_value(0),
+    help="Offending connections listed per rule in text, github and junit output (0 = all; "
+         "json always lists all).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 
 
@@ -209,8 +218,14 @@ def check(
         scope = build_scope(host, port)
         grouped, warnings = analyze_per_capture(captures, checksums, time_wait, semantics)
         report = evaluate(rules, grouped, scope, warnings)
-        with output_stream(output) as out:
-            _emit(fmt, report, out, list_limit, _use_color(output) and fmt is CheckFormat.TEXT)
+        try:
+            with output_stream(output) as out:
+                _emit(fmt, report, out, list_limit,
+                      _use_color(output) and fmt is CheckFormat.TEXT)
+        except BrokenPipeError:
+            # `check ... | head`: the reader has seen enough, but the verdict still decides
+            # the exit code and --junit is still written (a CI gate must not pass by a pipe)
+            silence_stdout()
         if junit is not None:
             with output_stream(junit) as out:
                 _emit(CheckFormat.JUNIT, report, out, list_limit, False)

@@ -14,13 +14,19 @@ first).
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
+from .clikit import (
+    ChecksumOpt,
+    DebugOpt,
+    Semantics,
+    SemanticsOpt,
+    TimeWaitOpt,
+    count_value,
+    output_value,
+)
 from .errors import TcpflowError
 from .ladder import DEFAULT_FOLD, LadderCollector, Selection, TupleSpec, build_ladders, parse_tuple
 from .pipeline import Analyzer
@@ -36,7 +42,7 @@ from .render.ladder import (
 from .sources.pcapfile import open_capture
 
 ConnOpt = Annotated[list[int] | None, typer.Option(
-    "--conn", "-c", metavar="ID",
+    "--conn", "-c", metavar="ID", parser=count_value(1, what="a connection id"),
     help="Draw connection ID (the id `analyze` shows; repeatable).")]
 TupleOpt = Annotated[list[str] | None, typer.Option(
     "--tuple", "-t", metavar="A:P-B:P",
@@ -45,14 +51,14 @@ TupleOpt = Annotated[list[str] | None, typer.Option(
 AllOpt = Annotated[bool, typer.Option(
     "--all", "-a", help="Draw every segment: never fold a data phase.")]
 FoldOpt = Annotated[int, typer.Option(
-    "--fold", metavar="N", min=1,
+    "--fold", metavar="N", parser=count_value(1),
     help="Fold runs of more than N plain data/ACK segments into one line.")]
 RawSeqOpt = Annotated[bool, typer.Option(
     "--raw-seq", help="Show absolute seq/ack numbers instead of relative ones.")]
 SvgOpt = Annotated[str | None, typer.Option(
-    "--svg", metavar="FILE", help="Also write the drawing to FILE as SVG.")]
+    "--svg", metavar="FILE", parser=output_value, help="Also write the drawing to FILE as SVG.")]
 HtmlOpt = Annotated[str | None, typer.Option(
-    "--html", metavar="FILE", help="Also write the drawing to FILE as HTML.")]
+    "--html", metavar="FILE", parser=output_value, help="Also write the drawing to FILE as HTML.")]
 
 
 def _selection(conn: list[int] | None, tuples: list[str] | None) -> Selection:
@@ -112,9 +118,17 @@ def show(
     """Draw TCP connections as ladder diagrams: one arrow per segment, the states of both
     endpoints beside it, anomalies where they happen, and a plain-language verdict."""
 
-    from .clikit import err_console, make_config, output_stream, run_guarded
+    from .clikit import (
+        err_console,
+        make_config,
+        output_stream,
+        require_stdout,
+        run_guarded,
+        stdout_console,
+    )
 
     def body() -> int:
+        stdout = require_stdout()
         selection = _selection(conn, tuple_)
         config = make_config(checksums, time_wait, semantics)
         reader = open_capture(capture)
@@ -132,7 +146,7 @@ def show(
             heading = f"No TCP connections in {name}."
         elif len(ladders) > 1:
             heading = f"{len(ladders)} TCP connections in {name}; showing each."
-        term = Console(highlight=False, emoji=False, markup=False)
+        term = stdout_console(highlight=False, emoji=False, markup=False)
         styled = term.is_terminal and not os.environ.get("NO_COLOR")
         width = min(term.width, MAX_WIDTH) if term.is_terminal else PLAIN_WIDTH
         lines = document_lines(ladders, width, heading)
@@ -147,8 +161,8 @@ def show(
         if styled:
             print_lines(lines, term)
         else:
-            sys.stdout.write(to_plain(lines))
-            sys.stdout.flush()
+            stdout.write(to_plain(lines))
+            stdout.flush()
         console = err_console()
         for w in stats.warnings:
             console.print(f"tcpflow-analyzer: warning: {w}", markup=False)

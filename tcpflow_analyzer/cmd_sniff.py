@@ -16,7 +16,7 @@ Where things go:
   still stream to stdout.
 
 The run ends at ``--count`` frames, after ``--duration`` seconds, or at SIGINT/SIGTERM, and
-exits 0 with the report; a second signal gives up at once (exit 130).
+exits 0 with the report; a second signal gives up at once (exit 130, or 143 for SIGTERM).
 """
 
 from __future__ import annotations
@@ -44,12 +44,16 @@ from .clikit import (
     PortOpt,
     Semantics,
     SemanticsOpt,
+    Terminated,
     TimeWaitOpt,
     build_filter,
+    count_value,
+    duration_value,
     emit_report,
     err_console,
     make_config,
     output_stream,
+    output_value,
     run_guarded,
 )
 from .errors import TcpflowError
@@ -82,17 +86,21 @@ FilterOpt = Annotated[
 ]
 CountOpt = Annotated[
     int | None,
-    typer.Option("--count", "-c", min=1, help="Stop after this many frames.", show_default=False),
+    typer.Option("--count", "-c", metavar="N", parser=count_value(1),
+                 help="Stop after this many frames.", show_default=False),
 ]
 DurationOpt = Annotated[
     float | None,
-    typer.Option("--duration", min=0.0, help="Stop after this many seconds.", show_default=False),
+    typer.Option("--duration", metavar="SECONDS", parser=duration_value(positive=True),
+                 help="Stop after this many seconds.", show_default=False),
 ]
 WriteOpt = Annotated[
     str | None,
     typer.Option(
         "--write",
         "-w",
+        metavar="FILE",
+        parser=output_value,
         help="Also write the captured frames to this pcap file (nanosecond "
         "timestamps; `analyze FILE` reproduces the report).",
         show_default=False,
@@ -127,8 +135,8 @@ BufferOpt = Annotated[
     typer.Option(
         "--buffer-size",
         "-B",
-        min=1,
-        max=4096,
+        metavar="MIB",
+        parser=count_value(1, 4096),
         help="Kernel capture buffer in MiB (the ring the kernel fills while we analyse).",
     ),
 ]
@@ -464,11 +472,12 @@ class SniffRun:
 
     # -- signals ---------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
-        """SIGINT/SIGTERM end the capture cleanly; a second one gives up (exit 130)."""
+        """SIGINT/SIGTERM end the capture cleanly; a second one gives up (exit 130 after
+        SIGINT, 143 after SIGTERM)."""
 
         def handler(signum: int, frame: FrameType | None) -> None:
             if self.stop_ts is not None:
-                raise KeyboardInterrupt
+                raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
             self.stop_ts = time.time()
 
         previous: dict[int, Any] = {}

@@ -41,9 +41,10 @@ class PolicyError(TcpflowError):
 
 
 class ExitCode(IntEnum):
-    """Process exit codes (ruff's convention)."""
+    """Process exit codes (ruff's convention; a signal gives 128 + its number, as in a shell)."""
 
     OK = 0
     CHECKS_FAILED = 1
     TOOL_ERROR = 2
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (128 + 2)
+    TERMINATED = 143  # SIGTERM (128 + 15)

@@ -148,9 +148,13 @@ class Analyzer:
 def analyze_captures(
     paths: list[str], config: TrackerConfig, on_flow: Callable[[FlowReport], None],
     progress: Callable[[int, int | None], None] | None = None,
+    *,
+    ids_per_capture: bool = False,
 ) -> CaptureStats:
     """Analyze captures one after another; each file is its own capture (frame numbers and
-    connections never span files), connection ids are unique across all of them.
+    connections never span files), connection ids are unique across all of them, or, with
+    ``ids_per_capture``, numbered from 1 in each capture as ``show CAPTURE --conn N`` does
+    (for output grouped by capture, where the capture and its id name a connection).
 
     Raises :class:`~tcpflow_analyzer.errors.TcpflowError` for a capture that cannot be
     opened (all are opened before any is read); damage inside a capture is a warning.
@@ -161,7 +165,8 @@ def analyze_captures(
     next_id = 1
     for path, reader in zip(paths, readers, strict=True):
         analyzer = Analyzer(config, on_flow, file=path if multi else None)
-        analyzer.table.next_id = next_id
+        if not ids_per_capture:
+            analyzer.table.next_id = next_id
         analyzer.stats.files.append(reader.name)
         frames: Iterable[Frame] = reader
         if progress is not None:

@@ -111,8 +111,27 @@ def test_each_capture_is_checked_on_its_own() -> None:
     good_block, reset_block = out.split("\n\n")[:2]
     assert good_block.startswith(f"capture {GOOD}: 1 connection") and "PASS" in good_block
     assert reset_block.startswith(f"capture {RESET}: 1 connection") and "FAIL" in reset_block
-    # connection ids are unique across captures, as in `analyze`
-    assert "conn #2 192.0.2.1:40000 -> 198.51.100.2:80 reset by resp at frame 7" in reset_block
+    # connection ids are numbered per capture, as in `analyze` and `show CAPTURE --conn N`
+    assert "conn #1 192.0.2.1:40000 -> 198.51.100.2:80 reset by resp at frame 7" in reset_block
+
+
+def test_show_capture_conn_n_draws_the_connection_check_named_among_several() -> None:
+    reuse = str(SAMPLES / "time-wait-reuse.pcap")
+    code, out, _err = run(GOOD, RESET, reuse, "--max", "rst_abort=0",
+                          "--max", "anomaly.reused_ports=0", "-f", "json")
+    assert code == 1
+    named = [(c["capture"], o) for c in json.loads(out)["captures"] for r in c["results"]
+             for o in r["offenders"]]
+    assert [(cap, o["id"], o["frame"]) for cap, o in named] == [(RESET, 1, 7), (reuse, 2, 12)]
+    for capture, offender in named:
+        drawn = CliRunner().invoke(app, ["show", capture, "--conn", str(offender["id"])])
+        assert drawn.exit_code == 0, drawn.stderr
+        heading = drawn.stdout.splitlines()[0]
+        assert heading == (f"Connection #{offender['id']}: orig {offender['orig']} → resp "
+                           f"{offender['resp']}")
+        frames = [line.split()[0] for line in drawn.stdout.splitlines()
+                  if line.strip()[:1].isdigit()]
+        assert str(offender["frame"]) in frames
 
 
 def test_port_option_narrows_every_rule() -> None:

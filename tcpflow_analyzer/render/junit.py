@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import TextIO
 
 from ..checks import CaptureResult, CheckReport, RuleResult
 from .checkout import capture_text, listed
+from .timefmt import utc_text
 
 PACKAGE = "tcpflow-analyzer.check"
 
@@ -42,8 +42,10 @@ def _token(text: str) -> str:
 
 
 def junit_timestamp(ts: float) -> str:
-    """``YYYY-MM-DDTHH:MM:SS`` in UTC, without a zone (the Ant schema's pattern)."""
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    """``YYYY-MM-DDTHH:MM:SS`` in UTC, without a zone (the Ant schema's pattern); any year
+    (xs:dateTime allows 10000 and negative years), 1970 for a timestamp that is not finite."""
+    text = utc_text(ts, sep="T", micro=False)
+    return text if text != "?" else "1970-01-01T00:00:00"
 
 
 def classname(capture: str) -> str:

@@ -23,13 +23,13 @@ from __future__ import annotations
 import io
 import textwrap
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.text import Text
 
 from ..ladder import Arrow, Fold, Ladder, format_bytes, format_duration
 from ..segment import FIN, RST, SYN
+from .timefmt import utc_text
 
 #: Width of the drawing when stdout is not a terminal (and of golden files).
 PLAIN_WIDTH = 100
@@ -184,7 +184,7 @@ def _fold_lines(lay: _Layout, f: Fold, first: bool) -> list[Text]:
 
 
 def _start(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+    return f"{utc_text(ts)} UTC"  # any year a pcapng can name (see timefmt)
 
 
 def ladder_lines(ladder: Ladder, width: int = PLAIN_WIDTH) -> list[Text]:

@@ -11,7 +11,6 @@ the capture loop.  Renderers never touch the tracker: ``sniff`` hands over plain
 from __future__ import annotations
 
 import os
-import time
 from collections import deque
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -30,6 +29,7 @@ from ..events import (
     TimeWaitEntered,
 )
 from ..report import FlowReport
+from .timefmt import clock_text
 
 _EVENT_NAMES: dict[type, str] = {
     ConnectionOpened: "connection_opened",
@@ -83,7 +83,7 @@ class LiveStatus:
 
 
 def _clock(ts: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts % 1 * 1e6):06d}"
+    return clock_text(ts)
 
 
 def _duration(s: float | None) -> str:
