@@ -540,3 +540,19 @@ def test_a_few_frames_too_short_for_their_link_header_are_one_warning(tmp_path: 
     assert got == [frames[0], b"\x00" * 6, frames[1], b"", frames[2]]
     assert len(warnings) == 1
     assert "2 frames shorter than their link-layer header" in warnings[0]
+
+
+def test_pcapng_decompression_bomb_of_zeros_stops_within_the_resync_bound(
+    tmp_path: Path,
+) -> None:
+    """Zeros after a pcapng interface are one corrupt block (type 0, length 0); the scan
+    for a plausible block gives up after 16 MiB instead of reading the whole bomb."""
+    frames = _frames(2)
+    data, _ = _pcapng(frames)
+    path = cb.write(tmp_path, "bomb.pcapng.gz", _zeros_gzip(data, 32 << 20))
+    reader = open_capture(path)
+    with _time_limit(10):
+        got = [d for *_, d in reader]
+    assert got == frames
+    assert len(reader.warnings) == 1
+    assert "no plausible block within 16 MiB" in reader.warnings[0]
