@@ -415,14 +415,26 @@ def test_pcapng_bad_byte_order_magic(tmp_path: Path) -> None:
     assert len(warnings) == 1 and "bad byte-order magic in a section header" in warnings[0]
 
 
-@pytest.mark.parametrize("keep", [4, 8, 11, 12, 27])
+@pytest.mark.parametrize("keep", [4, 8, 11, 12, 27, 32])
 def test_pcapng_cut_inside_its_section_header_is_a_format_error(
     tmp_path: Path, keep: int,
 ) -> None:
     """Issue 12: a pcapng cut to 4 bytes was an empty capture (exit 0) while a pcap cut
-    inside its file header is a format error (exit 2); both are errors now."""
+    inside its file header is a format error (exit 2); both are errors now (also for a
+    section header with options, cut after 28 bytes)."""
+    shb = cb.png_shb(options=[(4, b"tcpflow-analyzer test")])
     with pytest.raises(CaptureFormatError, match="section header cut short"):
-        _read(tmp_path, cb.png_shb()[:keep])
+        _read(tmp_path, shb[:keep])
+
+
+def test_pcapng_corrupt_section_header_with_nothing_after_it_is_a_format_error(
+    tmp_path: Path,
+) -> None:
+    shb = bytearray(cb.png_shb())
+    shb[4:8] = struct.pack("<I", 13)
+    with pytest.raises(CaptureFormatError, match=r"corrupt pcapng section header \(block "
+                       r"length 13\) and no plausible block after it"):
+        _read(tmp_path, bytes(shb) + b"\xee" * 100)
 
 
 def test_pcapng_block_claiming_16_mib_in_a_small_file(tmp_path: Path) -> None:
@@ -556,3 +568,15 @@ def test_pcapng_decompression_bomb_of_zeros_stops_within_the_resync_bound(
     assert got == frames
     assert len(reader.warnings) == 1
     assert "no plausible block within 16 MiB" in reader.warnings[0]
+
+
+@pytest.mark.parametrize("blen", [1 << 20, 0xFFFFFFF0])
+def test_pcapng_corrupt_section_header_length_resynchronises(tmp_path: Path, blen: int) -> None:
+    """A flipped bit in the first block's length is damage like any other: the interface
+    and the packets after it are found (only a file too short for a section header is an
+    error)."""
+    frames = _frames()
+    data, offsets = _pcapng(frames)
+    warnings, got = _read(tmp_path, data[:4] + struct.pack("<I", blen) + data[8:])
+    assert got == frames
+    assert len(warnings) == 1 and "corrupt block at byte 0 after frame 0" in warnings[0]

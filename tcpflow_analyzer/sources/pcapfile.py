@@ -593,7 +593,7 @@ class CaptureReader:
                 pos = 0
                 end = blen
                 if end > len(buf):
-                    if not started:
+                    if not started and len(buf) < 28:  # not even a whole section header
                         raise CaptureFormatError(
                             f"{self.name}: pcapng section header cut short "
                             f"({len(buf)} of {blen} bytes)")
@@ -605,6 +605,12 @@ class CaptureReader:
                 damaged += 1
                 found = self._pcapng_resync(buf, pos, order, len(ifaces))
                 if found is None:
+                    if not started:  # nothing readable at all: as bad as a cut file header
+                        raise CaptureFormatError(
+                            f"{self.name}: pcapng section header cut short ({len(buf)} of "
+                            f"{blen} bytes)" if why == "cut" else
+                            f"{self.name}: corrupt pcapng section header ({why}) and no "
+                            "plausible block after it")
                     if why == "cut":
                         self.warnings.append(
                             f"{self.name}: capture cut off inside a block at byte {bad_at} "
