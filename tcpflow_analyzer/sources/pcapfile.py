@@ -332,9 +332,9 @@ class CaptureReader:
         if self._short > 0:
             self.warnings.append(
                 f"{self.name}: {self._short} frame shorter than its link-layer header "
-                "(damage; counted as truncated)" if self._short == 1 else
+                "(damage)" if self._short == 1 else
                 f"{self.name}: {self._short} frames shorter than their link-layer header "
-                "(damage; counted as truncated)"
+                "(damage)"
             )
         self._fold_warnings()
         if self._guard is not None and self._guard.error is not None:
