@@ -169,6 +169,23 @@ def test_pcap_many_corrupt_headers_are_read_fast(tmp_path: Path) -> None:
     assert delivered == 1 + 2 * count
 
 
+def test_pcap_resync_over_zeros_with_a_clock_near_zero_is_fast(tmp_path: Path) -> None:
+    """With a clock near 0 the upper half of every timestamp is two zero bytes, so a
+    search for it matched every byte of a zeroed region and judged each one in Python
+    (1.2 s per MiB); the scan's regular expression also rejects the zero lengths."""
+    frame = cb.ether(cb.tcp4(flags=cb.ACK))
+    data = (cb.pcap_header() + cb.pcap_record(1000, 0, frame)
+            + struct.pack("<IIII", 1000, 0, 0xFFFFFFFF, 0) + bytes(8 << 20)
+            + cb.pcap_record(1000, 1, frame) * 3)
+    reader = open_capture(cb.write(tmp_path, "zeros.dat", data))
+    try:
+        with _time_limit(6):
+            delivered = sum(1 for _ in reader)
+    except _TookTooLong as exc:
+        pytest.fail(f"{exc} for 8 MiB of zeros")
+    assert delivered == 4 and len(reader.warnings) == 1
+
+
 def test_pcap_corrupt_last_record_stops_with_a_warning(tmp_path: Path) -> None:
     frames = _frames()
     data = _pcap(frames)
@@ -580,3 +597,34 @@ def test_pcapng_corrupt_section_header_length_resynchronises(tmp_path: Path, ble
     warnings, got = _read(tmp_path, data[:4] + struct.pack("<I", blen) + data[8:])
     assert got == frames
     assert len(warnings) == 1 and "corrupt block at byte 0 after frame 0" in warnings[0]
+
+
+def test_resync_through_crafted_junk_gives_up_after_a_budget_of_candidates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Junk crafted so that every 8 bytes look like a record header that fails only the
+    last checks cost ~1.5 s per MiB of it to scan; a capture alternating such junk with
+    good records took minutes per GB.  Each capture may judge MAX_RESYNC_TRIES candidates
+    in all, then reading stops with a warning that says so (here made small)."""
+    from tcpflow_analyzer.sources import pcapfile
+
+    monkeypatch.setattr(pcapfile, "MAX_RESYNC_TRIES", 20_000)
+    frame = cb.ether(cb.tcp4(flags=cb.ACK))
+    junk = struct.pack("<IIII", SEC, 0, 0x20, 0x10) * ((1 << 20) // 16)  # incl > orig
+    good = cb.pcap_record(SEC, 0, frame)
+    bad = struct.pack("<IIII", SEC, 0, 0xFFFFFFFF, 0)
+    data = cb.pcap_header() + (good + bad + junk) * 4 + good
+    reader = open_capture(cb.write(tmp_path, "junk.dat", data))
+    with _time_limit(10):
+        delivered = sum(1 for _ in reader)
+    assert delivered >= 1
+    assert "too much damage (20000 candidate records judged in this capture)" in (
+        reader.warnings[-1])
+    png_junk = struct.pack("<II", cb.PNG_EPB, 0x40) * ((1 << 20) // 8)  # bad trailing length
+    data = (cb.png_shb() + cb.png_idb(1) + (cb.png_epb(0, 1, frame)
+            + struct.pack("<II", cb.PNG_EPB, 0xFFFFFFF0) + png_junk) * 4)
+    reader = open_capture(cb.write(tmp_path, "junk.pcapng", data))
+    with _time_limit(10):
+        delivered = sum(1 for _ in reader)
+    assert delivered >= 1
+    assert "too much damage (20000 candidate blocks judged" in reader.warnings[-1]

@@ -24,6 +24,7 @@ tests use dpkt's writers and readers as an independent reference.
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import lzma
 import os
@@ -45,6 +46,9 @@ RESYNC_LIMIT = 1 << 24  # bytes to scan for a plausible record after a corrupt h
 MAX_WARNINGS_PER_KIND = 5  # listed one by one; the rest are summed up in one line
 MAX_INTERFACES = 1 << 16  # interface blocks kept per pcapng section (~6 MiB at most)
 MAX_SHORT_RUN = 1024  # frames in a row too short for their link header before we stop
+# Candidates a file's resynchronisations may judge in all (each costs a few microseconds of
+# Python; honest damage needs a handful per resync, crafted junk could need millions)
+MAX_RESYNC_TRIES = 1 << 20
 
 # Shortest frame each link type can carry: its link header (BSD loopback's 4 bytes for the
 # rest; no IP header is shorter than 20 bytes, so raw IP below 4 bytes is nothing either).
@@ -74,17 +78,22 @@ def _link_name(linktype: int) -> str:
     return _LINK_NAMES.get(linktype, f"linktype {linktype}")
 
 
-def _record_shape(order: str, nano: bool) -> re.Pattern[bytes]:
-    """Positions where a pcap record header of a plausible shape starts: the fraction is
-    below one second and the captured length between 14 bytes and 16 MiB (a superset of
-    what :meth:`CaptureReader._pcap_resync` accepts, found at C speed)."""
+@functools.lru_cache(maxsize=64)
+def _record_shape(order: str, nano: bool, uppers: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """Positions where a pcap record header of a plausible shape starts: the upper half of
+    its seconds is one of ``uppers`` (any when empty), the fraction is below one second and
+    the captured length between 14 bytes and 16 MiB (a superset of what
+    :meth:`CaptureReader._pcap_resync` accepts, found at C speed)."""
+    upper = b"(?:" + b"|".join(re.escape(u) for u in uppers) + b")" if uppers else b".."
     if order == "<":
+        sec = b".." + upper
         frac = rb"...[\x00-\x3b]" if nano else rb"..[\x00-\x0f]\x00"
         incl = rb"(?:[\x0e-\xff]..|.[\x01-\xff].|..[\x01-\xff])\x00"
     else:
+        sec = upper + b".."
         frac = rb"[\x00-\x3b]..." if nano else rb"\x00[\x00-\x0f].."
         incl = rb"\x00(?:[\x01-\xff]..|.[\x01-\xff].|..[\x0e-\xff])"
-    return re.compile(rb"(?=...." + frac + incl + rb")", re.DOTALL)
+    return re.compile(rb"(?=" + sec + frac + incl + rb")", re.DOTALL)
 
 
 _BLOCK_STARTS: dict[str, re.Pattern[bytes]] = {}
@@ -240,6 +249,7 @@ class CaptureReader:
         self._guard: _Guarded | None = None
         self._kinds: dict[str, int] = {}  # warning kind -> occurrences (kinds are ours: bounded)
         self._short = 0  # frames too short for their link header
+        self._tries = MAX_RESYNC_TRIES  # resynchronisation candidates left to judge
         head = _read_fully(raw, 6)
         if not head:
             raise CaptureFormatError(f"{name}: empty file, not a capture")
@@ -318,6 +328,12 @@ class CaptureReader:
         self._short = -1  # reported
         return True
 
+    def _resync_failure(self, what: str = "record") -> str:
+        if self._tries < 0:
+            return (f"too much damage ({MAX_RESYNC_TRIES} candidate {what}s judged in this "
+                    "capture)")
+        return f"no plausible {what} within {RESYNC_LIMIT >> 20} MiB"
+
     def __iter__(self) -> Iterator[Frame]:
         try:
             if self.format == "pcap":
@@ -387,8 +403,8 @@ class CaptureReader:
                 if found is None:
                     self.warnings.append(
                         f"{self.name}: corrupt record header at byte {bad_at} after frame "
-                        f"{frame} (claims a {incl}-byte packet); no plausible record within "
-                        f"{RESYNC_LIMIT >> 20} MiB, stopped reading"
+                        f"{frame} (claims a {incl}-byte packet); {self._resync_failure()}, "
+                        "stopped reading"
                     )
                     break
                 buf, pos, skipped = found
@@ -440,13 +456,14 @@ class CaptureReader:
         A candidate is accepted when its header is sane (timestamp within a day of the last
         good record, fraction below one second, lengths within the snaplen) and the header
         after it is sane too, or is itself damaged in the same way, or the capture ends
-        exactly there.  The position right after the corrupt header is tried first; then the
-        timestamp's upper half is searched with ``bytes.find`` in windows that double in
-        size, so the scan runs at C speed and every byte is scanned at most a few times.
-        When the very first record is corrupt there is no good timestamp to go by: then
-        a regular expression finds headers of the right shape (fraction below one second,
-        length below 16 MiB) and each candidate is judged against its own timestamp (the
-        records after it must lie within a day of it).
+        exactly there.  The position right after the corrupt header is tried first; then a
+        regular expression finds headers of the right shape (the upper half of the seconds
+        near the last good record's, fraction below one second, length below 16 MiB) in
+        windows that double in size, so the scan runs at C speed, every byte is scanned at
+        most a few times, and runs of zeros cost nothing.  When the very first record is
+        corrupt there is no good timestamp to go by: then any seconds match and each
+        candidate is judged against its own timestamp (the records after it must lie
+        within a day of it).
         At most :data:`RESYNC_LIMIT` bytes are scanned and the buffer only grows by what the
         scan needs, so damage costs linear time and bounded memory.
         Returns ``(buf, pos, skipped)`` on the recovered record, or None.
@@ -467,6 +484,7 @@ class CaptureReader:
             return abs(h[0] - ref) <= 86400 and h[1] < frac_limit
 
         def accept(c: int) -> bool:
+            self._tries -= 1
             h = header(c)
             if h is None:
                 return False
@@ -491,30 +509,20 @@ class CaptureReader:
                 return h3 is None or located(h3, ref)
             return located(h2, ref) and h2[2] > limit  # damaged again right after
 
-        hi_off = 2 if order == "<" else 0  # where the upper half of ts_sec sits in a header
-        patterns: list[bytes] = []
+        if accept(state.origin + rec_size):
+            return state.result(state.origin + rec_size)
+        uppers: tuple[bytes, ...] = ()
         if last_sec is not None:
             halves = {(last_sec >> 16) & 0xFFFF, ((last_sec - 86400) >> 16) & 0xFFFF,
                       ((last_sec + 86400) >> 16) & 0xFFFF}
-            patterns = [struct.pack(order + "H", v) for v in sorted(halves)]
-        shape = _record_shape(order, frac_limit > 1_000_000)
+            uppers = tuple(struct.pack(order + "H", v) for v in sorted(halves))
+        shape = _record_shape(order, frac_limit > 1_000_000, uppers)
 
         def candidates(q: int, stop: int) -> list[int]:
-            if last_sec is None:
-                buf_now = state.buf
-                return [m.start() for m in shape.finditer(buf_now, q, min(len(buf_now),
-                                                                          stop + 15))
-                        if m.start() < stop]
-            hits: list[int] = []
-            for pt in patterns:
-                h = state.buf.find(pt, q + hi_off, stop + hi_off)
-                while h >= 0:
-                    hits.append(h - hi_off)
-                    h = state.buf.find(pt, h + 1, stop + hi_off)
-            return sorted(hits)
+            buf_now = state.buf
+            return [m.start() for m in shape.finditer(buf_now, q, min(len(buf_now), stop + 15))
+                    if m.start() < stop]
 
-        if accept(state.origin + rec_size):
-            return state.result(state.origin + rec_size)
         q = state.origin + 1
         window = 256
         while q - state.origin <= RESYNC_LIMIT:
@@ -525,6 +533,8 @@ class CaptureReader:
             for c in candidates(q, stop):
                 if accept(c):
                     return state.result(c)
+                if self._tries < 0:
+                    return None
             q = stop
             window = min(window * 2, 1 << 16)
             q -= state.compact(q)
@@ -618,8 +628,7 @@ class CaptureReader:
                     else:
                         self.warnings.append(
                             f"{self.name}: corrupt block at byte {bad_at} after frame {frame} "
-                            f"({why}); no plausible block within {RESYNC_LIMIT >> 20} MiB, "
-                            "stopped reading")
+                            f"({why}); {self._resync_failure('block')}, stopped reading")
                     break
                 buf, pos, skipped = found
                 offset_base = bad_at + skipped - pos
@@ -756,6 +765,7 @@ class CaptureReader:
             return True
 
         def accept(c: int) -> bool:
+            self._tries -= 1
             hd = header(c)
             if hd is None or not state.ensure(c + hd[0]) or not whole(c, *hd, True):
                 return False
@@ -786,6 +796,8 @@ class CaptureReader:
                     break
                 if accept(c):
                     return state.result(c)
+                if self._tries < 0:
+                    return None
             q = stop
             window = min(window * 2, 1 << 16)
             q -= state.compact(q)
