@@ -49,6 +49,22 @@ SUPPORTED_LINKTYPES = frozenset({
 })
 
 
+# Skip reasons and unsupported link types are named after frame content (an address family,
+# an ethertype, a protocol number): a hostile capture can make a new one per frame.  At most
+# this many are kept apart; frames of any further one count under SKIP_OTHER (or linktype -1).
+MAX_SKIP_REASONS = 64
+SKIP_OTHER = "other"
+
+
+def count_capped(counts: dict[str, int], reason: str, n: int = 1) -> None:
+    """Add ``n`` frames to ``counts[reason]``, folding a new reason into :data:`SKIP_OTHER`
+    once :data:`MAX_SKIP_REASONS` are kept (so no table keyed by content grows unbounded)."""
+    if reason in counts or len(counts) < MAX_SKIP_REASONS:
+        counts[reason] = counts.get(reason, 0) + n
+    else:
+        counts[SKIP_OTHER] = counts.get(SKIP_OTHER, 0) + n
+
+
 def linktype_name(linktype: int) -> str:
     """Human name of a link type, e.g. ``Ethernet`` or ``linktype 147``."""
     name = LINKTYPE_NAMES.get(linktype)
@@ -208,7 +224,8 @@ def _syn_options(mss: int | None, wscale: int | None, sack_ok: bool,
 class Decoder:
     """Stateful frame decoder: turns frames into Segments and counts what it skips.
 
-    Attributes: ``skipped`` (reason -> frames), ``unsupported_linktypes`` (linktype -> frames),
+    Attributes: ``skipped`` (reason -> frames), ``unsupported_linktypes`` (linktype -> frames;
+    both capped at :data:`MAX_SKIP_REASONS` keys, the rest under ``other`` / ``-1``),
     ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded) and
     ``verify_checksums`` (compute ``csum_ok`` when the segment was captured whole).
     """
@@ -221,7 +238,11 @@ class Decoder:
         self._nest = 0
 
     def _skip(self, reason: str) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        skipped = self.skipped
+        if reason in skipped:
+            skipped[reason] += 1
+        else:
+            count_capped(skipped, reason)
 
     def decode(
         self, frame: int, ts: float, linktype: int, data: bytes
@@ -287,7 +308,9 @@ class Decoder:
                 self._skip("non_ip:llc")
                 return None
             return self._ether(frame, ts, data, _U16.unpack_from(data, 19)[0], 21, (), n)
-        self.unsupported_linktypes[linktype] = self.unsupported_linktypes.get(linktype, 0) + 1
+        seen = self.unsupported_linktypes
+        key = linktype if linktype in seen or len(seen) < MAX_SKIP_REASONS else -1  # capped
+        seen[key] = seen.get(key, 0) + 1
         self._skip("unsupported_linktype")
         return None
 

@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .decode import Decoder, linktype_name
+from .decode import MAX_SKIP_REASONS, SKIP_OTHER, Decoder, count_capped, linktype_name
 from .flowtable import FlowTable
 from .report import FlowReport, build_flow_report, summarize
 from .segment import Segment, format_ip
 from .sources.pcapfile import Frame, open_capture
 from .tracker import Connection, TrackerConfig
+
+MAX_OFFLOAD_WARNINGS = 5  # hosts named in a checksum-offload warning; the rest are counted
+MAX_HOSTS = 1 << 16  # source addresses remembered for the checksum rule (~6 MiB at most)
 
 
 @dataclass
@@ -62,8 +65,9 @@ class Analyzer:
         self.on_flow = on_flow
         self.file = file
         self.table = FlowTable(config, self._finished, events)
-        self._host_good: dict[bytes, int] = {}
-        self._offload_warned: set[bytes] = set()
+        self._host_good: dict[bytes, int] = {}  # capped at MAX_HOSTS
+        self._offload_hosts: set[bytes] = set()  # capped at MAX_HOSTS
+        self._offload_full = False  # more hosts than MAX_HOSTS looked like offload
 
     def _finished(self, conn: Connection) -> None:
         self.on_flow(build_flow_report(conn, self.file))
@@ -100,8 +104,8 @@ class Analyzer:
                         on_segment(conn, seg, from_a, False)
                     continue
                 self._note_offload(seg.src)
-            elif ok and seg.src not in host_good:
-                host_good[seg.src] = 1
+            elif ok and seg.src not in host_good and len(host_good) < MAX_HOSTS:
+                host_good[seg.src] = 1  # beyond the cap a host's bad checksums read as offload
             conn.process(seg, from_a)
             if on_segment is not None:
                 on_segment(conn, seg, from_a, True)
@@ -110,8 +114,14 @@ class Analyzer:
 
     def _note_offload(self, src: bytes) -> None:
         self.stats.bad_checksums += 1
-        if src not in self._offload_warned:
-            self._offload_warned.add(src)
+        hosts = self._offload_hosts
+        if src in hosts:
+            return
+        if len(hosts) >= MAX_HOSTS:
+            self._offload_full = True
+            return
+        hosts.add(src)
+        if len(hosts) <= MAX_OFFLOAD_WARNINGS:
             self.stats.warnings.append(
                 f"every TCP checksum from {format_ip(src)} seen so far is wrong: assuming "
                 "checksum offload on the capturing host and analysing those segments anyway "
@@ -123,14 +133,23 @@ class Analyzer:
         self.table.flush()
         st = self.stats
         for k, v in self.decoder.skipped.items():
-            st.skipped[k] = st.skipped.get(k, 0) + v
+            count_capped(st.skipped, k, v)
         self.decoder.skipped.clear()
+        if SKIP_OTHER in st.skipped:
+            st.warnings.append(_folded_reasons(st.skipped[SKIP_OTHER]))
+        folded_hosts = len(self._offload_hosts) - MAX_OFFLOAD_WARNINGS
+        if folded_hosts > 0:
+            st.warnings.append(
+                f"checksum offload assumed for {'more than ' if self._offload_full else ''}"
+                f"{folded_hosts} more source addresses, not listed one by one"
+            )
         st.payload_truncated += self.decoder.payload_truncated
         self.decoder.payload_truncated = 0
         if self.decoder.unsupported_linktypes:
             names = ", ".join(
-                f"{linktype_name(lt)}: {n} frames"
-                for lt, n in sorted(self.decoder.unsupported_linktypes.items())
+                f"{linktype_name(lt) if lt >= 0 else 'other link types'}: {n} frames"
+                for lt, n in sorted(self.decoder.unsupported_linktypes.items(),
+                                    key=lambda item: (item[0] < 0, item[0]))
             )
             st.warnings.append(f"skipped frames of unsupported link types ({names})")
             self.decoder.unsupported_linktypes.clear()
@@ -163,6 +182,7 @@ def analyze_captures(
     multi = len(paths) > 1
     total = CaptureStats()
     next_id = 1
+    other_in_files = 0  # frames the files' own tables folded (each said so)
     for path, reader in zip(paths, readers, strict=True):
         analyzer = Analyzer(config, on_flow, file=path if multi else None)
         if not ids_per_capture:
@@ -181,14 +201,22 @@ def analyze_captures(
         total.files.extend(st.files)
         total.frames += st.frames
         total.tcp_segments += st.tcp_segments
+        other_in_files += st.skipped.get(SKIP_OTHER, 0)
         for k, v in st.skipped.items():
-            total.skipped[k] = total.skipped.get(k, 0) + v
+            count_capped(total.skipped, k, v)
         total.bad_checksums += st.bad_checksums
         total.payload_truncated += st.payload_truncated
         total.warnings.extend(st.warnings)
         total.max_active_connections = max(total.max_active_connections,
                                            st.max_active_connections)
+    if total.skipped.get(SKIP_OTHER, 0) > other_in_files:
+        total.warnings.append(_folded_reasons(total.skipped[SKIP_OTHER] - other_in_files))
     return total
+
+
+def _folded_reasons(frames: int) -> str:
+    return (f"frames were skipped for more than {MAX_SKIP_REASONS} distinct reasons: "
+            f"{frames} frames of the further ones are counted as '{SKIP_OTHER}'")
 
 
 def _with_progress(reader: Any, progress: Callable[[int, int | None], None]) -> Iterable[Frame]:

@@ -12,6 +12,7 @@ from tcpflow_analyzer.decode import SUPPORTED_LINKTYPES, Decoder
 from tcpflow_analyzer.segment import Segment
 
 from . import capbuild as cb
+from .fuzzing import examples
 
 _V4 = cb.tcp4(flags=cb.DATA_FLAGS, options=cb.NOP + cb.NOP + cb.opt_timestamps(1, 2),
               payload=b"hello", ip_options=b"\x01\x01\x01\x00")
@@ -46,7 +47,7 @@ def _check(linktype: int, frame: bytes) -> None:
         assert seg.syn_opts.wscale <= 14
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     seed=st.sampled_from(SEEDS),
     edits=st.lists(st.tuples(st.integers(0, 4096), st.integers(0, 255)), max_size=5),
@@ -63,7 +64,7 @@ def test_mutated_frames_never_raise(seed: tuple[int, bytes], edits: list[tuple[i
     _check(linktype, bytes(buf))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(linktype=st.sampled_from(sorted(SUPPORTED_LINKTYPES) + [2, 147, 0xFFFF]),
        frame=st.binary(max_size=200))
 def test_random_frames_never_raise(linktype: int, frame: bytes) -> None:

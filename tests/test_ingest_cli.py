@@ -66,6 +66,13 @@ def test_pcap_header_cut_short(tmp_path: Path) -> None:
     _assert_one_line_error(_analyze(path), path)
 
 
+@pytest.mark.parametrize("keep", [4, 20])
+def test_pcapng_cut_inside_its_section_header(tmp_path: Path, keep: int) -> None:
+    """Issue 12: exited 0 as an empty capture, while a pcap cut in its header exits 2."""
+    path = cb.write(tmp_path, "short.pcapng", cb.png_shb()[:keep])
+    _assert_one_line_error(_analyze(path), path, "section header cut short")
+
+
 def test_pcapng_with_bad_byte_order_magic(tmp_path: Path) -> None:
     shb = bytearray(cb.png_shb())
     shb[8:12] = b"ABCD"

@@ -19,6 +19,7 @@ from tcpflow_analyzer.segment import Segment
 from tcpflow_analyzer.sources.pcapfile import open_capture
 
 from . import capbuild as cb
+from .fuzzing import BOUNDARY, examples, mutate, mutation
 
 _FRAMES = [
     cb.ether(cb.tcp4(options=cb.opt_mss(1460) + cb.opt_wscale(7))),
@@ -48,41 +49,6 @@ SEEDS = {
     "bzip2": cb.compress(_PCAP, "bzip2"),
     "xz": cb.compress(_pcapng_seed(), "xz"),
 }
-_BOUNDARY = [0, 1, 11, 12, 13, 16, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 1 << 24, (1 << 24) + 4,
-             1 << 18, (1 << 18) + 1, 65535, 0x0A0D0D0A, 0x1A2B3C4D]
-
-_mutation = st.one_of(
-    st.tuples(st.just("flip"), st.integers(0, 1 << 16), st.integers(1, 255)),
-    st.tuples(st.just("set32"), st.integers(0, 1 << 16), st.sampled_from(_BOUNDARY),
-              st.sampled_from("<>")),
-    st.tuples(st.just("truncate"), st.integers(0, 1 << 16)),
-    st.tuples(st.just("insert"), st.integers(0, 1 << 16), st.binary(min_size=1, max_size=64)),
-    st.tuples(st.just("delete"), st.integers(0, 1 << 16), st.integers(1, 64)),
-    st.tuples(st.just("duplicate"), st.integers(0, 1 << 16), st.integers(1, 200)),
-)
-
-
-def _mutate(data: bytes, mutations: list[tuple]) -> bytes:  # type: ignore[type-arg]
-    buf = bytearray(data)
-    for m in mutations:
-        if not buf:
-            break
-        at = m[1] % len(buf)
-        if m[0] == "flip":
-            buf[at] ^= m[2]
-        elif m[0] == "set32":
-            buf[at : at + 4] = struct.pack(m[3] + "I", m[2])
-        elif m[0] == "truncate":
-            del buf[at:]
-        elif m[0] == "insert":
-            buf[at:at] = m[2]
-        elif m[0] == "delete":
-            del buf[at : at + m[2]]
-        else:
-            buf[at:at] = buf[at : at + m[2]]
-    return bytes(buf)
-
-
 @pytest.fixture(scope="module")
 def fuzz_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "input.dat"
@@ -108,15 +74,16 @@ def _consume(path: Path, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("seed", list(SEEDS))
-@settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
-@given(mutations=st.lists(_mutation, min_size=1, max_size=6))
+@settings(max_examples=examples(60), deadline=2000,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutations=st.lists(mutation, min_size=1, max_size=6))
 def test_mutated_captures_never_crash_or_hang(
     fuzz_path: Path, seed: str, mutations: list[tuple],  # type: ignore[type-arg]
 ) -> None:
-    _consume(fuzz_path, _mutate(SEEDS[seed], mutations))
+    _consume(fuzz_path, mutate(SEEDS[seed], mutations))
 
 
-@settings(max_examples=150, deadline=2000)
+@settings(max_examples=examples(150), deadline=2000)
 @given(
     magic=st.sampled_from([b"", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x34\xcd\xb2\xa1",
                            b"\x0a\x0d\x0d\x0a", b"\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a",
@@ -137,7 +104,7 @@ _block_body = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=2000)
+@settings(max_examples=examples(150), deadline=2000)
 @given(
     order=st.sampled_from("<>"),
     blocks=st.lists(st.tuples(st.sampled_from([1, 2, 3, 4, 5, 6, 10, 0x0A0D0D0A, 0xBAD]),
@@ -154,11 +121,11 @@ def test_random_pcapng_blocks_never_crash_or_hang(
     _consume(fuzz_path, data)
 
 
-@settings(max_examples=150, deadline=2000)
+@settings(max_examples=examples(150), deadline=2000)
 @given(
     order=st.sampled_from("<>"),
-    records=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(_BOUNDARY + [54, 60, 100]),
-                               st.sampled_from(_BOUNDARY + [54, 60, 100]),
+    records=st.lists(st.tuples(st.integers(0, 2), st.sampled_from(BOUNDARY + [54, 60, 100]),
+                               st.sampled_from(BOUNDARY + [54, 60, 100]),
                                st.binary(max_size=120)), max_size=10),
     snaplen=st.sampled_from([0, 60, 65535, 0xFFFFFFFF]),
 )
@@ -179,4 +146,7 @@ def test_every_seed_is_a_valid_capture(fuzz_path: Path) -> None:
         fuzz_path.write_bytes(data)
         reader = open_capture(str(fuzz_path))
         frames = list(reader)
-        assert frames and reader.warnings == [], name
+        # the pcapng seed ends with an empty frame on purpose: damage, noted once
+        expected = [f"{fuzz_path}: 1 frame shorter than its link-layer header (damage)"
+                    ] if name in ("pcapng", "xz") else []
+        assert frames and reader.warnings == expected, name

@@ -9,8 +9,12 @@
 Reading is chunked and streaming: memory does not grow with the file.  Damage never raises
 once the header was accepted: a record header that cannot be right (a 4 GB record, a bad
 pcapng block length) or a file cut short ends up as a line in :attr:`CaptureReader.warnings`,
-after every frame before the damage has been delivered.  A corrupt pcap record header is
-followed by a bounded scan for the next plausible record so later connections survive.
+after every frame before the damage has been delivered.  A corrupt pcap record header (the
+first one too) or pcapng block is followed by a bounded scan for the next plausible record
+or block, so later connections survive; the warning says how many bytes were skipped.
+Frames too short for their link header are damage: noted once, and a long run of them (a
+decompression bomb of zeros) ends the capture.  What a capture can multiply is capped:
+warnings of one kind (five, then a count), interfaces per pcapng section.
 
 dpkt is deliberately not used on this path: its pcapng reader applies the first interface's
 link type to every packet, and its per-record objects are too slow for the hot loop.  The
@@ -20,9 +24,11 @@ tests use dpkt's writers and readers as an independent reference.
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import lzma
 import os
+import re
 import struct
 import sys
 import zlib
@@ -37,7 +43,26 @@ CHUNK = 1 << 20
 MAX_RECORD = 1 << 18  # 256 KiB: libpcap's MAXIMUM_SNAPLEN; larger claims are damage
 MAX_BLOCK = 1 << 24  # 16 MiB: no sane pcapng block is larger
 RESYNC_LIMIT = 1 << 24  # bytes to scan for a plausible record after a corrupt header
-_MAX_DAMAGE_WARNINGS = 5  # listed one by one; the rest are summed up in one line
+MAX_WARNINGS_PER_KIND = 5  # listed one by one; the rest are summed up in one line
+MAX_INTERFACES = 1 << 16  # interface blocks kept per pcapng section (~6 MiB at most)
+MAX_SHORT_RUN = 1024  # frames in a row too short for their link header before we stop
+# Candidates a file's resynchronisations may judge in all (each costs a few microseconds of
+# Python; honest damage needs a handful per resync, crafted junk could need millions)
+MAX_RESYNC_TRIES = 1 << 20
+
+# Shortest frame each link type can carry: its link header (BSD loopback's 4 bytes for the
+# rest; no IP header is shorter than 20 bytes, so raw IP below 4 bytes is nothing either).
+# A shorter frame is damage, and a long run of them (a decompression bomb of zeros) ends
+# the capture.
+_MIN_FRAME = {1: 14, 10: 21, 113: 16, 276: 20}
+_MIN_FRAME_DEFAULT = 4
+_LINK_NAMES = {0: "BSD loopback", 1: "Ethernet", 10: "FDDI", 101: "raw IP", 108: "loopback",
+               113: "Linux cooked", 276: "Linux cooked v2"}
+
+# pcapng block types a resynchronisation may land on (pcapng spec, section 11.1)
+_SHB_TYPE = 0x0A0D0D0A
+_PCAPNG_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x00000BAD, 0x40000BAD})
+_ALL_TYPES = _PCAPNG_TYPES | {_SHB_TYPE}
 
 PCAP_MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e-6, 16), b"\xa1\xb2\xc3\xd4": (">", 1e-6, 16),
@@ -47,6 +72,45 @@ PCAP_MAGICS = {
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _COMPRESSION = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
+
+
+def _link_name(linktype: int) -> str:
+    return _LINK_NAMES.get(linktype, f"linktype {linktype}")
+
+
+@functools.lru_cache(maxsize=64)
+def _record_shape(order: str, nano: bool, uppers: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    """Positions where a pcap record header of a plausible shape starts: the upper half of
+    its seconds is one of ``uppers`` (any when empty), the fraction is below one second and
+    the captured length between 14 bytes and 16 MiB (a superset of what
+    :meth:`CaptureReader._pcap_resync` accepts, found at C speed)."""
+    upper = b"(?:" + b"|".join(re.escape(u) for u in uppers) + b")" if uppers else b".."
+    if order == "<":
+        sec = b".." + upper
+        frac = rb"...[\x00-\x3b]" if nano else rb"..[\x00-\x0f]\x00"
+        incl = rb"(?:[\x0e-\xff]..|.[\x01-\xff].|..[\x01-\xff])\x00"
+    else:
+        sec = upper + b".."
+        frac = rb"[\x00-\x3b]..." if nano else rb"\x00[\x00-\x0f].."
+        incl = rb"\x00(?:[\x01-\xff]..|.[\x01-\xff].|..[\x0e-\xff])"
+    return re.compile(rb"(?=" + sec + frac + incl + rb")", re.DOTALL)
+
+
+_BLOCK_STARTS: dict[str, re.Pattern[bytes]] = {}
+
+
+def _block_start(order: str) -> re.Pattern[bytes]:
+    """Positions where a pcapng block of a known type and a plausible length starts (a
+    multiple of 4, at most 16 MiB); any section header, whose byte order is its own."""
+    pattern = _BLOCK_STARTS.get(order)
+    if pattern is None:
+        types = b"|".join(re.escape(struct.pack(order + "I", t)) for t in sorted(_PCAPNG_TYPES))
+        low = b"[" + b"".join(re.escape(bytes([v])) for v in range(0, 256, 4)) + b"]"
+        length = low + rb"..[\x00\x01]" if order == "<" else rb"[\x00\x01].." + low
+        pattern = _BLOCK_STARTS[order] = re.compile(
+            rb"(?=(?:" + types + rb")" + length + rb"|" + re.escape(PCAPNG_SHB) + rb")",
+            re.DOTALL)
+    return pattern
 
 
 class _Readable(Protocol):
@@ -169,7 +233,8 @@ class CaptureReader:
     """Iterates over the frames of one capture; see the module docstring.
 
     Attributes: ``name`` (as given by the user), ``format`` (``pcap`` / ``pcapng``),
-    ``compression`` (None or the codec), ``warnings`` (damage found while reading),
+    ``compression`` (None or the codec), ``warnings`` (damage found while reading; at most
+    :data:`MAX_WARNINGS_PER_KIND` of a kind, then one line with the count of the rest),
     ``frames`` (records delivered so far), ``size`` (file size in bytes, None for stdin).
     Use :meth:`progress` for bytes consumed.
     """
@@ -182,6 +247,9 @@ class CaptureReader:
         self.compression: str | None = None
         self._raw = raw
         self._guard: _Guarded | None = None
+        self._kinds: dict[str, int] = {}  # warning kind -> occurrences (kinds are ours: bounded)
+        self._short = 0  # frames too short for their link header
+        self._tries = MAX_RESYNC_TRIES  # resynchronisation candidates left to judge
         head = _read_fully(raw, 6)
         if not head:
             raise CaptureFormatError(f"{name}: empty file, not a capture")
@@ -227,6 +295,45 @@ class CaptureReader:
         except (OSError, ValueError):
             return 0
 
+    def _warn(self, kind: str, text: str) -> None:
+        """Keep a warning unless :data:`MAX_WARNINGS_PER_KIND` of its kind were kept already
+        (a capture can hold a million bad blocks; stderr gets five and a count)."""
+        n = self._kinds.get(kind, 0) + 1
+        self._kinds[kind] = n
+        if n <= MAX_WARNINGS_PER_KIND:
+            self.warnings.append(f"{self.name}: {text}")
+
+    def _fold_warnings(self) -> None:
+        for kind, n in self._kinds.items():
+            if n > MAX_WARNINGS_PER_KIND:
+                self.warnings.append(
+                    f"{self.name}: … and {n - MAX_WARNINGS_PER_KIND} more warnings of this kind "
+                    f"({kind})"
+                )
+        self._kinds.clear()
+
+    def _short_frames(self, frame: int, at: int, linktype: int, run: int) -> bool:
+        """Account for a frame too short for its link header; True when the run of them
+        is long enough to stop reading (zeros, or not a capture any more: a decompression
+        bomb of zeros would otherwise be read as millions of empty frames)."""
+        self._short += 1
+        if run < MAX_SHORT_RUN:
+            return False
+        first = frame - run + 1
+        self.warnings.append(
+            f"{self.name}: frames {first} to {frame} (up to byte {at}) are all shorter than "
+            f"the {_link_name(linktype)} header: the rest is not a capture (zeros?); stopped "
+            "reading"
+        )
+        self._short = -1  # reported
+        return True
+
+    def _resync_failure(self, what: str = "record") -> str:
+        if self._tries < 0:
+            return (f"too much damage ({MAX_RESYNC_TRIES} candidate {what}s judged in this "
+                    "capture)")
+        return f"no plausible {what} within {RESYNC_LIMIT >> 20} MiB"
+
     def __iter__(self) -> Iterator[Frame]:
         try:
             if self.format == "pcap":
@@ -238,6 +345,14 @@ class CaptureReader:
                 f"{self.name}: {self.compression or 'read'} error after frame {self.frames} "
                 f"({exc}); stopped reading"
             )
+        if self._short > 0:
+            self.warnings.append(
+                f"{self.name}: {self._short} frame shorter than its link-layer header "
+                "(damage)" if self._short == 1 else
+                f"{self.name}: {self._short} frames shorter than their link-layer header "
+                "(damage)"
+            )
+        self._fold_warnings()
         if self._guard is not None and self._guard.error is not None:
             # One warning: the decompressor's reason, plus where the capture itself broke off
             detail = "; ".join(w.removeprefix(f"{self.name}: ") for w in self.warnings)
@@ -257,6 +372,7 @@ class CaptureReader:
         linktype &= 0xFFFF  # the upper bits carry FCS information (pcap-savefile(5))
         rec = struct.Struct(order + "IIII")
         limit = max(MAX_RECORD, min(snaplen, MAX_BLOCK))
+        min_len = _MIN_FRAME.get(linktype, _MIN_FRAME_DEFAULT)
         stream = self._stream
         buf = b""
         pos = 0
@@ -265,6 +381,7 @@ class CaptureReader:
         last_sec: int | None = None
         damaged = 0  # corrupt record headers met so far
         skipped_total = 0
+        short_run = 0
         while True:
             if len(buf) - pos < rec_size:
                 offset_base += pos
@@ -281,25 +398,19 @@ class CaptureReader:
             if incl > limit:
                 bad_at = offset_base + pos
                 damaged += 1
-                if last_sec is None:
-                    self.warnings.append(
-                        f"{self.name}: corrupt record header at byte {bad_at} after frame "
-                        f"{frame} (claims a {incl}-byte packet); stopped reading"
-                    )
-                    break
                 found = self._pcap_resync(buf, pos, rec, rec_size, limit, last_sec, order,
                                           1_000_000 if scale > 1e-7 else 1_000_000_000)
                 if found is None:
                     self.warnings.append(
                         f"{self.name}: corrupt record header at byte {bad_at} after frame "
-                        f"{frame} (claims a {incl}-byte packet); no plausible record within "
-                        f"{RESYNC_LIMIT >> 20} MiB, stopped reading"
+                        f"{frame} (claims a {incl}-byte packet); {self._resync_failure()}, "
+                        "stopped reading"
                     )
                     break
                 buf, pos, skipped = found
                 offset_base = bad_at + skipped - pos
                 skipped_total += skipped
-                if damaged <= _MAX_DAMAGE_WARNINGS:
+                if damaged <= MAX_WARNINGS_PER_KIND:
                     self.warnings.append(
                         f"{self.name}: corrupt record header at byte {bad_at} after frame "
                         f"{frame} (claims a {incl}-byte packet); skipped {skipped} bytes to "
@@ -320,28 +431,39 @@ class CaptureReader:
                     )
                     break
             frame += 1
+            if incl < min_len:
+                short_run += 1
+                if self._short_frames(frame, offset_base + end, linktype, short_run):
+                    break
+            else:
+                short_run = 0
             self.frames = frame
             last_sec = sec
             yield frame, sec + frac * scale, linktype, buf[pos + rec_size : end]
             pos = end
-        if damaged > _MAX_DAMAGE_WARNINGS:
+        if damaged > MAX_WARNINGS_PER_KIND:
             self.warnings.append(
                 f"{self.name}: {damaged} corrupt record headers in all ({skipped_total} bytes "
-                f"skipped); only the first {_MAX_DAMAGE_WARNINGS} are listed"
+                f"skipped); only the first {MAX_WARNINGS_PER_KIND} are listed"
             )
 
     def _pcap_resync(
         self, buf: bytes, pos: int, rec: struct.Struct, rec_size: int, limit: int,
-        last_sec: int, order: str, frac_limit: int,
+        last_sec: int | None, order: str, frac_limit: int,
     ) -> tuple[bytes, int, int] | None:
         """Find the next plausible record after a corrupt header at ``buf[pos]``.
 
         A candidate is accepted when its header is sane (timestamp within a day of the last
         good record, fraction below one second, lengths within the snaplen) and the header
         after it is sane too, or is itself damaged in the same way, or the capture ends
-        exactly there.  The position right after the corrupt header is tried first; then the
-        timestamp's upper half is searched with ``bytes.find`` in windows that double in
-        size, so the scan runs at C speed and every byte is scanned at most a few times.
+        exactly there.  The position right after the corrupt header is tried first; then a
+        regular expression finds headers of the right shape (the upper half of the seconds
+        near the last good record's, fraction below one second, length below 16 MiB) in
+        windows that double in size, so the scan runs at C speed, every byte is scanned at
+        most a few times, and runs of zeros cost nothing.  When the very first record is
+        corrupt there is no good timestamp to go by: then any seconds match and each
+        candidate is judged against its own timestamp (the records after it must lie
+        within a day of it).
         At most :data:`RESYNC_LIMIT` bytes are scanned and the buffer only grows by what the
         scan needs, so damage costs linear time and bounded memory.
         Returns ``(buf, pos, skipped)`` on the recovered record, or None.
@@ -353,17 +475,21 @@ class CaptureReader:
                 return None
             return rec.unpack_from(state.buf, p)
 
-        def sane(h: tuple[int, int, int, int]) -> bool:
+        def sane(h: tuple[int, int, int, int], ref: int) -> bool:
             sec, frac, incl, orig = h
-            return (abs(sec - last_sec) <= 86400 and frac < frac_limit and 14 <= incl <= limit
+            return (abs(sec - ref) <= 86400 and frac < frac_limit and 14 <= incl <= limit
                     and incl <= orig)
 
-        def located(h: tuple[int, int, int, int]) -> bool:
-            return abs(h[0] - last_sec) <= 86400 and h[1] < frac_limit
+        def located(h: tuple[int, int, int, int], ref: int) -> bool:
+            return abs(h[0] - ref) <= 86400 and h[1] < frac_limit
 
         def accept(c: int) -> bool:
+            self._tries -= 1
             h = header(c)
-            if h is None or not sane(h):
+            if h is None:
+                return False
+            ref = h[0] if last_sec is None else last_sec
+            if not sane(h, ref):
                 return False
             nxt = c + rec_size + h[2]
             if not state.ensure(nxt):
@@ -373,22 +499,30 @@ class CaptureReader:
             h2 = header(nxt)
             if h2 is None:
                 return False  # a partial header after it: not a record boundary
-            if sane(h2):
+            if sane(h2, ref):
                 after = nxt + rec_size + h2[2]
                 if not state.ensure(after):
                     return state.eof  # the next record runs to the cut-off end of the file
                 if state.at_end(after):
                     return True
                 h3 = header(after)
-                return h3 is None or located(h3)
-            return located(h2) and h2[2] > limit  # damaged again right after
+                return h3 is None or located(h3, ref)
+            return located(h2, ref) and h2[2] > limit  # damaged again right after
 
-        upper = (last_sec >> 16) & 0xFFFF
-        halves = {upper, ((last_sec - 86400) >> 16) & 0xFFFF, ((last_sec + 86400) >> 16) & 0xFFFF}
-        patterns = [struct.pack(order + "H", v) for v in sorted(halves)]
-        hi_off = 2 if order == "<" else 0  # where the upper half of ts_sec sits in a header
         if accept(state.origin + rec_size):
             return state.result(state.origin + rec_size)
+        uppers: tuple[bytes, ...] = ()
+        if last_sec is not None:
+            halves = {(last_sec >> 16) & 0xFFFF, ((last_sec - 86400) >> 16) & 0xFFFF,
+                      ((last_sec + 86400) >> 16) & 0xFFFF}
+            uppers = tuple(struct.pack(order + "H", v) for v in sorted(halves))
+        shape = _record_shape(order, frac_limit > 1_000_000, uppers)
+
+        def candidates(q: int, stop: int) -> list[int]:
+            buf_now = state.buf
+            return [m.start() for m in shape.finditer(buf_now, q, min(len(buf_now), stop + 15))
+                    if m.start() < stop]
+
         q = state.origin + 1
         window = 256
         while q - state.origin <= RESYNC_LIMIT:
@@ -396,15 +530,11 @@ class CaptureReader:
             stop = min(len(state.buf), q + window)
             if stop <= q:
                 return None
-            hits: list[int] = []
-            for pt in patterns:
-                h = state.buf.find(pt, q + hi_off, stop + hi_off)
-                while h >= 0:
-                    hits.append(h - hi_off)
-                    h = state.buf.find(pt, h + 1, stop + hi_off)
-            for c in sorted(hits):
+            for c in candidates(q, stop):
                 if accept(c):
                     return state.result(c)
+                if self._tries < 0:
+                    return None
             q = stop
             window = min(window * 2, 1 << 16)
             q -= state.compact(q)
@@ -418,76 +548,107 @@ class CaptureReader:
         offset_base = 0
         order = "<"
         u32 = struct.Struct("<I")
-        # (linktype, seconds per unit, offset, snaplen)
-        ifaces: list[tuple[int, float, float, int]] = []
+        # (linktype, seconds per unit, offset, snaplen, shortest plausible frame)
+        ifaces: list[tuple[int, float, float, int, int]] = []
         frame = 0
         last_ts = 0.0
-        seen_shb = False
+        seen_shb = False  # a section header with a valid byte-order magic was read
+        started = False  # a whole block was read: a cut or bad start is no longer fatal
+        damaged = 0  # corrupt blocks met so far
+        skipped_total = 0
+        short_run = 0
         while True:
             if len(buf) - pos < 12:
                 offset_base += pos
                 buf = buf[pos:] + _read_fully(stream, CHUNK)
                 pos = 0
                 if len(buf) < 12:
+                    if buf and not started:
+                        raise CaptureFormatError(
+                            f"{self.name}: pcapng section header cut short "
+                            f"({len(buf)} bytes)")
                     if buf:
                         self.warnings.append(
                             f"{self.name}: capture cut off inside a block header at byte "
                             f"{offset_base} after frame {frame}; stopped reading"
                         )
                     break
-            btype_raw = buf[pos : pos + 4]
-            if btype_raw == PCAPNG_SHB:
+            why = ""  # what is wrong with the block at pos, if anything
+            blen = 0
+            is_shb = buf[pos : pos + 4] == PCAPNG_SHB
+            if is_shb:
                 bom = buf[pos + 8 : pos + 12]
                 if bom == b"\x4d\x3c\x2b\x1a":
                     order = "<"
                 elif bom == b"\x1a\x2b\x3c\x4d":
                     order = ">"
+                elif not seen_shb:
+                    raise CaptureFormatError(f"{self.name}: bad pcapng byte-order magic")
                 else:
-                    if not seen_shb:
-                        raise CaptureFormatError(f"{self.name}: bad pcapng byte-order magic")
-                    self.warnings.append(
-                        f"{self.name}: bad section header at byte {offset_base + pos} after "
-                        f"frame {frame}; stopped reading"
-                    )
-                    break
-                u32 = struct.Struct(order + "I")
-                ifaces = []
-                seen_shb = True
+                    why = "bad byte-order magic in a section header"
+                if not why:
+                    u32 = struct.Struct(order + "I")
+                    ifaces = []
+                    seen_shb = True
             elif not seen_shb:
                 raise CaptureFormatError(f"{self.name}: pcapng does not start with a section")
-            btype = u32.unpack_from(buf, pos)[0]
-            blen = u32.unpack_from(buf, pos + 4)[0]
-            if blen < 12 or blen % 4 or blen > MAX_BLOCK:
-                self.warnings.append(
-                    f"{self.name}: corrupt block header at byte {offset_base + pos} after frame "
-                    f"{frame} (block length {blen}); stopped reading"
-                )
-                break
+            if not why:
+                blen = u32.unpack_from(buf, pos + 4)[0]
+                if blen < 12 or blen % 4 or blen > MAX_BLOCK:
+                    why = f"block length {blen}"
             end = pos + blen
-            if end > len(buf):
+            if not why and end > len(buf):
                 offset_base += pos
                 buf = buf[pos:] + _read_fully(stream, max(CHUNK, blen))
                 pos = 0
                 end = blen
                 if end > len(buf):
-                    self.warnings.append(
-                        f"{self.name}: capture cut off inside a block at byte {offset_base} "
-                        f"after frame {frame}; stopped reading"
-                    )
+                    if not started and len(buf) < 28:  # not even a whole section header
+                        raise CaptureFormatError(
+                            f"{self.name}: pcapng section header cut short "
+                            f"({len(buf)} of {blen} bytes)")
+                    why = "cut"
+            if not why and u32.unpack_from(buf, end - 4)[0] != blen:
+                why = "trailing length does not match"
+            if why:
+                bad_at = offset_base + pos
+                damaged += 1
+                found = self._pcapng_resync(buf, pos, order, len(ifaces))
+                if found is None:
+                    if not started:  # nothing readable at all: as bad as a cut file header
+                        raise CaptureFormatError(
+                            f"{self.name}: pcapng section header cut short ({len(buf)} of "
+                            f"{blen} bytes)" if why == "cut" else
+                            f"{self.name}: corrupt pcapng section header ({why}) and no "
+                            "plausible block after it")
+                    if why == "cut":
+                        self.warnings.append(
+                            f"{self.name}: capture cut off inside a block at byte {bad_at} "
+                            f"after frame {frame}; stopped reading")
+                    else:
+                        self.warnings.append(
+                            f"{self.name}: corrupt block at byte {bad_at} after frame {frame} "
+                            f"({why}); {self._resync_failure('block')}, stopped reading")
                     break
-            if u32.unpack_from(buf, end - 4)[0] != blen:
-                self.warnings.append(
-                    f"{self.name}: corrupt block at byte {offset_base + pos} after frame {frame} "
-                    "(trailing length does not match); stopped reading"
-                )
-                break
+                buf, pos, skipped = found
+                offset_base = bad_at + skipped - pos
+                skipped_total += skipped
+                if why == "cut":
+                    why = f"block length {blen} runs past the end of the capture"
+                if damaged <= MAX_WARNINGS_PER_KIND:
+                    self.warnings.append(
+                        f"{self.name}: corrupt block at byte {bad_at} after frame {frame} "
+                        f"({why}); skipped {skipped} bytes to the next plausible block"
+                    )
+                continue
+            started = True
+            btype = u32.unpack_from(buf, pos)[0]
             body = pos + 8
             if (btype == 6 or btype == 2) and blen < 32:
                 frame += 1
-                self.warnings.append(
-                    f"{self.name}: frame {frame} at byte {offset_base + pos} skipped (packet "
-                    f"block of {blen} bytes is shorter than its header)"
-                )
+                self._warn("packet blocks shorter than their header",
+                           f"frame {frame} at byte {offset_base + pos} skipped (packet "
+                           f"block of {blen} bytes is shorter than its header)")
             elif btype == 6 or btype == 2:  # Enhanced Packet Block / obsolete Packet Block
                 if btype == 6:
                     iface, hi, lo, caplen = struct.unpack_from(order + "IIII", buf, body)
@@ -498,43 +659,157 @@ class CaptureReader:
                 frame += 1
                 if data_off + caplen > end - 4 or iface >= len(ifaces):
                     why = "bad interface id" if iface >= len(ifaces) else "bad captured length"
-                    self.warnings.append(
-                        f"{self.name}: frame {frame} at byte {offset_base + pos} skipped ({why})"
-                    )
+                    self._warn(f"frames skipped for a {why}",
+                               f"frame {frame} at byte {offset_base + pos} skipped ({why})")
                     pos = end
                     continue
-                linktype, unit, tsoff, _snap = ifaces[iface]
+                linktype, unit, tsoff, _snap, min_len = ifaces[iface]
+                if caplen < min_len:
+                    short_run += 1
+                    if self._short_frames(frame, offset_base + end, linktype, short_run):
+                        break
+                else:
+                    short_run = 0
                 last_ts = ((hi << 32) | lo) * unit + tsoff
                 self.frames = frame
                 yield frame, last_ts, linktype, buf[data_off : data_off + caplen]
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 frame += 1
                 if not ifaces:
-                    self.warnings.append(
-                        f"{self.name}: frame {frame} skipped (simple packet before any interface)"
-                    )
+                    self._warn("simple packets before any interface",
+                               f"frame {frame} skipped (simple packet before any interface)")
                     pos = end
                     continue
                 if blen < 16:
-                    self.warnings.append(f"{self.name}: frame {frame} skipped (block too short)")
+                    self._warn("simple packet blocks too short",
+                               f"frame {frame} skipped (block too short)")
                     pos = end
                     continue
                 origlen = u32.unpack_from(buf, body)[0]
                 caplen = min(origlen, blen - 16)
-                if ifaces[0][3]:  # no captured length in an SPB: the snaplen cuts it
-                    caplen = min(caplen, ifaces[0][3])
+                linktype, _unit, _tsoff, snap, min_len = ifaces[0]
+                if snap:  # no captured length in an SPB: the snaplen cuts it
+                    caplen = min(caplen, snap)
+                if caplen < min_len:
+                    short_run += 1
+                    if self._short_frames(frame, offset_base + end, linktype, short_run):
+                        break
+                else:
+                    short_run = 0
                 self.frames = frame
-                yield frame, last_ts, ifaces[0][0], buf[body + 4 : body + 4 + caplen]
+                yield frame, last_ts, linktype, buf[body + 4 : body + 4 + caplen]
             elif btype == 1:  # Interface Description Block
-                ifaces.append(self._idb(buf, body, end - 4, order))
+                if len(ifaces) < MAX_INTERFACES:
+                    ifaces.append(self._idb(buf, body, end - 4, order))
+                else:
+                    self._warn("interfaces beyond the limit",
+                               f"interface block at byte {offset_base + pos} ignored: more "
+                               f"than {MAX_INTERFACES} interfaces in one section (packets "
+                               "naming it are skipped)")
             pos = end
+        if damaged > MAX_WARNINGS_PER_KIND:
+            self.warnings.append(
+                f"{self.name}: {damaged} corrupt blocks in all ({skipped_total} bytes "
+                f"skipped); only the first {MAX_WARNINGS_PER_KIND} are listed"
+            )
+
+    def _pcapng_resync(
+        self, buf: bytes, pos: int, order: str, nifaces: int,
+    ) -> tuple[bytes, int, int] | None:
+        """Find the next plausible block after a damaged one at ``buf[pos]``.
+
+        A candidate has a known block type, a sane length (at least 12, a multiple of 4,
+        at most :data:`MAX_BLOCK`) that its trailing length repeats, and (for an EPB) an
+        interface that exists and a captured length that fits.  The block after it must be
+        plausible too, or run to the cut-off end of the file, or start with a known type
+        (damaged again right after), or the capture ends exactly after the candidate.
+        Candidates are found in windows that double in size, at most :data:`RESYNC_LIMIT`
+        bytes past the damage, as in :meth:`_pcap_resync`, by one regular expression that
+        checks the type and the shape of the length at C speed.
+        Returns ``(buf, pos, skipped)`` or None.
+        """
+        state = _ResyncBuffer(self._stream, buf, pos)
+        starts = _block_start(order)
+
+        def block_order(c: int) -> str | None:
+            if state.buf[c : c + 4] != PCAPNG_SHB:
+                return order
+            if not state.ensure(c + 12):
+                return None
+            bom = state.buf[c + 8 : c + 12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                return "<"
+            return ">" if bom == b"\x1a\x2b\x3c\x4d" else None
+
+        def header(c: int) -> tuple[int, str] | None:
+            """The block length at ``c`` when its type and length are plausible."""
+            if not state.ensure(c + 12):
+                return None
+            o = block_order(c)
+            if o is None:
+                return None
+            btype, blen = struct.unpack_from(o + "II", state.buf, c)
+            if btype not in _ALL_TYPES:
+                return None
+            if blen < 12 or blen % 4 or blen > MAX_BLOCK or (btype == _SHB_TYPE and blen < 28):
+                return None
+            return blen, o
+
+        def whole(c: int, blen: int, o: str, check_iface: bool) -> bool:
+            if struct.unpack_from(o + "I", state.buf, c + blen - 4)[0] != blen:
+                return False
+            btype = struct.unpack_from(o + "I", state.buf, c)[0]
+            if check_iface and btype == 6 and blen >= 32:
+                iface, caplen = struct.unpack_from(o + "I8xI", state.buf, c + 8)
+                return (iface < nifaces or not nifaces) and 28 + caplen <= blen - 4
+            return True
+
+        def accept(c: int) -> bool:
+            self._tries -= 1
+            hd = header(c)
+            if hd is None or not state.ensure(c + hd[0]) or not whole(c, *hd, True):
+                return False
+            nxt = c + hd[0]
+            if state.at_end(nxt):
+                return True
+            if not state.ensure(nxt + 12):
+                return state.eof  # the file is cut off inside the next block header
+            hd2 = header(nxt)
+            if hd2 is None:  # damaged again right after, if it starts like a block
+                o = block_order(nxt) or order
+                return struct.unpack_from(o + "I", state.buf, nxt)[0] in _ALL_TYPES
+            if not state.ensure(nxt + hd2[0]):
+                return state.eof  # the next block runs to the cut-off end of the file
+            return whole(nxt, *hd2, False)
+
+        q = state.origin + 1
+        window = 256
+        while q - state.origin <= RESYNC_LIMIT:
+            state.ensure(q + window + 12)
+            stop = min(len(state.buf), q + window)
+            if stop <= q:
+                return None
+            buf_now = state.buf
+            for m in starts.finditer(buf_now, q, min(len(buf_now), stop + 8)):
+                c = m.start()
+                if c >= stop:
+                    break
+                if accept(c):
+                    return state.result(c)
+                if self._tries < 0:
+                    return None
+            q = stop
+            window = min(window * 2, 1 << 16)
+            q -= state.compact(q)
+        return None
 
     def _idb(
         self, buf: bytes, body: int, end: int, order: str
-    ) -> tuple[int, float, float, int]:
-        """Parse an IDB: link type, snaplen and the ``if_tsresol`` / ``if_tsoffset`` options."""
+    ) -> tuple[int, float, float, int, int]:
+        """Parse an IDB: link type, snaplen and the ``if_tsresol`` / ``if_tsoffset`` options
+        (plus the shortest frame its link type can carry)."""
         if end - body < 8:
-            return 0xFFFF, 1e-6, 0.0, 0
+            return 0xFFFF, 1e-6, 0.0, 0, _MIN_FRAME_DEFAULT
         linktype, _res, snaplen = struct.unpack_from(order + "HHI", buf, body)
         unit = 1e-6
         tsoff = 0.0
@@ -553,7 +828,7 @@ class CaptureReader:
             elif code == 14 and olen >= 8:
                 tsoff = float(struct.unpack_from(order + "q", buf, val)[0])
             o = val + ((olen + 3) & ~3)
-        return linktype, unit, tsoff, snaplen
+        return linktype, unit, tsoff, snaplen, _MIN_FRAME.get(linktype, _MIN_FRAME_DEFAULT)
 
 
 def open_capture(path: str) -> CaptureReader:
