@@ -209,16 +209,26 @@ class Decoder:
     """Stateful frame decoder: turns frames into Segments and counts what it skips.
 
     Attributes: ``skipped`` (reason -> frames), ``unsupported_linktypes`` (linktype -> frames),
-    ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded) and
-    ``verify_checksums`` (compute ``csum_ok`` when the segment was captured whole).
+    ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded),
+    ``options_not_captured`` (TCP segments whose options the snaplen cut: header-only
+    captures; still decoded from the fixed header) and ``verify_checksums`` (compute
+    ``csum_ok`` when the segment was captured whole).
     """
 
     def __init__(self, *, verify_checksums: bool = True) -> None:
         self.skipped: dict[str, int] = {}
         self.unsupported_linktypes: dict[int, int] = {}
         self.payload_truncated = 0
+        self.options_not_captured = 0
         self.verify_checksums = verify_checksums
         self._nest = 0
+
+    def take_counts(self) -> dict[str, int]:
+        """The decoding counters besides ``skipped`` and ``payload_truncated`` (the JSON
+        ``capture`` keys of the same names, shown when non-zero), then reset them to zero."""
+        counts = {"options_not_captured": self.options_not_captured}
+        self.options_not_captured = 0
+        return counts
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
@@ -619,9 +629,16 @@ class Decoder:
         if doff < 20 or doff > seglen:
             self._skip("bad_tcp_header")
             return None
+        flags = offflags & 0xFF
         if n < toff + doff:
-            self._skip("truncated")
-            return None
+            # A header-only capture (tcpdump -s 64): the snaplen cut inside the options.  The
+            # fixed 20 bytes hold all the tracker needs; the options are "not captured"
+            # (timestamps and SACK None; on a SYN ``syn_opts`` None, not "no options").
+            self.options_not_captured += 1
+            if seglen > doff:
+                self.payload_truncated += 1
+            return Segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win,
+                           seglen - doff, None, ip_id, csum, None, None, None, None)
         end = toff + seglen
         if n < end:
             csum_ok = None
@@ -631,7 +648,6 @@ class Decoder:
                                        csum)
         else:
             csum_ok = None
-        flags = offflags & 0xFF
         if doff == 20:
             return Segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win,
                            seglen - 20, csum_ok, ip_id, csum, None, None, None,

@@ -31,6 +31,8 @@ class CaptureStats:
     payload_truncated: int = 0
     warnings: list[str] = field(default_factory=list)
     max_active_connections: int = 0
+    #: decoder counters shown only when non-zero (``options_not_captured``, ...)
+    decoded: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view (the JSON ``capture`` header)."""
@@ -42,6 +44,7 @@ class CaptureStats:
             "bad_checksums": self.bad_checksums,
             "payload_truncated": self.payload_truncated,
             "max_active_connections": self.max_active_connections,
+            **{k: v for k, v in sorted(self.decoded.items()) if v},
             "warnings": self.warnings,
         }
 
@@ -127,6 +130,13 @@ class Analyzer:
         self.decoder.skipped.clear()
         st.payload_truncated += self.decoder.payload_truncated
         self.decoder.payload_truncated = 0
+        for k, v in self.decoder.take_counts().items():
+            st.decoded[k] = st.decoded.get(k, 0) + v
+        if st.decoded.get("options_not_captured"):
+            st.warnings.append(
+                f"the snaplen cut the TCP options of {st.decoded['options_not_captured']} "
+                "segments (a header-only capture): connections are tracked from the fixed "
+                "20-byte headers; their MSS, window scale, timestamps and SACK are unknown")
         if self.decoder.unsupported_linktypes:
             names = ", ".join(
                 f"{linktype_name(lt)}: {n} frames"
@@ -180,6 +190,8 @@ def analyze_captures(
             total.skipped[k] = total.skipped.get(k, 0) + v
         total.bad_checksums += st.bad_checksums
         total.payload_truncated += st.payload_truncated
+        for k, v in st.decoded.items():
+            total.decoded[k] = total.decoded.get(k, 0) + v
         total.warnings.extend(st.warnings)
         total.max_active_connections = max(total.max_active_connections,
                                            st.max_active_connections)
