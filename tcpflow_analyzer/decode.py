@@ -162,6 +162,34 @@ def parse_tcp_options(data: bytes | memoryview, start: int, end: int) -> TcpOpti
     return out
 
 
+def _ipv4_options_ok(data: bytes, o: int, end: int) -> bool:
+    """Whether the IPv4 options in ``data[o:end]`` are well formed (RFC 791 §3.1).
+
+    Every option but EOL (0) and NOP (1) has a length byte of at least 2 that stays inside
+    the header; record route, loose and strict source route (7, 131, 137) need a pointer
+    byte (length >= 3, pointer >= 4) and the timestamp option (68) a pointer and flags
+    byte (length >= 4, pointer >= 5), as a receiver checks them (Linux ``__ip_options_compile``).
+    """
+    while o < end:
+        kind = data[o]
+        if kind == 0:
+            return True
+        if kind == 1:
+            o += 1
+            continue
+        if o + 1 >= end:
+            return False
+        olen = data[o + 1]
+        if olen < 2 or o + olen > end:
+            return False
+        if kind in (7, 131, 137) and (olen < 3 or data[o + 2] < 4):
+            return False
+        if kind == 68 and (olen < 4 or data[o + 2] < 5):
+            return False
+        o += olen
+    return True
+
+
 def tcp_checksum_ok(segment: bytes | memoryview, pseudo: int) -> bool:
     """Verify a TCP checksum (RFC 9293 §3.1) over ``segment`` plus a pseudo-header sum.
 
@@ -220,14 +248,16 @@ class Decoder:
         self.unsupported_linktypes: dict[int, int] = {}
         self.payload_truncated = 0
         self.options_not_captured = 0
+        self.ip_length_beyond_frame = 0
         self.verify_checksums = verify_checksums
         self._nest = 0
 
     def take_counts(self) -> dict[str, int]:
         """The decoding counters besides ``skipped`` and ``payload_truncated`` (the JSON
         ``capture`` keys of the same names, shown when non-zero), then reset them to zero."""
-        counts = {"options_not_captured": self.options_not_captured}
-        self.options_not_captured = 0
+        counts = {"options_not_captured": self.options_not_captured,
+                  "ip_length_beyond_frame": self.ip_length_beyond_frame}
+        self.options_not_captured = self.ip_length_beyond_frame = 0
         return counts
 
     def _skip(self, reason: str) -> None:
@@ -535,6 +565,13 @@ class Decoder:
         if b0 >> 4 != 4 or ihl < 20:
             self._skip("bad_ip_header")
             return None
+        if ihl > 20:
+            if n < off + ihl:
+                self._skip("truncated")
+                return None
+            if not _ipv4_options_ok(data, off + 20, off + ihl):
+                self._skip("bad_ip_header")
+                return None
         if frag & 0x3FFF:  # MF set or a non-zero offset: a fragment (not reassembled)
             self._skip("ip_fragment")
             return None
@@ -629,6 +666,18 @@ class Decoder:
         if doff < 20 or doff > seglen:
             self._skip("bad_tcp_header")
             return None
+        end = toff + seglen
+        if n < end and n >= toff + doff and checksum_verdict(
+                data[toff:n], int.from_bytes(addrs, "big") + 6 + n - toff, csum) is not False:
+            # The IP header claims more than the frame holds: a snaplen cut, or a damaged
+            # length field.  The checksum tells them apart: the bytes carried verify (or hold
+            # an offload's partial sum) with their own length, so they are the whole segment
+            # as sent and the IP length lies (a cut payload verifies once in 65,535).  Trust
+            # the wire: clamp the payload, so no phantom bytes enter the sequence space
+            # (they would make the next segments look like retransmissions).
+            self.ip_length_beyond_frame += 1
+            seglen = n - toff
+            end = n
         flags = offflags & 0xFF
         if n < toff + doff:
             # A header-only capture (tcpdump -s 64): the snaplen cut inside the options.  The
@@ -639,7 +688,6 @@ class Decoder:
                 self.payload_truncated += 1
             return Segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win,
                            seglen - doff, None, ip_id, csum, None, None, None, None)
-        end = toff + seglen
         if n < end:
             csum_ok = None
             self.payload_truncated += 1

@@ -137,6 +137,11 @@ class Analyzer:
                 f"the snaplen cut the TCP options of {st.decoded['options_not_captured']} "
                 "segments (a header-only capture): connections are tracked from the fixed "
                 "20-byte headers; their MSS, window scale, timestamps and SACK are unknown")
+        if st.decoded.get("ip_length_beyond_frame"):
+            st.warnings.append(
+                f"{st.decoded['ip_length_beyond_frame']} IP headers claimed more bytes than "
+                "their frame carried, in frames no snaplen cut: their lengths are damaged, "
+                "the payload was clamped to the frame")
         if self.decoder.unsupported_linktypes:
             names = ", ".join(
                 f"{linktype_name(lt)}: {n} frames"
