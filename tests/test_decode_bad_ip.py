@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tcpflow_analyzer.decode import Decoder
 from tcpflow_analyzer.pipeline import analyze_to_report
 from tcpflow_analyzer.segment import ACK, SYN
 from tcpflow_analyzer.tracker import TrackerConfig
