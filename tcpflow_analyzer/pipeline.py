@@ -142,6 +142,13 @@ class Analyzer:
                 f"{st.decoded['ip_length_beyond_frame']} IP headers claimed more bytes than "
                 "their frame carried, in frames no snaplen cut: their lengths are damaged, "
                 "the payload was clamped to the frame")
+        lost = {k: st.decoded.get("ip_fragments_" + k, 0)
+                for k in ("timed_out", "incomplete", "overlapping", "over_limit")}
+        if any(lost.values()):
+            st.warnings.append(
+                "IP fragments not reassembled: " + ", ".join(
+                    f"{v} {k.replace('_', ' ')}" for k, v in lost.items() if v)
+                + " (datagrams; over limit: fragments)")
         if self.decoder.unsupported_linktypes:
             names = ", ".join(
                 f"{linktype_name(lt)}: {n} frames"
