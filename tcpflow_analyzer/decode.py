@@ -9,13 +9,15 @@ PPPoE sessions, 802.1ah PBB, VN-Tag and Cisco FabricPath), Linux cooked SLL and 
 loopback (NULL, LOOP), PPP, and the raw-IP link types.  Network layers: IPv4 with options,
 IPv6 through its extension-header chain, IP-in-IP and 6in4 encapsulation.  Every frame that
 does not yield a segment is counted in :attr:`Decoder.skipped` under a reason such as
-``non_tcp:udp``, ``non_ip:arp``, ``ip_fragment``, ``truncated`` or ``unsupported_linktype``.
+``non_tcp:udp``, ``non_ip:arp``, ``ip_fragment`` (held for reassembly, see :mod:`.ipfrag`),
+``truncated`` or ``unsupported_linktype``.
 """
 
 from __future__ import annotations
 
 import struct
 
+from .ipfrag import Reassembler
 from .segment import SYN, Segment, SynOptions
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html)
@@ -90,6 +92,9 @@ _IP_PROTO_NAMES = {
 }
 # IPv6 extension headers we walk through to find TCP (RFC 8200 §4)
 _V6_EXT = frozenset({0, 43, 60, 135, 139, 140})
+# Protocols whose fragments are reassembled: TCP, and what can carry it (IP-in-IP, 6in4,
+# UDP tunnels, GRE); fragments of anything else are counted as that non-TCP protocol.
+_FRAG_PROTOS = frozenset({6, 4, 41, 17, 47})
 
 _TCP = struct.Struct("!HHIIHHH")
 _ETH_IP4_TCP = struct.Struct("!12xHBxHHHxBxx4s4sHHIIHHH").unpack_from
@@ -178,6 +183,34 @@ def parse_tcp_options(data: bytes | memoryview, start: int, end: int) -> TcpOpti
     return out
 
 
+def _ipv4_options_ok(data: bytes, o: int, end: int) -> bool:
+    """Whether the IPv4 options in ``data[o:end]`` are well formed (RFC 791 §3.1).
+
+    Every option but EOL (0) and NOP (1) has a length byte of at least 2 that stays inside
+    the header; record route, loose and strict source route (7, 131, 137) need a pointer
+    byte (length >= 3, pointer >= 4) and the timestamp option (68) a pointer and flags
+    byte (length >= 4, pointer >= 5), as a receiver checks them (Linux ``__ip_options_compile``).
+    """
+    while o < end:
+        kind = data[o]
+        if kind == 0:
+            return True
+        if kind == 1:
+            o += 1
+            continue
+        if o + 1 >= end:
+            return False
+        olen = data[o + 1]
+        if olen < 2 or o + olen > end:
+            return False
+        if kind in (7, 131, 137) and (olen < 3 or data[o + 2] < 4):
+            return False
+        if kind == 68 and (olen < 4 or data[o + 2] < 5):
+            return False
+        o += olen
+    return True
+
+
 def tcp_checksum_ok(segment: bytes | memoryview, pseudo: int) -> bool:
     """Verify a TCP checksum (RFC 9293 §3.1) over ``segment`` plus a pseudo-header sum.
 
@@ -226,16 +259,34 @@ class Decoder:
 
     Attributes: ``skipped`` (reason -> frames), ``unsupported_linktypes`` (linktype -> frames;
     both capped at :data:`MAX_SKIP_REASONS` keys, the rest under ``other`` / ``-1``),
-    ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded) and
-    ``verify_checksums`` (compute ``csum_ok`` when the segment was captured whole).
+    ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded),
+    ``options_not_captured`` (TCP segments whose options the snaplen cut: header-only
+    captures; still decoded from the fixed header) and ``verify_checksums`` (compute
+    ``csum_ok`` when the segment was captured whole).
     """
 
     def __init__(self, *, verify_checksums: bool = True) -> None:
         self.skipped: dict[str, int] = {}
         self.unsupported_linktypes: dict[int, int] = {}
         self.payload_truncated = 0
+        self.options_not_captured = 0
+        self.ip_length_beyond_frame = 0
+        self.fragments = Reassembler()
         self.verify_checksums = verify_checksums
         self._nest = 0
+
+    def take_counts(self) -> dict[str, int]:
+        """End of the capture: the decoding counters besides ``skipped`` and
+        ``payload_truncated`` (the JSON ``capture`` keys of the same names, shown when
+        non-zero), then reset them to zero.  Fragments still held count as incomplete."""
+        self.fragments.finish()
+        counts = {"options_not_captured": self.options_not_captured,
+                  "ip_length_beyond_frame": self.ip_length_beyond_frame}
+        for name, v in self.fragments.counts.items():
+            counts["ip_fragments_" + name] = v
+            self.fragments.counts[name] = 0
+        self.options_not_captured = self.ip_length_beyond_frame = 0
+        return counts
 
     def _skip(self, reason: str) -> None:
         skipped = self.skipped
@@ -548,9 +599,16 @@ class Decoder:
         if b0 >> 4 != 4 or ihl < 20:
             self._skip("bad_ip_header")
             return None
-        if frag & 0x3FFF:  # MF set or a non-zero offset: a fragment (not reassembled)
-            self._skip("ip_fragment")
-            return None
+        if ihl > 20:
+            if n < off + ihl:
+                self._skip("truncated")
+                return None
+            if not _ipv4_options_ok(data, off + 20, off + ihl):
+                self._skip("bad_ip_header")
+                return None
+        if frag & 0x3FFF:  # MF set or a non-zero offset: a fragment
+            return self._ipv4_fragment(frame, ts, data, off, ihl, tot_len, frag, proto, ip_id,
+                                       vlan, n)
         if proto != 6:
             if proto == 4 or proto == 41:  # IP-in-IP / 6in4 (RFC 2003, RFC 4213)
                 return self._encap(frame, ts, data, off + ihl, vlan, n)
@@ -597,13 +655,13 @@ class Decoder:
                     self._skip("truncated")
                     return None
                 nxt, hlen = data[p], (data[p + 1] + 1) * 8
-            elif nxt == 44:  # Fragment header: only atomic fragments carry a whole segment
+            elif nxt == 44:  # Fragment header: an atomic fragment carries a whole segment
                 if n < p + 8:
                     self._skip("truncated")
                     return None
-                if _U16.unpack_from(data, p + 2)[0] & 0xFFF9:
-                    self._skip("ip_fragment")
-                    return None
+                fo = _U16.unpack_from(data, p + 2)[0]
+                if fo & 0xFFF9:
+                    return self._ipv6_fragment(frame, ts, data, off, p, end, fo, vlan, n)
                 nxt, hlen = data[p], 8
             elif nxt == 51:  # Authentication Header: length in 4-octet units (RFC 4302)
                 if n < p + 2:
@@ -628,6 +686,64 @@ class Decoder:
         return self._tcp(frame, ts, vlan, 6, src, dst, data, p, end - p, n, src + dst, -1,
                          sport, dport, seq, ack, offflags, win, csum)
 
+    def _ipv4_fragment(
+        self, frame: int, ts: float, data: bytes, off: int, ihl: int, tot_len: int, frag: int,
+        proto: int, ip_id: int, vlan: tuple[int, ...], n: int,
+    ) -> Segment | None:
+        """An IPv4 fragment (RFC 791 §3.2): held until its datagram is whole, which is
+        then decoded, in the frame that completed it, as one unfragmented packet."""
+        if proto not in _FRAG_PROTOS:
+            self._skip(_name_non_tcp(proto))
+            return None
+        if tot_len < ihl:
+            self._skip("bad_ip_header")
+            return None
+        end = off + tot_len
+        if n < end:  # the snaplen cut it: its bytes can never be reassembled
+            self._skip("ip_fragment_truncated")
+            return None
+        offset = (frag & 0x1FFF) << 3
+        got = self.fragments.add(
+            (vlan, self._nest, data[off + 12 : off + 20], proto, ip_id), ts, offset,
+            bool(frag & 0x2000), data[off + ihl : end], data[off : off + ihl] if not offset
+            else None)
+        if got is None:
+            self._skip("ip_fragment")
+            return None
+        payload, head = got
+        if ihl + len(payload) > 0xFFFF:  # no IPv4 datagram is longer (Linux drops it too)
+            self.fragments.counts["over_limit"] += 1
+            self._skip("ip_fragment")
+            return None
+        pkt = head[:2] + _U16.pack(ihl + len(payload)) + head[4:6] + b"\0\0" + head[8:] + payload
+        return self._ipv4(frame, ts, pkt, 0, vlan, len(pkt))
+
+    def _ipv6_fragment(
+        self, frame: int, ts: float, data: bytes, off: int, p: int, end: int, fo: int,
+        vlan: tuple[int, ...], n: int,
+    ) -> Segment | None:
+        """An IPv6 fragment (RFC 8200 §4.5); ``data[p:]`` is its Fragment header.  The whole
+        datagram is decoded as the first fragment's IPv6 header followed by the reassembled
+        fragmentable part (extension headers before the Fragment header are dropped)."""
+        nxt = data[p]
+        if nxt not in _FRAG_PROTOS:
+            self._skip("non_tcp:none" if nxt == 59 else _name_non_tcp(nxt))
+            return None
+        if n < end:
+            self._skip("ip_fragment_truncated")
+            return None
+        offset = fo & 0xFFF8
+        got = self.fragments.add(
+            (vlan, self._nest, data[off + 8 : off + 40], data[p + 4 : p + 8]), ts, offset,
+            bool(fo & 1), data[p + 8 : end], data[off : off + 40] + bytes([nxt]) if not offset
+            else None)
+        if got is None:
+            self._skip("ip_fragment")
+            return None
+        payload, head = got
+        pkt = head[:4] + _U16.pack(len(payload)) + head[40:] + head[7:40] + payload
+        return self._ipv6(frame, ts, pkt, 0, vlan, len(pkt))
+
     def _tcp(
         self, frame: int, ts: float, vlan: tuple[int, ...], ipver: int, src: bytes, dst: bytes,
         data: bytes, toff: int, seglen: int, n: int, addrs: bytes, ip_id: int, sport: int,
@@ -642,10 +758,28 @@ class Decoder:
         if doff < 20 or doff > seglen:
             self._skip("bad_tcp_header")
             return None
-        if n < toff + doff:
-            self._skip("truncated")
-            return None
         end = toff + seglen
+        if n < end and n >= toff + doff and checksum_verdict(
+                data[toff:n], int.from_bytes(addrs, "big") + 6 + n - toff, csum) is not False:
+            # The IP header claims more than the frame holds: a snaplen cut, or a damaged
+            # length field.  The checksum tells them apart: the bytes carried verify (or hold
+            # an offload's partial sum) with their own length, so they are the whole segment
+            # as sent and the IP length lies (a cut payload verifies once in 65,535).  Trust
+            # the wire: clamp the payload, so no phantom bytes enter the sequence space
+            # (they would make the next segments look like retransmissions).
+            self.ip_length_beyond_frame += 1
+            seglen = n - toff
+            end = n
+        flags = offflags & 0xFF
+        if n < toff + doff:
+            # A header-only capture (tcpdump -s 64): the snaplen cut inside the options.  The
+            # fixed 20 bytes hold all the tracker needs; the options are "not captured"
+            # (timestamps and SACK None; on a SYN ``syn_opts`` None, not "no options").
+            self.options_not_captured += 1
+            if seglen > doff:
+                self.payload_truncated += 1
+            return Segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win,
+                           seglen - doff, None, ip_id, csum, None, None, None, None)
         if n < end:
             csum_ok = None
             self.payload_truncated += 1
@@ -654,7 +788,6 @@ class Decoder:
                                        csum)
         else:
             csum_ok = None
-        flags = offflags & 0xFF
         if doff == 20:
             return Segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win,
                            seglen - 20, csum_ok, ip_id, csum, None, None, None,

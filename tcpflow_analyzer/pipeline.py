@@ -34,6 +34,8 @@ class CaptureStats:
     payload_truncated: int = 0
     warnings: list[str] = field(default_factory=list)
     max_active_connections: int = 0
+    #: decoder counters shown only when non-zero (``options_not_captured``, ...)
+    decoded: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view (the JSON ``capture`` header)."""
@@ -45,6 +47,7 @@ class CaptureStats:
             "bad_checksums": self.bad_checksums,
             "payload_truncated": self.payload_truncated,
             "max_active_connections": self.max_active_connections,
+            **{k: v for k, v in sorted(self.decoded.items()) if v},
             "warnings": self.warnings,
         }
 
@@ -145,6 +148,25 @@ class Analyzer:
             )
         st.payload_truncated += self.decoder.payload_truncated
         self.decoder.payload_truncated = 0
+        for k, v in self.decoder.take_counts().items():
+            st.decoded[k] = st.decoded.get(k, 0) + v
+        if st.decoded.get("options_not_captured"):
+            st.warnings.append(
+                f"the snaplen cut the TCP options of {st.decoded['options_not_captured']} "
+                "segments (a header-only capture): connections are tracked from the fixed "
+                "20-byte headers; their MSS, window scale, timestamps and SACK are unknown")
+        if st.decoded.get("ip_length_beyond_frame"):
+            st.warnings.append(
+                f"{st.decoded['ip_length_beyond_frame']} IP headers claimed more bytes than "
+                "their frame carried, in frames no snaplen cut: their lengths are damaged, "
+                "the payload was clamped to the frame")
+        lost = {k: st.decoded.get("ip_fragments_" + k, 0)
+                for k in ("timed_out", "incomplete", "overlapping", "over_limit")}
+        if any(lost.values()):
+            st.warnings.append(
+                "IP fragments not reassembled: " + ", ".join(
+                    f"{v} {k.replace('_', ' ')}" for k, v in lost.items() if v)
+                + " (datagrams; over limit: fragments)")
         if self.decoder.unsupported_linktypes:
             names = ", ".join(
                 f"{linktype_name(lt) if lt >= 0 else 'other link types'}: {n} frames"
@@ -206,6 +228,8 @@ def analyze_captures(
             count_capped(total.skipped, k, v)
         total.bad_checksums += st.bad_checksums
         total.payload_truncated += st.payload_truncated
+        for k, v in st.decoded.items():
+            total.decoded[k] = total.decoded.get(k, 0) + v
         total.warnings.extend(st.warnings)
         total.max_active_connections = max(total.max_active_connections,
                                            st.max_active_connections)

@@ -421,7 +421,9 @@ class SeqAnalysis:
         seq = seg.seq
         plen = seg.plen
         opts = seg.syn_opts
-        ws = opts.wscale if opts is not None else None
+        # syn_opts None: the snaplen cut the options (header-only capture), the shift is
+        # unknown (-1, as for an uncaptured SYN), not "no window scale option"
+        ws = opts.wscale if opts is not None else -1
         first = s.isn is None or s.isn != seq
         if first:
             s.isn = seq
@@ -453,7 +455,9 @@ class SeqAnalysis:
         # SYN-ACK
         if self._hs is not None and first:
             self._hs[1] = seg.ts
-        if r.syn_ws == -1:  # the SYN was not captured: only the SYN-ACK's own shift is known
+        if ws == -1:
+            pass  # the SYN-ACK's options were not captured: the scale stays unknown
+        elif r.syn_ws == -1:  # the SYN was not captured: only the SYN-ACK's own shift is known
             if ws is None:
                 self._set_scale(0, 0, "not_negotiated")
             else:

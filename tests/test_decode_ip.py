@@ -204,8 +204,8 @@ def test_payload_cut_by_snaplen_keeps_ip_length_and_unknown_checksum(
 
 
 @pytest.mark.parametrize("ipver", [4, 6])
-@pytest.mark.parametrize("cut_into_tcp", [0, 1, 19, 20, 31])
-def test_frame_cut_inside_tcp_header_is_truncated(ipver: int, cut_into_tcp: int) -> None:
+@pytest.mark.parametrize("cut_into_tcp", [0, 1, 19])
+def test_frame_cut_inside_fixed_tcp_header_is_truncated(ipver: int, cut_into_tcp: int) -> None:
     opts = cb.NOP + cb.NOP + cb.opt_timestamps(1, 2)  # 32-byte TCP header
     l3 = (cb.tcp4 if ipver == 4 else cb.tcp6)(options=opts, payload=b"data")
     ip_len = 20 if ipver == 4 else 40

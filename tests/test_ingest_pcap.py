@@ -126,7 +126,7 @@ def test_tiny_snaplen_truncates_payload_but_not_its_length(tmp_path: Path, snapl
     assert (dec.payload_truncated, dec.skipped) == (1, {})
 
 
-@pytest.mark.parametrize("snaplen", [34, 40, 54, HEADERS - 1])
+@pytest.mark.parametrize("snaplen", [34, 40, 53])  # inside the fixed 20-byte TCP header
 def test_snaplen_inside_tcp_header_counts_truncated(tmp_path: Path, snaplen: int) -> None:
     got = _snap_capture(tmp_path, snaplen)
     dec = Decoder()
