@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .events import ConnectionOpened
-from .segment import ACK, RST, SYN, Segment, format_endpoint
+from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_diff
 from .states import TcpState
 from .tracker import Connection, TrackerConfig
@@ -104,10 +104,20 @@ class FlowTable:
         if conn is not None:
             a = conn.a
             from_a = sport == a.port and seg.src == a.addr
-            if seg.flags & (SYN | ACK | RST) == SYN:  # only a plain SYN opens a new incarnation
-                if self._is_new_incarnation(conn, from_a, seg):
-                    return self._replace(conn, seg, key, reuse=True), True
-            elif ts - conn.last_ts >= self._min_timeout and \
+            # only a plain SYN opens a new incarnation
+            if seg.flags & (SYN | ACK | RST) == SYN and \
+                    self._is_new_incarnation(conn, from_a, seg):
+                return self._replace(conn, seg, key, reuse=True), True
+            prev = conn.prev
+            if prev is not None:
+                if self.active.get(prev.id) is not prev:
+                    conn.prev = None  # finished since
+                elif not seg.flags & SYN:
+                    p_from_a = sport == prev.a.port and seg.src == prev.a.addr
+                    if _fit(prev, seg, p_from_a) < _fit(conn, seg, from_a):
+                        self._late_for_prev(conn, prev, seg, from_a, p_from_a)
+                        return prev, p_from_a
+            if ts - conn.last_ts >= self._min_timeout and \
                     ts - conn.last_ts >= _timeout(conn, self.config):
                 return self._replace(conn, seg, key, reuse=False), True
             return conn, from_a
@@ -123,11 +133,35 @@ class FlowTable:
                 return seg.seq != sender.isn
             return sender.pkts > 0
         if _is_finished(conn):
-            return not (sender.isn == seg.seq and sender.state is S.SYN_SENT)
+            # RFC 9293 §3.8.1: a SYN re-sent with the same ISN is the same attempt, however
+            # many RSTs it drew (a refused connect() retried by the stack), as long as that
+            # attempt never completed a handshake; after one, the same ISN is a new open
+            if not (sender.isn == seg.seq and sender.syn_rec is not None
+                    and conn.handshake_ack is None):
+                return True
+            if sender.state is not S.SYN_SENT:
+                conn.zeek_split(seg)  # Zeek logs the retry as a new conn.log row
+            return False
         if sender.isn is None:
             # The peer's SYN crossing ours is a simultaneous open, not a new connection.
             return not (peer.state is S.SYN_SENT and not sender.pkts)
         return seg.seq != sender.isn
+
+    @staticmethod
+    def _late_for_prev(
+        conn: Connection, prev: Connection, seg: Segment, from_a: bool, p_from_a: bool
+    ) -> None:
+        """A segment of the previous incarnation, seen after the new SYN: a pure ACK that
+        answers that SYN is the old socket's challenge ACK (RFC 5961 §4.2, RFC 9293
+        §3.10.7.4: a SYN in a synchronized state is answered with an ACK)."""
+        if seg.plen or seg.flags & (SYN | FIN | RST | ACK) != ACK:
+            return
+        peer = conn.b if from_a else conn.a
+        syn = peer.syn_rec
+        if syn is not None and conn.last_frame == int(syn[-2]):
+            prev.anomaly("challenge_ack", seg, prev.a if p_from_a else prev.b,
+                         "ACK instead of SYN-ACK: the peer's SYN hit a synchronized "
+                         "connection")
 
     def _create(
         self, seg: Segment, key: tuple[Any, ...], previous: Tombstone | None
@@ -181,6 +215,13 @@ class FlowTable:
     def _replace(
         self, old: Connection, seg: Segment, key: tuple[Any, ...], reuse: bool
     ) -> Connection:
+        if reuse and not self.wireshark and not _is_finished(old):
+            # The old connection is still alive (an endpoint that forgot it reconnects, or
+            # the server still holds CLOSE-WAIT): it stays in the table, out of the index,
+            # so that its own late segments still reach it (see _fit)
+            conn = self._create(seg, key, Tombstone(old))
+            conn.prev = old
+            return conn
         self._finish(old, remember=False)
         return self._create(seg, key, Tombstone(old) if reuse or _is_finished(old) else None)
 
@@ -226,6 +267,24 @@ class FlowTable:
         """Finish every active connection (end of capture)."""
         for conn in list(self.active.values()):
             self._finish(conn, remember=False)
+
+
+_FIT_SPAN = 1 << 20  # how far from an incarnation's sequence numbers a segment may be
+
+
+def _fit(conn: Connection, seg: Segment, from_a: bool) -> int:
+    """How far ``seg`` is from ``conn``'s sequence spaces: the distance of its seq from its
+    sender's highest sequence number plus, on an ACK, of its ack from the peer's; ``1 <<
+    40`` when it is outside them (more than ``_FIT_SPAN`` away, or nothing known).  The
+    flow table gives a segment to whichever live incarnation it fits better."""
+    s, r = (conn.a, conn.b) if from_a else (conn.b, conn.a)
+    nxt = s.snd_nxt
+    if nxt is None:
+        return 1 << 40
+    d = abs(seq_diff(seg.seq, nxt))
+    if seg.flags & ACK and r.snd_nxt is not None:
+        d += abs(seq_diff(seg.ack, r.snd_nxt))
+    return d if d <= _FIT_SPAN else 1 << 40
 
 
 class Tombstone:

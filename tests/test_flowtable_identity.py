@@ -1,0 +1,117 @@
+"""Flow table: which connection each segment belongs to (issue 11, "Connection identity").
+
+Grouped by situation on the 4-tuple; every test asserts the whole set of connections the
+capture yields, because the bug class is "a real connection reported as several".
+"""
+
+from __future__ import annotations
+
+from tcpflow_analyzer.segment import ACK, RST
+
+from .builders import ORIG_ISN, Conv
+
+NEW_ISN = 3_000_000_000
+NEW_RESP_ISN = 7_000_000
+
+
+def _summary(f: dict) -> tuple:
+    hs = f["handshake"]
+    return (f["outcome"], hs["status"], hs["syn_frames"], hs["syn_retransmissions"],
+            f["reset"] and f["reset"]["frames"], f["first_frame"], f["last_frame"])
+
+
+def test_refused_syn_retried_with_same_isn_is_one_refused_connection() -> None:
+    # a stack that retries a refused connect() (Windows does, 0.5 s apart) with its ISN
+    c = Conv(dt=0.5)
+    for _ in range(3):
+        c.syn(seq=ORIG_ISN)
+        c.send("r", RST | ACK, seq=0, ack=ORIG_ISN + 1)
+    (f,) = c.finish()
+    assert _summary(f) == ("refused", "refused", [1, 3, 5], 2, [2, 4, 6], 1, 6)
+    assert f["anomalies"] == {"syn_retransmission": 2}
+    assert f["port_reuse"] is None
+    assert f["final_state"] == {"orig": "CLOSED", "resp": "CLOSED"}
+    # Zeek logs each retry as its own row (as its baseline pop3.basic shows): the Zeek
+    # reading keeps them, our own fields count one attempt
+    z = f["zeek"]
+    assert [(r["conn_state"], r["history"], r["packets"]) for r in z["earlier_rows"]] == [
+        ("REJ", "Sr", {"orig": 1, "resp": 1})] * 2
+    assert (z["conn_state"], z["history"], z["packets"]) == ("REJ", "Sr",
+                                                              {"orig": 1, "resp": 1})
+
+
+def test_syn_sent_stray_ack_answered_by_rst_then_retry_is_one_connection() -> None:
+    # RFC 9293 §3.10.7.3: SYN-SENT answers an ACK that does not ACK its SYN with
+    # <SEQ=SEG.ACK><CTL=RST> and keeps waiting; its retried SYN (same ISN) then succeeds
+    c = Conv(dt=0.01)
+    c.syn()
+    c.send("r", ACK, seq=777, ack=4444)
+    c.send("o", RST, seq=4444, ack=0, advance=False)
+    c.syn(seq=ORIG_ISN)
+    c.synack()
+    c.ack()
+    (f,) = c.finish()
+    assert _summary(f) == ("open", "complete", [1, 4], 1, [3], 1, 6)
+    assert (f["reset"]["situation"], f["reset"]["states"]) == (
+        "stray_ack", {"orig": "SYN-SENT", "resp": "LISTEN"})
+    assert f["final_state"] == {"orig": "ESTABLISHED", "resp": "ESTABLISHED"}
+    assert f["anomalies"] == {"challenge_ack": 1, "syn_retransmission": 1}
+
+
+def _reconnect_over(c: Conv) -> tuple[int, int]:
+    """The client opens the 4-tuple again with a new ISN; the old server socket, still
+    synchronized, answers with a challenge ACK (RFC 5961 §4.2), the client resets that
+    socket and its retried SYN is answered.  Returns the old (client, server) next seqs."""
+    old_o, old_r = c.o.nxt, c.r.nxt
+    c.dt = 1.0
+    c.o.nxt = NEW_ISN
+    c.syn()
+    c.dt = 0.04
+    c.send("r", ACK, seq=old_r, ack=old_o, advance=False)
+    c.dt = 0.0001
+    c.send("o", RST, seq=old_o, ack=0, advance=False)
+    c.dt = 1.0
+    c.syn(seq=NEW_ISN)
+    c.r.nxt = NEW_RESP_ISN
+    c.dt = 0.04
+    c.synack()
+    c.ack()
+    return old_o, old_r
+
+
+def test_established_reconnect_challenge_ack_and_rst_belong_to_the_old_connection() -> None:
+    c = Conv()
+    c.handshake()
+    c.data("o", 100)
+    c.ack("r")
+    _reconnect_over(c)   # frames 6 SYN, 7 challenge ACK, 8 RST, 9 SYN, 10 SYN-ACK, 11 ACK
+    old, new = c.finish()
+    assert _summary(old) == ("reset", "complete", [1], 0, [8], 1, 8)
+    assert old["packets"] == {"orig": 4, "resp": 3}
+    assert old["anomalies"] == {"challenge_ack": 1}
+    assert old["final_state"] == {"orig": "CLOSED", "resp": "CLOSED"}
+    assert _summary(new) == ("open", "complete", [6, 9], 1, None, 6, 11)
+    assert new["port_reuse"]["previous_id"] == old["id"]
+    assert new["anomalies"] == {"reused_ports": 1, "syn_retransmission": 1}
+
+
+def test_close_wait_port_reuse_old_connection_challenge_ack_rst_and_retry_told_apart() -> None:
+    # the client closed, the server never did (CLOSE-WAIT); the client reconnects from the
+    # same port: the challenge ACK and the client's RST end the old connection
+    c = Conv()
+    c.handshake()
+    c.data("o", 100)
+    c.ack("r")
+    c.fin("o")
+    c.ack("r")           # server in CLOSE-WAIT, client in FIN-WAIT-2
+    c.dt = 60.0
+    _reconnect_over(c)   # frames 8 SYN, 9 challenge ACK, 10 RST, 11 SYN, 12 SYN-ACK, 13 ACK
+    old, new = c.finish()
+    assert _summary(old) == ("reset", "complete", [1], 0, [10], 1, 10)
+    assert old["close"]["pattern"] == "one_fin_only"
+    assert old["reset"]["states"] == {"orig": "FIN-WAIT-2", "resp": "CLOSE-WAIT"}
+    assert old["reset"]["validity"] == "exact"
+    assert old["anomalies"] == {"challenge_ack": 1, "rst_after_fin": 1}
+    assert _summary(new) == ("open", "complete", [8, 11], 1, None, 8, 13)
+    assert new["final_state"] == {"orig": "ESTABLISHED", "resp": "ESTABLISHED"}
+    assert new["anomalies"] == {"reused_ports": 1, "syn_retransmission": 1}
