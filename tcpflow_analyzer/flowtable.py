@@ -27,7 +27,7 @@ from .events import ConnectionOpened
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_diff
 from .states import TcpState
-from .tracker import Connection, TrackerConfig
+from .tracker import Connection, Endpoint, TrackerConfig
 
 S = TcpState
 _SWEEP_INTERVAL = 5.0
@@ -43,10 +43,21 @@ def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
         return cfg.reset_linger_s
     if (a.state in _CLOSED_STATES and b.state in _CLOSED_STATES) or \
             a.state is S.TIME_WAIT or b.state is S.TIME_WAIT:
+        if _fin_resent_after_ack(a) or _fin_resent_after_ack(b):
+            # The final ACK was captured but lost beyond the capture point: the FIN's
+            # sender is still in LAST-ACK (or CLOSING) and goes on re-sending it, with
+            # doubling gaps, until the TIME-WAIT end re-ACKs it (RFC 9293 §3.6, §3.10.7.4)
+            return max(cfg.close_linger_s, cfg.time_wait_s)
         return cfg.close_linger_s
     if conn.handshake_ack is not None or a.state is S.PARTIAL or b.state is S.PARTIAL:
         return cfg.idle_timeout_s
     return cfg.handshake_timeout_s
+
+
+def _fin_resent_after_ack(ep: Endpoint) -> bool:
+    """Whether ``ep`` re-sent its FIN after the capture saw that FIN acknowledged."""
+    fins = ep.fin_rec
+    return bool(ep.fin_ack_frame) and fins is not None and fins[-2] > ep.fin_ack_frame
 
 
 def _is_finished(conn: Connection) -> bool:

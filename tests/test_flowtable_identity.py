@@ -6,7 +6,7 @@ capture yields, because the bug class is "a real connection reported as several"
 
 from __future__ import annotations
 
-from tcpflow_analyzer.segment import ACK, RST
+from tcpflow_analyzer.segment import ACK, FIN, RST
 
 from .builders import ORIG_ISN, Conv
 
@@ -115,3 +115,26 @@ def test_close_wait_port_reuse_old_connection_challenge_ack_rst_and_retry_told_a
     assert _summary(new) == ("open", "complete", [8, 11], 1, None, 8, 13)
     assert new["final_state"] == {"orig": "ESTABLISHED", "resp": "ESTABLISHED"}
     assert new["anomalies"] == {"reused_ports": 1, "syn_retransmission": 1}
+
+
+def test_last_ack_fin_resent_after_close_linger_belongs_to_the_old_connection() -> None:
+    # the final ACK was captured but lost beyond the capture point: resp stays in LAST-ACK
+    # and re-sends its FIN with doubling gaps (0.2 s ... 12.8 s, past the 5 s close
+    # linger); orig's TIME-WAIT re-ACKs each one
+    c = Conv()
+    c.handshake()
+    c.data("o", 100)
+    c.ack("r")
+    c.four_way_close("o")              # frames 6-9
+    fin_seq = c.r.nxt - 1
+    for i in range(7):                 # frames 10-23
+        c.dt = 0.2 * 2**i
+        c.send("r", FIN | ACK, seq=fin_seq)
+        c.dt = 0.0001
+        c.ack("o")
+    (f,) = c.finish()
+    assert (f["outcome"], f["close"]["pattern"], f["first_frame"], f["last_frame"]) == (
+        "closed", "four_way", 1, 23)
+    assert f["close"]["fin_frames"]["resp"] == [8, *range(10, 24, 2)]
+    assert f["anomalies"] == {"fin_retransmission": 7}
+    assert f["final_state"] == {"orig": "TIME-WAIT", "resp": "CLOSED"}
