@@ -91,6 +91,11 @@ class FlowTable:
         self.max_active = 0
         self.peak_active = 0
         self.evicted = 0  # connections reported early because the table was full
+        # what is left of each of them (index key -> CutShort), oldest first, at most
+        # 2 * max_active entries: their later segments are counted here, so that a connection
+        # is reported once and never comes back as a new one (with no handshake)
+        self.cut: dict[tuple[Any, ...], CutShort] = {}
+        self.cut_segments = 0
         # tshark never expires a conversation: in wireshark mode neither do we (memory then
         # grows with the number of 4-tuples, the price of reproducing its numbering)
         self.wireshark = config.semantics == "wireshark"
@@ -98,9 +103,10 @@ class FlowTable:
             config.reset_linger_s, config.close_linger_s, config.handshake_timeout_s,
             config.idle_timeout_s)
 
-    def lookup(self, seg: Segment) -> tuple[Connection, bool]:
+    def lookup(self, seg: Segment) -> tuple[Connection | None, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
-        it."""
+        it; None for a segment of a connection already reported as cut short by the cap
+        (counted in ``cut_segments``, not analysed)."""
         sport = seg.sport
         dport = seg.dport
         vlan = () if self.wireshark else seg.vlan
@@ -112,6 +118,10 @@ class FlowTable:
         if ts >= self.next_sweep and not self.wireshark:
             self._sweep(ts)
         conn = self.index.get(key)
+        if conn is None and self.cut:
+            cut = self.cut.get(key)
+            if cut is not None and not self._cut_is_over(key, cut, seg):
+                return None, False
         if conn is not None:
             a = conn.a
             from_a = sport == a.port and seg.src == a.addr
@@ -184,7 +194,7 @@ class FlowTable:
         if len(self.active) > self.max_active:
             self.max_active = len(self.active)
             if self.max_active > self.config.max_active:
-                self._evict()
+                self._evict(seg)
         if previous is None:
             previous = self.recent.pop(_canonical(key), None)
         if previous is not None and seg.flags & SYN:
@@ -250,21 +260,61 @@ class FlowTable:
             self.recent[_canonical(k1)] = Tombstone(conn)
         self.on_finished(conn)
 
-    def _evict(self) -> None:
-        """The table is full: report the least recently active tenth now.  Sorting a tenth
-        of the table once per tenth of growth keeps the cost per connection logarithmic."""
+    def _evict(self, seg: Segment) -> None:
+        """The table is full: report the least recently active tenth now, each marked
+        ``cut_short_by_cap`` at ``seg``'s frame.  Sorting a tenth of the table once per
+        tenth of growth keeps the cost per connection logarithmic."""
         cap = self.config.max_active
         n = max(1, cap // 10)
         victims = sorted(self.active.values(), key=lambda c: c.last_ts)[:n]
+        cut = self.cut
+        vlan_free = self.wireshark
         for conn in victims:
+            a, b = conn.a, conn.b
+            conn.anomaly("cut_short_by_cap", seg, a,
+                         f"more than {cap} connections active at once")
+            key = _index_key(a.addr, a.port, b.addr, b.port, () if vlan_free else conn.vlan)
+            if self.index.get(key) is conn:
+                cut.pop(key, None)
+                if len(cut) >= 2 * cap:  # about 300 bytes each, a tenth of a connection
+                    del cut[next(iter(cut))]
+                cut[key] = CutShort(conn)
             self._finish(conn, remember=False)
         self.evicted += len(victims)
         self.max_active = len(self.active)
         self.peak_active = max(self.peak_active, cap + 1)
 
+    def _cut_is_over(self, key: tuple[Any, ...], cut: CutShort, seg: Segment) -> bool:
+        """Whether ``seg``, on the 4-tuple of a connection cut short by the cap, starts
+        something new (a SYN with a new ISN, or after the idle timeout); otherwise it is
+        one more segment of that connection, counted and dropped."""
+        ts = seg.ts
+        if ts - cut.last_ts < self.config.idle_timeout_s:
+            if seg.flags & (SYN | ACK | RST) != SYN:
+                return self._cut_segment(key, cut, ts)
+            isn = cut.isn_a if seg.src == cut.a_addr and seg.sport == cut.a_port else cut.isn_b
+            if isn is not None and seg.seq == isn:  # its SYN re-sent
+                return self._cut_segment(key, cut, ts)
+        del self.cut[key]
+        return True
+
+    def _cut_segment(self, key: tuple[Any, ...], cut: CutShort, ts: float) -> bool:
+        cut.last_ts = ts
+        cut.segments += 1
+        self.cut_segments += 1
+        del self.cut[key]  # most recently active last, for the sweep
+        self.cut[key] = cut
+        return False
+
     def _sweep(self, now: float) -> None:
         self.next_sweep = now + _SWEEP_INTERVAL
         cfg = self.config
+        cut = self.cut
+        while cut:
+            k = next(iter(cut))
+            if now - cut[k].last_ts < cfg.idle_timeout_s:
+                break
+            del cut[k]
         expired = [c for c in self.active.values() if now - c.last_ts >= _timeout(c, cfg)]
         for conn in expired:
             self._finish(conn, remember=True)
@@ -296,6 +346,23 @@ def _fit(conn: Connection, seg: Segment, from_a: bool) -> int:
     if seg.flags & ACK and r.snd_nxt is not None:
         d += abs(seq_diff(seg.ack, r.snd_nxt))
     return d if d <= _FIT_SPAN else 1 << 40
+
+
+class CutShort:
+    """What the table keeps of a connection reported early because the table was full:
+    its id, last activity, endpoint a and both ISNs (a SYN with another ISN is a new
+    connection), and how many of its segments arrived afterwards."""
+
+    __slots__ = ("a_addr", "a_port", "conn_id", "isn_a", "isn_b", "last_ts", "segments")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn_id = conn.id
+        self.last_ts = conn.last_ts
+        self.a_addr = conn.a.addr
+        self.a_port = conn.a.port
+        self.isn_a = conn.a.isn
+        self.isn_b = conn.b.isn
+        self.segments = 0
 
 
 class Tombstone:

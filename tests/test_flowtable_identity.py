@@ -138,3 +138,50 @@ def test_last_ack_fin_resent_after_close_linger_belongs_to_the_old_connection() 
     assert f["close"]["fin_frames"]["resp"] == [8, *range(10, 24, 2)]
     assert f["anomalies"] == {"fin_retransmission": 7}
     assert f["final_state"] == {"orig": "TIME-WAIT", "resp": "CLOSED"}
+
+
+def test_above_max_active_an_evicted_connection_is_reported_once_cut_short() -> None:
+    from tcpflow_analyzer.flowtable import FlowTable
+    from tcpflow_analyzer.report import build_flow_report
+    from tcpflow_analyzer.segment import PSH, SYN
+    from tcpflow_analyzer.tracker import TrackerConfig
+
+    from .builders import RESP_ISN, make_segment
+
+    flows: list[dict] = []
+    table = FlowTable(TrackerConfig(max_active=10),
+                      lambda conn: flows.append(build_flow_report(conn)))
+    frame = 0
+
+    def send(port: int, from_orig: bool, seq: int, ack: int, flags: int, plen: int = 0) -> None:
+        nonlocal frame
+        frame += 1
+        seg = make_segment(frame=frame, ts=1000 + frame / 1000, from_orig=from_orig,
+                           seq=seq, ack=ack, flags=flags, plen=plen)
+        if from_orig:
+            seg.sport = port
+        else:
+            seg.dport = port
+        conn, from_a = table.lookup(seg)
+        if conn is not None:
+            conn.process(seg, from_a)
+
+    ports = range(41000, 41015)  # 15 connections open at once, cap 10
+    for p in ports:
+        send(p, True, ORIG_ISN, 0, SYN)
+        send(p, False, RESP_ISN, ORIG_ISN + 1, SYN | ACK)
+        send(p, True, ORIG_ISN + 1, RESP_ISN + 1, ACK)
+    for p in ports:  # every connection carries on, the evicted ones too
+        send(p, True, ORIG_ISN + 1, RESP_ISN + 1, ACK | PSH, 100)
+        send(p, False, RESP_ISN + 1, ORIG_ISN + 101, ACK)
+    send(41000, True, ORIG_ISN, 0, SYN)  # a SYN re-sent by an evicted one: not new either
+    table.flush()
+    assert sorted(f["orig"]["port"] for f in flows) == list(ports)  # each reported once
+    assert {f["handshake"]["status"] for f in flows} == {"complete"}
+    cut = [f for f in flows if "cut_short_by_cap" in f["anomalies"]]
+    assert len(cut) == table.evicted > 0
+    assert table.cut_segments > 0
+    # a new ISN on an evicted 4-tuple is a new connection
+    send(41000, True, NEW_ISN, 0, SYN)
+    table.flush()
+    assert [f["orig"]["port"] for f in flows].count(41000) == 2
