@@ -500,6 +500,8 @@ class Connection:
                 self._recv_syn(s, seg, r)
             if r.fin_seq is not None and not r.fin_delivered and seq_diff(ack, r.fin_seq) > 0:
                 self._recv_fin(s, r, seg)
+            if (s.state is S.SYN_SENT or s.state is S.SYN_RECEIVED) and not flags & (SYN | RST):
+                self._unseen_handshake(s, r, seg)
 
         # 3. what S sends
         if flags & RST:
@@ -686,6 +688,36 @@ class Connection:
             else:
                 # SYN-SENT + SYN -> SYN-RECEIVED: simultaneous open (§3.5, figure 8)
                 self._set_state(x, S.SYN_RECEIVED, seg)
+
+    def _unseen_handshake(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        """S, still opening, sends an ACK (no SYN, no RST) that only a synchronized
+        endpoint sends: the handshake segments that prove it were not captured (a capture
+        of one direction only, as on an asymmetric tap).  Advance both machines on that
+        evidence instead of leaving them opening, one anomaly per segment."""
+        if s.state is S.SYN_SENT:
+            if r.synack_rec is not None or r.syn_rec is not None or s.isn is None:
+                return
+            # RFC 9293 §3.10.7.3: SYN-SENT leaves only on the peer's SYN-ACK, so S got
+            # one (unseen), which R sent from SYN-RECEIVED; this ACK then reaches R (step 4)
+            if r.state in (S.LISTEN, S.INACTIVE, S.CLOSED):
+                self._set_state(r, S.SYN_RECEIVED, seg)
+            s.syn_delivered = True
+            self._set_state(s, S.ESTABLISHED, seg)
+            return
+        # SYN-RECEIVED: an ACK beyond the peer's SYN acknowledges its data, and data sent
+        # (unless with TCP Fast Open, RFC 7413 §4.2) waits for ESTABLISHED (RFC 9293
+        # §3.10.1): either way the peer's handshake ACK reached S
+        isn = r.isn
+        if isn is not None:
+            syn_end = (isn + 1 + r.syn_plen) & MASK
+        elif s.synack_rec is not None:  # the peer's SYN unseen: what S's SYN-ACK acked
+            syn_end = int(s.synack_rec[-1])
+        else:
+            return
+        acks_data = seq_diff(seg.ack, syn_end) > 0
+        tfo = r.syn_plen > 0 or (r.opts is not None and r.opts.tfo_cookie is not None)
+        if acks_data or (seg.plen and not tfo):
+            self._set_state(s, S.ESTABLISHED, seg)
 
     def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
         if s.fin_seq is not None and seq_diff(seg.seq, s.fin_seq) >= 0:

@@ -34,6 +34,7 @@ class HandshakeStatus(Enum):
     NO_ANSWER = "no_answer"
     INCOMPLETE = "incomplete"
     SYN_NOT_CAPTURED = "syn_not_captured"
+    SYNACK_NOT_CAPTURED = "synack_not_captured"
     NOT_CAPTURED = "not_captured"
 
 
@@ -56,6 +57,7 @@ _HS_REFUSED = HandshakeStatus.REFUSED.value
 _HS_NO_ANSWER = HandshakeStatus.NO_ANSWER.value
 _HS_INCOMPLETE = HandshakeStatus.INCOMPLETE.value
 _HS_SYN_NOT_CAPTURED = HandshakeStatus.SYN_NOT_CAPTURED.value
+_HS_SYNACK_NOT_CAPTURED = HandshakeStatus.SYNACK_NOT_CAPTURED.value
 _HS_NOT_CAPTURED = HandshakeStatus.NOT_CAPTURED.value
 _CLOSE_FOUR_WAY = ClosePattern.FOUR_WAY.value
 _CLOSE_THREE_WAY = ClosePattern.THREE_WAY.value
@@ -115,6 +117,8 @@ def derive_handshake(conn: Connection) -> dict[str, Any]:
     if conn.sim_open:
         status = _HS_SIMULTANEOUS_OPEN
         synacks = synacks or o.synack_frames
+    elif syns and not synacks and hs_ack:
+        status = _HS_SYNACK_NOT_CAPTURED  # completed on the evidence of the orig's ACKs
     elif syns and not synacks:
         refused = any(x["situation"] == "refused" for x in conn.resets)
         status = _HS_REFUSED if refused else _HS_NO_ANSWER

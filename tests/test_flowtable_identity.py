@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tcpflow_analyzer.segment import ACK, FIN, RST
 
-from .builders import ORIG_ISN, Conv
+from .builders import ORIG_ISN, RESP_ISN, Conv
 
 NEW_ISN = 3_000_000_000
 NEW_RESP_ISN = 7_000_000
@@ -146,7 +146,7 @@ def test_above_max_active_an_evicted_connection_is_reported_once_cut_short() -> 
     from tcpflow_analyzer.segment import PSH, SYN
     from tcpflow_analyzer.tracker import TrackerConfig
 
-    from .builders import RESP_ISN, make_segment
+    from .builders import make_segment
 
     flows: list[dict] = []
     table = FlowTable(TrackerConfig(max_active=10),
@@ -185,3 +185,59 @@ def test_above_max_active_an_evicted_connection_is_reported_once_cut_short() -> 
     send(41000, True, NEW_ISN, 0, SYN)
     table.flush()
     assert [f["orig"]["port"] for f in flows].count(41000) == 2
+
+
+def _states(f: dict) -> list[tuple[int, str, str, str]]:
+    return [(t["frame"], t["endpoint"], t["from"], t["to"]) for t in f["transitions"]]
+
+
+def test_one_direction_orig_side_only_completes_on_orig_acks() -> None:
+    # an asymmetric tap saw only orig's segments: its ACK after the SYN proves it got the
+    # (unseen) SYN-ACK, so both machines advance, with no per-segment anomalies
+    c = Conv()
+    c.syn()
+    c.ack(ack=RESP_ISN + 1)
+    for i in range(4):
+        c.data("o", 100, ack=RESP_ISN + 1 + 1000 * i)
+    c.fin("o", ack=RESP_ISN + 4001)
+    (f,) = c.finish()
+    assert (f["outcome"], f["handshake"]["status"], f["handshake"]["ack_frame"]) == (
+        "open", "synack_not_captured", 2)
+    assert f["anomalies"] == {}
+    assert _states(f)[:4] == [
+        (1, "orig", "CLOSED", "SYN-SENT"),
+        (2, "resp", "LISTEN", "SYN-RECEIVED"),
+        (2, "orig", "SYN-SENT", "ESTABLISHED"),
+        (2, "resp", "SYN-RECEIVED", "ESTABLISHED"),
+    ]
+    assert f["final_state"] == {"orig": "FIN-WAIT-1", "resp": "ESTABLISHED"}
+
+
+def test_one_direction_resp_side_only_is_established_on_its_acks_of_orig_data() -> None:
+    # only resp's segments: its ACKs move past orig's SYN, acknowledging orig's (unseen)
+    # data, so orig's handshake ACK reached it: resp is not stuck in SYN-RECEIVED
+    c = Conv()
+    c.synack(ack=ORIG_ISN + 1)
+    for i in range(4):
+        c.data("r", 1000, ack=ORIG_ISN + 1 + 100 * (i + 1))
+    c.fin("r", ack=ORIG_ISN + 501)
+    (f,) = c.finish()
+    assert f["handshake"]["status"] == "syn_not_captured"
+    assert f["anomalies"] == {}
+    assert _states(f) == [
+        (1, "resp", "LISTEN", "SYN-RECEIVED"),
+        (1, "orig", "SYN-SENT", "ESTABLISHED"),
+        (2, "resp", "SYN-RECEIVED", "ESTABLISHED"),
+        (6, "resp", "ESTABLISHED", "FIN-WAIT-1"),
+    ]
+
+
+def test_one_direction_resp_speaks_first_data_proves_established() -> None:
+    # a server that talks first (SMTP, SSH): data waits for ESTABLISHED (RFC 9293 §3.10.1)
+    c = Conv()
+    c.synack(ack=ORIG_ISN + 1)
+    c.data("r", 100, ack=ORIG_ISN + 1)
+    c.data("r", 100, ack=ORIG_ISN + 1)
+    (f,) = c.finish()
+    assert f["anomalies"] == {}
+    assert f["final_state"] == {"orig": "ESTABLISHED", "resp": "ESTABLISHED"}
