@@ -99,6 +99,12 @@ class FlowTable:
         # tshark never expires a conversation: in wireshark mode neither do we (memory then
         # grows with the number of 4-tuples, the price of reproducing its numbering)
         self.wireshark = config.semantics == "wireshark"
+        # VLAN ids in the key: not with --vlan ignore, nor in wireshark mode (tshark's
+        # conversations ignore them); --vlan auto joins directions tagged differently
+        self.vlan_free = self.wireshark or config.vlan == "ignore"
+        self.vlan_auto = not self.vlan_free and config.vlan == "auto"
+        self.tagged: dict[tuple[Any, ...], Connection] = {}  # 4-tuple -> tagged connection
+        self.vlan_joins: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
         self._min_timeout = float("inf") if self.wireshark else min(
             config.reset_linger_s, config.close_linger_s, config.handshake_timeout_s,
             config.idle_timeout_s)
@@ -109,7 +115,7 @@ class FlowTable:
         (counted in ``cut_segments``, not analysed)."""
         sport = seg.sport
         dport = seg.dport
-        vlan = () if self.wireshark else seg.vlan
+        vlan = () if self.vlan_free else seg.vlan
         if sport < dport or (sport == dport and seg.src <= seg.dst):  # _index_key, inlined
             key = (seg.src, sport, seg.dst, dport, vlan)
         else:
@@ -118,6 +124,8 @@ class FlowTable:
         if ts >= self.next_sweep and not self.wireshark:
             self._sweep(ts)
         conn = self.index.get(key)
+        if conn is None and self.vlan_auto:
+            conn = self._other_vlan(seg, key)
         if conn is None and self.cut:
             cut = self.cut.get(key)
             if cut is not None and not self._cut_is_over(key, cut, seg):
@@ -143,6 +151,37 @@ class FlowTable:
                 return self._replace(conn, seg, key, reuse=False), True
             return conn, from_a
         return self._create(seg, key, None), True
+
+    def _other_vlan(self, seg: Segment, key: tuple[Any, ...]) -> Connection | None:
+        """--vlan auto, no connection under ``key``: the connection of the same 4-tuple under
+        other VLAN ids that this segment is the missing direction of (only the peer's
+        segments seen so far), which then takes ``key`` as its second key; None when the
+        4-tuple carries no such connection (e.g. two VLANs each with both directions)."""
+        tup = key[:4]
+        cands = [self.tagged.get(tup)]
+        if key[4]:
+            cands.append(self.index.get((*tup, ())))
+        for conn in cands:
+            if conn is None or conn.vlan_b is not None:
+                continue
+            a = conn.a
+            from_a = seg.sport == a.port and seg.src == a.addr
+            if from_a or conn.b.pkts or seg.src == seg.dst and seg.sport == seg.dport:
+                continue
+            conn.vlan_b = seg.vlan
+            self.index[key] = conn
+            pair = (conn.vlan, seg.vlan)
+            if pair in self.vlan_joins or len(self.vlan_joins) < 64:
+                self.vlan_joins[pair] = self.vlan_joins.get(pair, 0) + 1
+            return conn
+        return None
+
+    def vlan_warnings(self) -> list[str]:
+        """One line per pair of VLAN stacks that --vlan auto joined into one connection."""
+        return [f"{n} connection{'s' if n > 1 else ''} carried {_vlan_text(x)} one way and "
+                f"{_vlan_text(y)} the other (a tag added or removed on one direction only): "
+                "each reported as one connection (--vlan key keeps them apart)"
+                for (x, y), n in self.vlan_joins.items()]
 
     def _is_new_incarnation(self, conn: Connection, from_a: bool, seg: Segment) -> bool:
         sender = conn.a if from_a else conn.b
@@ -190,6 +229,8 @@ class FlowTable:
         conn = Connection(self.next_id, seg, self.config, self.sink)
         self.next_id += 1
         self.index[key] = conn
+        if key[4] and self.vlan_auto:
+            self.tagged[key[:4]] = conn
         self.active[conn.id] = conn
         if len(self.active) > self.max_active:
             self.max_active = len(self.active)
@@ -240,6 +281,11 @@ class FlowTable:
             # The old connection is still alive (an endpoint that forgot it reconnects, or
             # the server still holds CLOSE-WAIT): it stays in the table, out of the index,
             # so that its own late segments still reach it (see _fit)
+            if old.vlan_b is not None:  # its other direction's key now finds the new one
+                a, b = old.a, old.b
+                key_b = _index_key(a.addr, a.port, b.addr, b.port, old.vlan_b)
+                if self.index.get(key_b) is old:
+                    del self.index[key_b]
             conn = self._create(seg, key, Tombstone(old))
             conn.prev = old
             return conn
@@ -249,11 +295,19 @@ class FlowTable:
     def _finish(self, conn: Connection, remember: bool) -> None:
         del self.active[conn.id]
         a, b = conn.a, conn.b
-        vlan = () if self.wireshark else conn.vlan
+        vlan = () if self.vlan_free else conn.vlan
         k1 = (a.addr, a.port, b.addr, b.port, vlan)
         key = _index_key(a.addr, a.port, b.addr, b.port, vlan)
         if self.index.get(key) is conn:
             del self.index[key]
+        if vlan and self.tagged.get(key[:4]) is conn:
+            del self.tagged[key[:4]]
+        if conn.vlan_b is not None:
+            key_b = _index_key(a.addr, a.port, b.addr, b.port, conn.vlan_b)
+            if self.index.get(key_b) is conn:
+                del self.index[key_b]
+            if conn.vlan_b and self.tagged.get(key_b[:4]) is conn:
+                del self.tagged[key_b[:4]]
         if remember:
             if len(self.recent) >= _RECENT_MAX:
                 self.recent.pop(next(iter(self.recent)))
@@ -268,7 +322,7 @@ class FlowTable:
         n = max(1, cap // 10)
         victims = sorted(self.active.values(), key=lambda c: c.last_ts)[:n]
         cut = self.cut
-        vlan_free = self.wireshark
+        vlan_free = self.vlan_free
         for conn in victims:
             a, b = conn.a, conn.b
             conn.anomaly("cut_short_by_cap", seg, a,
@@ -377,6 +431,10 @@ class Tombstone:
         self.tw_holders = tuple(conn.role(e.is_a) for e in (conn.a, conn.b)
                                 if e.state is S.TIME_WAIT)
         self.ends = tuple((e.addr, e.port, e.snd_nxt, e.last_tsval) for e in (conn.a, conn.b))
+
+
+def _vlan_text(vlan: tuple[int, ...]) -> str:
+    return "VLAN " + "/".join(map(str, vlan)) if vlan else "no VLAN tag"
 
 
 def _index_key(

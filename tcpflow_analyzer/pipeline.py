@@ -138,6 +138,7 @@ class Analyzer:
             self.decoder.unsupported_linktypes.clear()
         st.max_active_connections = max(st.max_active_connections, self.table.max_active,
                                         self.table.peak_active)
+        st.warnings.extend(self.table.vlan_warnings())
         if self.table.evicted:
             st.warnings.append(
                 f"more than {self.config.max_active} connections were active at once: "

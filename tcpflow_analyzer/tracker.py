@@ -76,6 +76,9 @@ class TrackerConfig:
     reported early (a SYN flood cannot exhaust memory).
     ``semantics``: ``default`` labels what really happened; ``wireshark`` reproduces tshark's
     tcp.analysis labels (see :mod:`.seqanalysis`).
+    ``vlan``: ``auto`` keys connections by VLAN ids too, but joins the two directions of a
+    4-tuple when only one of them is tagged (or each differently); ``key`` always keeps
+    different VLAN ids apart; ``ignore`` leaves them out of the key (as Zeek and tshark).
     """
 
     time_wait_s: float = 60.0
@@ -87,6 +90,7 @@ class TrackerConfig:
     max_events: int = 256
     max_active: int = 262_144
     semantics: str = "default"
+    vlan: str = "auto"
 
 
 def _pairs(a: array[float] | None) -> list[tuple[int, float]]:
@@ -241,7 +245,7 @@ class Connection:
         "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b", "config",
         "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id",
         "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev", "roles_inferred", "seq",
-        "sim_open", "sink", "vlan", "zeek_base", "zeek_last_ts", "zeek_rows",
+        "sim_open", "sink", "vlan", "vlan_b", "zeek_base", "zeek_last_ts", "zeek_rows",
     )
 
     def __init__(
@@ -251,6 +255,8 @@ class Connection:
         self.config = config
         self.sink = sink
         self.vlan = seg.vlan
+        # the VLAN ids of endpoint b's segments when they differ from a's (flow table, auto)
+        self.vlan_b: tuple[int, ...] | None = None
         self.a = Endpoint(seg.src, seg.sport, True)
         self.b = Endpoint(seg.dst, seg.dport, False)
         flags = seg.flags
