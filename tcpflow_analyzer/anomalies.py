@@ -93,6 +93,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
     "fin_without_established": (
         Severity.WARNING, "FIN from an endpoint that never completed a handshake"
     ),
+    "cut_short_by_cap": (
+        Severity.WARNING,
+        "reported before it ended: more connections than the cap were active at once",
+    ),
 }
 
 

@@ -195,6 +195,9 @@ def describe_handshake(f: FlowReport) -> tuple[int | None, str]:
         return frame, f"handshake incomplete: SYN-ACK at frame {frame} never acknowledged"
     if status == HandshakeStatus.SIMULTANEOUS_OPEN.value:
         return f["first_frame"], "handshake simultaneous_open (both ends sent a SYN)"
+    if status == HandshakeStatus.SYNACK_NOT_CAPTURED.value:
+        return hs["ack_frame"], (f"handshake synack_not_captured: completed unseen, orig's "
+                                 f"ACK at frame {hs['ack_frame']}")
     if status == HandshakeStatus.SYN_NOT_CAPTURED.value:
         return f["first_frame"], f"handshake syn_not_captured (first frame {f['first_frame']})"
     return f["first_frame"], f"handshake not_captured: seen midstream from frame {f['first_frame']}"

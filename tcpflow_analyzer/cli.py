@@ -29,6 +29,8 @@ from .clikit import (
     Semantics,
     SemanticsOpt,
     TimeWaitOpt,
+    VlanMode,
+    VlanOpt,
     _Progress,
     build_filter,
     err_console,
@@ -68,13 +70,14 @@ def analyze(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     debug: DebugOpt = False,
 ) -> None:
     """Reconstruct every TCP connection in the captures and report how each opened and closed."""
 
     def body() -> int:
         flt = build_filter(host, port, outcome, close, anomaly)
-        config = make_config(checksums, time_wait, semantics)
+        config = make_config(checksums, time_wait, semantics, vlan)
         console = err_console()
         progress = _Progress(console, enabled=True)
         # no terminal, no bar: then the frames need no progress wrapper either

@@ -594,15 +594,30 @@ SemanticsOpt = Annotated[Semantics, typer.Option(
          "labels, for comparing with Wireshark.")]
 
 
+class VlanMode(StrEnum):
+    """Whether VLAN ids tell connections apart (see the README's "What it reports")."""
+
+    AUTO = "auto"
+    KEY = "key"
+    IGNORE = "ignore"
+
+
+VlanOpt = Annotated[VlanMode, typer.Option(
+    "--vlan", case_sensitive=False,
+    help="auto: VLAN ids tell connections apart, but a 4-tuple tagged on one direction only "
+         "is one connection (warned); key: always apart; ignore: VLAN ids never count.")]
+
+
 def make_config(checksums: str, time_wait: float,
-                semantics: str = Semantics.DEFAULT) -> TrackerConfig:
+                semantics: str = Semantics.DEFAULT, vlan: str = VlanMode.AUTO) -> TrackerConfig:
     """Tracker configuration from CLI options."""
     if checksums not in ("auto", "strict", "off"):
         raise TcpflowError(f"--checksums {checksums!r} is not one of: auto, strict, off")
     if not (math.isfinite(time_wait) and time_wait >= 0):
         raise TcpflowError(f"--time-wait {time_wait!r} is out of range (a finite duration of "
                            "at least 0 s)")
-    return TrackerConfig(checksums=checksums, time_wait_s=time_wait, semantics=str(semantics))
+    return TrackerConfig(checksums=checksums, time_wait_s=time_wait, semantics=str(semantics),
+                         vlan=str(vlan))
 
 
 def emit_report(fmt: OutputFormat, report: dict[str, Any], out: TextIO) -> None:

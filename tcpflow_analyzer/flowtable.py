@@ -24,10 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .events import ConnectionOpened
-from .segment import ACK, RST, SYN, Segment, format_endpoint
+from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_diff
 from .states import TcpState
-from .tracker import Connection, TrackerConfig
+from .tracker import Connection, Endpoint, TrackerConfig
 
 S = TcpState
 _SWEEP_INTERVAL = 5.0
@@ -43,10 +43,21 @@ def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
         return cfg.reset_linger_s
     if (a.state in _CLOSED_STATES and b.state in _CLOSED_STATES) or \
             a.state is S.TIME_WAIT or b.state is S.TIME_WAIT:
+        if _fin_resent_after_ack(a) or _fin_resent_after_ack(b):
+            # The final ACK was captured but lost beyond the capture point: the FIN's
+            # sender is still in LAST-ACK (or CLOSING) and goes on re-sending it, with
+            # doubling gaps, until the TIME-WAIT end re-ACKs it (RFC 9293 §3.6, §3.10.7.4)
+            return max(cfg.close_linger_s, cfg.time_wait_s)
         return cfg.close_linger_s
     if conn.handshake_ack is not None or a.state is S.PARTIAL or b.state is S.PARTIAL:
         return cfg.idle_timeout_s
     return cfg.handshake_timeout_s
+
+
+def _fin_resent_after_ack(ep: Endpoint) -> bool:
+    """Whether ``ep`` re-sent its FIN after the capture saw that FIN acknowledged."""
+    fins = ep.fin_rec
+    return bool(ep.fin_ack_frame) and fins is not None and fins[-2] > ep.fin_ack_frame
 
 
 def _is_finished(conn: Connection) -> bool:
@@ -80,19 +91,31 @@ class FlowTable:
         self.max_active = 0
         self.peak_active = 0
         self.evicted = 0  # connections reported early because the table was full
+        # what is left of each of them (index key -> CutShort), oldest first, at most
+        # 2 * max_active entries: their later segments are counted here, so that a connection
+        # is reported once and never comes back as a new one (with no handshake)
+        self.cut: dict[tuple[Any, ...], CutShort] = {}
+        self.cut_segments = 0
         # tshark never expires a conversation: in wireshark mode neither do we (memory then
         # grows with the number of 4-tuples, the price of reproducing its numbering)
         self.wireshark = config.semantics == "wireshark"
+        # VLAN ids in the key: not with --vlan ignore, nor in wireshark mode (tshark's
+        # conversations ignore them); --vlan auto joins directions tagged differently
+        self.vlan_free = self.wireshark or config.vlan == "ignore"
+        self.vlan_auto = not self.vlan_free and config.vlan == "auto"
+        self.tagged: dict[tuple[Any, ...], Connection] = {}  # 4-tuple -> tagged connection
+        self.vlan_joins: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
         self._min_timeout = float("inf") if self.wireshark else min(
             config.reset_linger_s, config.close_linger_s, config.handshake_timeout_s,
             config.idle_timeout_s)
 
-    def lookup(self, seg: Segment) -> tuple[Connection, bool]:
+    def lookup(self, seg: Segment) -> tuple[Connection | None, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
-        it."""
+        it; None for a segment of a connection already reported as cut short by the cap
+        (counted in ``cut_segments``, not analysed)."""
         sport = seg.sport
         dport = seg.dport
-        vlan = () if self.wireshark else seg.vlan
+        vlan = () if self.vlan_free else seg.vlan
         if sport < dport or (sport == dport and seg.src <= seg.dst):  # _index_key, inlined
             key = (seg.src, sport, seg.dst, dport, vlan)
         else:
@@ -101,17 +124,64 @@ class FlowTable:
         if ts >= self.next_sweep and not self.wireshark:
             self._sweep(ts)
         conn = self.index.get(key)
+        if conn is None and self.vlan_auto:
+            conn = self._other_vlan(seg, key)
+        if conn is None and self.cut:
+            cut = self.cut.get(key)
+            if cut is not None and not self._cut_is_over(key, cut, seg):
+                return None, False
         if conn is not None:
             a = conn.a
             from_a = sport == a.port and seg.src == a.addr
-            if seg.flags & (SYN | ACK | RST) == SYN:  # only a plain SYN opens a new incarnation
-                if self._is_new_incarnation(conn, from_a, seg):
-                    return self._replace(conn, seg, key, reuse=True), True
-            elif ts - conn.last_ts >= self._min_timeout and \
+            # only a plain SYN opens a new incarnation
+            if seg.flags & (SYN | ACK | RST) == SYN and \
+                    self._is_new_incarnation(conn, from_a, seg):
+                return self._replace(conn, seg, key, reuse=True), True
+            prev = conn.prev
+            if prev is not None:
+                if self.active.get(prev.id) is not prev:
+                    conn.prev = None  # finished since
+                elif not seg.flags & SYN:
+                    p_from_a = sport == prev.a.port and seg.src == prev.a.addr
+                    if _fit(prev, seg, p_from_a) < _fit(conn, seg, from_a):
+                        self._late_for_prev(conn, prev, seg, from_a, p_from_a)
+                        return prev, p_from_a
+            if ts - conn.last_ts >= self._min_timeout and \
                     ts - conn.last_ts >= _timeout(conn, self.config):
                 return self._replace(conn, seg, key, reuse=False), True
             return conn, from_a
         return self._create(seg, key, None), True
+
+    def _other_vlan(self, seg: Segment, key: tuple[Any, ...]) -> Connection | None:
+        """--vlan auto, no connection under ``key``: the connection of the same 4-tuple under
+        other VLAN ids that this segment is the missing direction of (only the peer's
+        segments seen so far), which then takes ``key`` as its second key; None when the
+        4-tuple carries no such connection (e.g. two VLANs each with both directions)."""
+        tup = key[:4]
+        cands = [self.tagged.get(tup)]
+        if key[4]:
+            cands.append(self.index.get((*tup, ())))
+        for conn in cands:
+            if conn is None or conn.vlan_b is not None:
+                continue
+            a = conn.a
+            from_a = seg.sport == a.port and seg.src == a.addr
+            if from_a or conn.b.pkts or seg.src == seg.dst and seg.sport == seg.dport:
+                continue
+            conn.vlan_b = seg.vlan
+            self.index[key] = conn
+            pair = (conn.vlan, seg.vlan)
+            if pair in self.vlan_joins or len(self.vlan_joins) < 64:
+                self.vlan_joins[pair] = self.vlan_joins.get(pair, 0) + 1
+            return conn
+        return None
+
+    def vlan_warnings(self) -> list[str]:
+        """One line per pair of VLAN stacks that --vlan auto joined into one connection."""
+        return [f"{n} connection{'s' if n > 1 else ''} carried {_vlan_text(x)} one way and "
+                f"{_vlan_text(y)} the other (a tag added or removed on one direction only): "
+                "each reported as one connection (--vlan key keeps them apart)"
+                for (x, y), n in self.vlan_joins.items()]
 
     def _is_new_incarnation(self, conn: Connection, from_a: bool, seg: Segment) -> bool:
         sender = conn.a if from_a else conn.b
@@ -123,11 +193,35 @@ class FlowTable:
                 return seg.seq != sender.isn
             return sender.pkts > 0
         if _is_finished(conn):
-            return not (sender.isn == seg.seq and sender.state is S.SYN_SENT)
+            # RFC 9293 §3.8.1: a SYN re-sent with the same ISN is the same attempt, however
+            # many RSTs it drew (a refused connect() retried by the stack), as long as that
+            # attempt never completed a handshake; after one, the same ISN is a new open
+            if not (sender.isn == seg.seq and sender.syn_rec is not None
+                    and conn.handshake_ack is None):
+                return True
+            if sender.state is not S.SYN_SENT:
+                conn.zeek_split(seg)  # Zeek logs the retry as a new conn.log row
+            return False
         if sender.isn is None:
             # The peer's SYN crossing ours is a simultaneous open, not a new connection.
             return not (peer.state is S.SYN_SENT and not sender.pkts)
         return seg.seq != sender.isn
+
+    @staticmethod
+    def _late_for_prev(
+        conn: Connection, prev: Connection, seg: Segment, from_a: bool, p_from_a: bool
+    ) -> None:
+        """A segment of the previous incarnation, seen after the new SYN: a pure ACK that
+        answers that SYN is the old socket's challenge ACK (RFC 5961 §4.2, RFC 9293
+        §3.10.7.4: a SYN in a synchronized state is answered with an ACK)."""
+        if seg.plen or seg.flags & (SYN | FIN | RST | ACK) != ACK:
+            return
+        peer = conn.b if from_a else conn.a
+        syn = peer.syn_rec
+        if syn is not None and conn.last_frame == int(syn[-2]):
+            prev.anomaly("challenge_ack", seg, prev.a if p_from_a else prev.b,
+                         "ACK instead of SYN-ACK: the peer's SYN hit a synchronized "
+                         "connection")
 
     def _create(
         self, seg: Segment, key: tuple[Any, ...], previous: Tombstone | None
@@ -135,11 +229,13 @@ class FlowTable:
         conn = Connection(self.next_id, seg, self.config, self.sink)
         self.next_id += 1
         self.index[key] = conn
+        if key[4] and self.vlan_auto:
+            self.tagged[key[:4]] = conn
         self.active[conn.id] = conn
         if len(self.active) > self.max_active:
             self.max_active = len(self.active)
             if self.max_active > self.config.max_active:
-                self._evict()
+                self._evict(seg)
         if previous is None:
             previous = self.recent.pop(_canonical(key), None)
         if previous is not None and seg.flags & SYN:
@@ -181,38 +277,98 @@ class FlowTable:
     def _replace(
         self, old: Connection, seg: Segment, key: tuple[Any, ...], reuse: bool
     ) -> Connection:
+        if reuse and not self.wireshark and not _is_finished(old):
+            # The old connection is still alive (an endpoint that forgot it reconnects, or
+            # the server still holds CLOSE-WAIT): it stays in the table, out of the index,
+            # so that its own late segments still reach it (see _fit)
+            if old.vlan_b is not None:  # its other direction's key now finds the new one
+                a, b = old.a, old.b
+                key_b = _index_key(a.addr, a.port, b.addr, b.port, old.vlan_b)
+                if self.index.get(key_b) is old:
+                    del self.index[key_b]
+            conn = self._create(seg, key, Tombstone(old))
+            conn.prev = old
+            return conn
         self._finish(old, remember=False)
         return self._create(seg, key, Tombstone(old) if reuse or _is_finished(old) else None)
 
     def _finish(self, conn: Connection, remember: bool) -> None:
         del self.active[conn.id]
         a, b = conn.a, conn.b
-        vlan = () if self.wireshark else conn.vlan
+        vlan = () if self.vlan_free else conn.vlan
         k1 = (a.addr, a.port, b.addr, b.port, vlan)
         key = _index_key(a.addr, a.port, b.addr, b.port, vlan)
         if self.index.get(key) is conn:
             del self.index[key]
+        if vlan and self.tagged.get(key[:4]) is conn:
+            del self.tagged[key[:4]]
+        if conn.vlan_b is not None:
+            key_b = _index_key(a.addr, a.port, b.addr, b.port, conn.vlan_b)
+            if self.index.get(key_b) is conn:
+                del self.index[key_b]
+            if conn.vlan_b and self.tagged.get(key_b[:4]) is conn:
+                del self.tagged[key_b[:4]]
         if remember:
             if len(self.recent) >= _RECENT_MAX:
                 self.recent.pop(next(iter(self.recent)))
             self.recent[_canonical(k1)] = Tombstone(conn)
         self.on_finished(conn)
 
-    def _evict(self) -> None:
-        """The table is full: report the least recently active tenth now.  Sorting a tenth
-        of the table once per tenth of growth keeps the cost per connection logarithmic."""
+    def _evict(self, seg: Segment) -> None:
+        """The table is full: report the least recently active tenth now, each marked
+        ``cut_short_by_cap`` at ``seg``'s frame.  Sorting a tenth of the table once per
+        tenth of growth keeps the cost per connection logarithmic."""
         cap = self.config.max_active
         n = max(1, cap // 10)
         victims = sorted(self.active.values(), key=lambda c: c.last_ts)[:n]
+        cut = self.cut
+        vlan_free = self.vlan_free
         for conn in victims:
+            a, b = conn.a, conn.b
+            conn.anomaly("cut_short_by_cap", seg, a,
+                         f"more than {cap} connections active at once")
+            key = _index_key(a.addr, a.port, b.addr, b.port, () if vlan_free else conn.vlan)
+            if self.index.get(key) is conn:
+                cut.pop(key, None)
+                if len(cut) >= 2 * cap:  # about 300 bytes each, a tenth of a connection
+                    del cut[next(iter(cut))]
+                cut[key] = CutShort(conn)
             self._finish(conn, remember=False)
         self.evicted += len(victims)
         self.max_active = len(self.active)
         self.peak_active = max(self.peak_active, cap + 1)
 
+    def _cut_is_over(self, key: tuple[Any, ...], cut: CutShort, seg: Segment) -> bool:
+        """Whether ``seg``, on the 4-tuple of a connection cut short by the cap, starts
+        something new (a SYN with a new ISN, or after the idle timeout); otherwise it is
+        one more segment of that connection, counted and dropped."""
+        ts = seg.ts
+        if ts - cut.last_ts < self.config.idle_timeout_s:
+            if seg.flags & (SYN | ACK | RST) != SYN:
+                return self._cut_segment(key, cut, ts)
+            isn = cut.isn_a if seg.src == cut.a_addr and seg.sport == cut.a_port else cut.isn_b
+            if isn is not None and seg.seq == isn:  # its SYN re-sent
+                return self._cut_segment(key, cut, ts)
+        del self.cut[key]
+        return True
+
+    def _cut_segment(self, key: tuple[Any, ...], cut: CutShort, ts: float) -> bool:
+        cut.last_ts = ts
+        cut.segments += 1
+        self.cut_segments += 1
+        del self.cut[key]  # most recently active last, for the sweep
+        self.cut[key] = cut
+        return False
+
     def _sweep(self, now: float) -> None:
         self.next_sweep = now + _SWEEP_INTERVAL
         cfg = self.config
+        cut = self.cut
+        while cut:
+            k = next(iter(cut))
+            if now - cut[k].last_ts < cfg.idle_timeout_s:
+                break
+            del cut[k]
         expired = [c for c in self.active.values() if now - c.last_ts >= _timeout(c, cfg)]
         for conn in expired:
             self._finish(conn, remember=True)
@@ -228,6 +384,41 @@ class FlowTable:
             self._finish(conn, remember=False)
 
 
+_FIT_SPAN = 1 << 20  # how far from an incarnation's sequence numbers a segment may be
+
+
+def _fit(conn: Connection, seg: Segment, from_a: bool) -> int:
+    """How far ``seg`` is from ``conn``'s sequence spaces: the distance of its seq from its
+    sender's highest sequence number plus, on an ACK, of its ack from the peer's; ``1 <<
+    40`` when it is outside them (more than ``_FIT_SPAN`` away, or nothing known).  The
+    flow table gives a segment to whichever live incarnation it fits better."""
+    s, r = (conn.a, conn.b) if from_a else (conn.b, conn.a)
+    nxt = s.snd_nxt
+    if nxt is None:
+        return 1 << 40
+    d = abs(seq_diff(seg.seq, nxt))
+    if seg.flags & ACK and r.snd_nxt is not None:
+        d += abs(seq_diff(seg.ack, r.snd_nxt))
+    return d if d <= _FIT_SPAN else 1 << 40
+
+
+class CutShort:
+    """What the table keeps of a connection reported early because the table was full:
+    its id, last activity, endpoint a and both ISNs (a SYN with another ISN is a new
+    connection), and how many of its segments arrived afterwards."""
+
+    __slots__ = ("a_addr", "a_port", "conn_id", "isn_a", "isn_b", "last_ts", "segments")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn_id = conn.id
+        self.last_ts = conn.last_ts
+        self.a_addr = conn.a.addr
+        self.a_port = conn.a.port
+        self.isn_a = conn.a.isn
+        self.isn_b = conn.b.isn
+        self.segments = 0
+
+
 class Tombstone:
     """What the table remembers of a finished connection to describe a later reuse of its
     4-tuple: id, last activity, who held TIME-WAIT, and each end's last seq and TSval."""
@@ -240,6 +431,10 @@ class Tombstone:
         self.tw_holders = tuple(conn.role(e.is_a) for e in (conn.a, conn.b)
                                 if e.state is S.TIME_WAIT)
         self.ends = tuple((e.addr, e.port, e.snd_nxt, e.last_tsval) for e in (conn.a, conn.b))
+
+
+def _vlan_text(vlan: tuple[int, ...]) -> str:
+    return "VLAN " + "/".join(map(str, vlan)) if vlan else "no VLAN tag"
 
 
 def _index_key(

@@ -719,6 +719,11 @@ def _opening(report: FlowReport, arrows: list[Arrow]) -> list[str]:
         return [f"resp answered orig's SYN with a SYN+ACK (frame {synacks[0]}{times}) but "
                 "orig's final ACK never came: the handshake is incomplete and resp stays in "
                 f"{report['final_state']['resp']}."]
+    if status == "synack_not_captured":
+        return [f"resp's SYN+ACK was not captured: orig sent a SYN (frame {syns[0]}) and then "
+                f"an ACK (frame {hs['ack_frame']}), which it sends only once it has received "
+                "a SYN+ACK, so the handshake completed unseen (as in a capture of one "
+                "direction only)."]
     if status == "syn_not_captured":
         return [f"The SYN was not captured: the connection is first seen at resp's SYN+ACK "
                 f"(frame {first.frame}), so orig is the side that SYN+ACK answered."]

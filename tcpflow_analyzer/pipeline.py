@@ -98,6 +98,8 @@ class Analyzer:
                 continue
             segs += 1
             conn, from_a = lookup(seg)
+            if conn is None:  # of a connection already reported, cut short by the cap
+                continue
             ok = seg.csum_ok
             if ok is False:
                 if strict or host_good.get(seg.src, 0):
@@ -177,11 +179,14 @@ class Analyzer:
             self.decoder.unsupported_linktypes.clear()
         st.max_active_connections = max(st.max_active_connections, self.table.max_active,
                                         self.table.peak_active)
+        st.warnings.extend(self.table.vlan_warnings())
         if self.table.evicted:
             st.warnings.append(
                 f"more than {self.config.max_active} connections were active at once: "
                 f"{self.table.evicted} of the least recently active were reported before "
-                "they ended (their outcome may read open)"
+                "they ended, marked cut_short_by_cap (their outcome may read open)"
+                + (f"; {self.table.cut_segments} later segments of theirs were counted, "
+                   "not analysed" if self.table.cut_segments else "")
             )
         return st
 

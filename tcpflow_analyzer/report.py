@@ -91,7 +91,8 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     duration = last_ts - first_ts
     duration_us = round_us(duration)
     zeek: dict[str, Any] = derive_zeek(conn)
-    zeek_duration = conn.zeek_last_ts - first_ts
+    zeek_duration = conn.zeek_last_ts - (first_ts if conn.zeek_base is None
+                                         else conn.zeek_base[0])
     zeek["duration_s"] = (
         duration_us if zeek_duration == duration and duration else round_us(zeek_duration)
     )

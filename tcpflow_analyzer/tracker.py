@@ -76,6 +76,9 @@ class TrackerConfig:
     reported early (a SYN flood cannot exhaust memory).
     ``semantics``: ``default`` labels what really happened; ``wireshark`` reproduces tshark's
     tcp.analysis labels (see :mod:`.seqanalysis`).
+    ``vlan``: ``auto`` keys connections by VLAN ids too, but joins the two directions of a
+    4-tuple when only one of them is tagged (or each differently); ``key`` always keeps
+    different VLAN ids apart; ``ignore`` leaves them out of the key (as Zeek and tshark).
     """
 
     time_wait_s: float = 60.0
@@ -87,6 +90,7 @@ class TrackerConfig:
     max_events: int = 256
     max_active: int = 262_144
     semantics: str = "default"
+    vlan: str = "auto"
 
 
 def _pairs(a: array[float] | None) -> list[tuple[int, float]]:
@@ -240,8 +244,8 @@ class Connection:
     __slots__ = (
         "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b", "config",
         "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id",
-        "last_frame", "last_ts", "orig_is_a", "port_reuse", "roles_inferred", "seq", "sim_open",
-        "sink", "vlan", "zeek_last_ts",
+        "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev", "roles_inferred", "seq",
+        "sim_open", "sink", "vlan", "vlan_b", "zeek_base", "zeek_last_ts", "zeek_rows",
     )
 
     def __init__(
@@ -251,6 +255,8 @@ class Connection:
         self.config = config
         self.sink = sink
         self.vlan = seg.vlan
+        # the VLAN ids of endpoint b's segments when they differ from a's (flow table, auto)
+        self.vlan_b: tuple[int, ...] | None = None
         self.a = Endpoint(seg.src, seg.sport, True)
         self.b = Endpoint(seg.dst, seg.dport, False)
         flags = seg.flags
@@ -258,6 +264,10 @@ class Connection:
         self.orig_is_a = True
         self.roles_inferred = not pure_syn
         self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
+        # Zeek's conn.log rows that Zeek closed inside this connection (see zeek_split), and
+        # where the current row began: (ts, a's packets, b's packets, a's bytes, b's bytes)
+        self.zeek_rows: list[dict[str, Any]] | None = None
+        self.zeek_base: tuple[float, int, int, int, int] | None = None
         self.first_frame = self.last_frame = seg.frame
         # transitions packed in one array of doubles, (code, ts) per change, the code
         # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
@@ -273,6 +283,9 @@ class Connection:
         self._resets: list[dict[str, Any]] | None = None
         self._time_wait: list[tuple[bool, int, float]] | None = None
         self.port_reuse: dict[str, Any] | None = None
+        # the previous incarnation of the 4-tuple while it is still alive (the flow table
+        # routes its late segments to it: a challenge ACK, a RST, a retransmitted FIN)
+        self.prev: Connection | None = None
         self.sim_open = False
         self.fin_crossed = False
         # both endpoints synchronized with nothing pending (see _is_steady): only the general
@@ -346,6 +359,42 @@ class Connection:
         self.orig_is_a = not self.orig_is_a
         if len(self.history) < 128:
             self.history += "^"
+
+    def zeek_split(self, seg: Segment) -> None:
+        """Zeek starts a new conn.log row at ``seg`` (a SYN on a 4-tuple whose connection
+        it considers closed or reset, e.g. a refused SYN retried with the same ISN), where
+        this connection goes on: close the current Zeek row and start the Zeek model afresh.
+        Only the Zeek reading changes; the RFC machines and everything else go on."""
+        o, r = self.orig, self.resp
+        base = self.zeek_base
+        if base is None:
+            base = (self.first_ts, 0, 0, 0, 0)
+        ts0, pa, pb, ba, bb = base
+        a, b = self.a, self.b
+        pkts = {"a": a.pkts - pa, "b": b.pkts - pb}
+        nbytes = {"a": a.bytes - ba, "b": b.bytes - bb}
+        oa = "a" if self.orig_is_a else "b"
+        ra = "b" if self.orig_is_a else "a"
+        if self.zeek_rows is None:
+            self.zeek_rows = []
+        if len(self.zeek_rows) < _LIST_CAP:
+            self.zeek_rows.append({
+                "start_ts": ts0, "duration_s": self.zeek_last_ts - ts0,
+                "conn_state": zk.zeek_conn_state(o, r, self.history), "history": self.history,
+                "packets": {"orig": pkts[oa], "resp": pkts[ra]},
+                "bytes": {"orig": nbytes[oa], "resp": nbytes[ra]},
+            })
+        self.zeek_base = (seg.ts, a.pkts, b.pkts, a.bytes, b.bytes)
+        for ep in (a, b):
+            ep.z_state = ep.z_prev = zk.Z_INACTIVE
+            ep.z_start = ep.z_last = 0
+            ep.z_hist_syn = ep.z_hist_fin = ep.z_hist_rst = -1
+            ep.z_wscale = 0
+            ep.z_counts = None
+            ep.z_did_close = False
+        self.history = ""
+        self.hist_seen = 0
+        self.zeek_last_ts = seg.ts
 
     def zeek_orig_state(self) -> int:
         """Zeek state of the current originator."""
@@ -433,13 +482,15 @@ class Connection:
         s.win = seg.win
 
         # 1. in-order delivery of S's earlier SYN / FIN (a retransmission of that same SYN
-        #    or FIN proves nothing: the sender is still waiting for it to arrive)
+        #    or FIN proves nothing: the sender is still waiting for it to arrive, nor does
+        #    a RST from SYN-SENT, which answers a stray ACK and keeps waiting)
         if (s.fin_seq is not None and not s.fin_delivered and s.fin_rec is not None
                 and s.fin_rec[0] < seg.frame
                 and not flags & FIN):
             self._recv_fin(r, s, seg)
         if (s.isn is not None and not s.syn_delivered and s.first_syn_frame() < seg.frame
-                and not (flags & SYN and not flags & ACK)):
+                and not (flags & SYN and not flags & ACK)
+                and not (flags & RST and s.state is S.SYN_SENT)):
             s.syn_delivered = True
             self._recv_syn(r, seg, s)
 
@@ -448,11 +499,15 @@ class Connection:
         # 2. S proves it received R's SYN / FIN by acknowledging it
         if has_ack:
             if (r.isn is not None and not r.syn_delivered and not flags & RST
-                    and seq_diff(ack, r.isn) > 0):
+                    and seq_diff(ack, r.isn) > 0
+                    # in SYN-SENT only an ACK of the SYN itself is acceptable (§3.10.7.3)
+                    and (r.state is not S.SYN_SENT or _acks_syn(r, ack))):
                 r.syn_delivered = True
                 self._recv_syn(s, seg, r)
             if r.fin_seq is not None and not r.fin_delivered and seq_diff(ack, r.fin_seq) > 0:
                 self._recv_fin(s, r, seg)
+            if (s.state is S.SYN_SENT or s.state is S.SYN_RECEIVED) and not flags & (SYN | RST):
+                self._unseen_handshake(s, r, seg)
 
         # 3. what S sends
         if flags & RST:
@@ -577,6 +632,7 @@ class Connection:
     def _send_syn(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
         # RFC 9293 §3.5: an active OPEN sends SYN and enters SYN-SENT.
         seq = seg.seq
+        retry = s.syn_rec is not None and seq == s.isn
         if s.isn is None:
             s.isn = seq
             s.contig = (seq + 1) & MASK
@@ -593,6 +649,9 @@ class Connection:
                 self.sim_open = True
                 self.anomaly("simultaneous_open", seg, s)
             self._set_state(s, S.SYN_SENT, seg)
+            if retry and not self._network_copy(seg, s):
+                # the same attempt again after a RST (the flow table keeps it together)
+                self.anomaly("syn_retransmission", seg, s, f"SYN #{len(syn) // 2}")
         elif len(syn) > 2 and not self._network_copy(seg, s):
             self.anomaly("syn_retransmission", seg, s, f"SYN #{len(syn) // 2}")
 
@@ -635,6 +694,36 @@ class Connection:
             else:
                 # SYN-SENT + SYN -> SYN-RECEIVED: simultaneous open (§3.5, figure 8)
                 self._set_state(x, S.SYN_RECEIVED, seg)
+
+    def _unseen_handshake(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+        """S, still opening, sends an ACK (no SYN, no RST) that only a synchronized
+        endpoint sends: the handshake segments that prove it were not captured (a capture
+        of one direction only, as on an asymmetric tap).  Advance both machines on that
+        evidence instead of leaving them opening, one anomaly per segment."""
+        if s.state is S.SYN_SENT:
+            if r.synack_rec is not None or r.syn_rec is not None or s.isn is None:
+                return
+            # RFC 9293 §3.10.7.3: SYN-SENT leaves only on the peer's SYN-ACK, so S got
+            # one (unseen), which R sent from SYN-RECEIVED; this ACK then reaches R (step 4)
+            if r.state in (S.LISTEN, S.INACTIVE, S.CLOSED):
+                self._set_state(r, S.SYN_RECEIVED, seg)
+            s.syn_delivered = True
+            self._set_state(s, S.ESTABLISHED, seg)
+            return
+        # SYN-RECEIVED: an ACK beyond the peer's SYN acknowledges its data, and data sent
+        # (unless with TCP Fast Open, RFC 7413 §4.2) waits for ESTABLISHED (RFC 9293
+        # §3.10.1): either way the peer's handshake ACK reached S
+        isn = r.isn
+        if isn is not None:
+            syn_end = (isn + 1 + r.syn_plen) & MASK
+        elif s.synack_rec is not None:  # the peer's SYN unseen: what S's SYN-ACK acked
+            syn_end = int(s.synack_rec[-1])
+        else:
+            return
+        acks_data = seq_diff(seg.ack, syn_end) > 0
+        tfo = r.syn_plen > 0 or (r.opts is not None and r.opts.tfo_cookie is not None)
+        if acks_data or (seg.plen and not tfo):
+            self._set_state(s, S.ESTABLISHED, seg)
 
     def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
         if s.fin_seq is not None and seq_diff(seg.seq, s.fin_seq) >= 0:
@@ -746,8 +835,6 @@ class Connection:
     def _send_rst(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
         """S aborts (RFC 9293 §3.5.2); judge the RST as R would (§3.5.3, RFC 5961 §3)."""
         first_of_sender = not s.rst_frames
-        if len(s.rst_frames) < _LIST_CAP:
-            s.rst_frames = [*s.rst_frames, seg.frame]
         s_state, r_state = s.state, r.state
         seq = seg.seq
         # Acceptability: in SYN-SENT a RST is valid iff it acknowledges the SYN; otherwise
@@ -771,6 +858,12 @@ class Connection:
             situation = "no_connection"
         elif r_state is S.TIME_WAIT or s_state is S.TIME_WAIT:
             situation = "in_time_wait"
+        elif (s_state is S.SYN_SENT and not seg.flags & ACK and r.last_ack is not None
+              and seq == r.last_ack and not _acks_syn(s, r.last_ack)):
+            # RFC 9293 §3.10.7.3: in SYN-SENT, an ACK that does not acknowledge the SYN
+            # (a challenge ACK from an old socket on the 4-tuple, a bad SYN-ACK) is answered
+            # with <SEQ=SEG.ACK><CTL=RST> and dropped: the attempt goes on, in SYN-SENT
+            situation = "stray_ack"
         elif r_state is S.SYN_SENT and s.synack_rec is None:
             situation = "refused"
         elif s.fin_seq is not None or r.fin_seq is not None:
@@ -797,6 +890,10 @@ class Connection:
         if validity == "out_of_window":
             self.anomaly("rst_out_of_window", seg, s, f"seq {seq} outside the receiver's window")
         # State: the sender is gone; the receiver drops an unacceptable RST.
+        if situation == "stray_ack":
+            return  # addressed to whatever sent the stray ACK, not to this attempt
+        if len(s.rst_frames) < _LIST_CAP:
+            s.rst_frames = [*s.rst_frames, seg.frame]
         if situation == "refused":
             self._retag_initial(s, S.CLOSED)
         self._set_state(s, S.CLOSED, seg)

@@ -34,6 +34,7 @@ class HandshakeStatus(Enum):
     NO_ANSWER = "no_answer"
     INCOMPLETE = "incomplete"
     SYN_NOT_CAPTURED = "syn_not_captured"
+    SYNACK_NOT_CAPTURED = "synack_not_captured"
     NOT_CAPTURED = "not_captured"
 
 
@@ -56,6 +57,7 @@ _HS_REFUSED = HandshakeStatus.REFUSED.value
 _HS_NO_ANSWER = HandshakeStatus.NO_ANSWER.value
 _HS_INCOMPLETE = HandshakeStatus.INCOMPLETE.value
 _HS_SYN_NOT_CAPTURED = HandshakeStatus.SYN_NOT_CAPTURED.value
+_HS_SYNACK_NOT_CAPTURED = HandshakeStatus.SYNACK_NOT_CAPTURED.value
 _HS_NOT_CAPTURED = HandshakeStatus.NOT_CAPTURED.value
 _CLOSE_FOUR_WAY = ClosePattern.FOUR_WAY.value
 _CLOSE_THREE_WAY = ClosePattern.THREE_WAY.value
@@ -115,6 +117,8 @@ def derive_handshake(conn: Connection) -> dict[str, Any]:
     if conn.sim_open:
         status = _HS_SIMULTANEOUS_OPEN
         synacks = synacks or o.synack_frames
+    elif syns and not synacks and hs_ack:
+        status = _HS_SYNACK_NOT_CAPTURED  # completed on the evidence of the orig's ACKs
     elif syns and not synacks:
         refused = any(x["situation"] == "refused" for x in conn.resets)
         status = _HS_REFUSED if refused else _HS_NO_ANSWER
@@ -218,7 +222,8 @@ def derive_outcome(conn: Connection, handshake: dict[str, Any], close: dict[str,
     pattern = close["pattern"]
     both_fins = pattern != _CLOSE_NONE and pattern != _CLOSE_ONE_FIN_ONLY
     for x in conn.resets:
-        if x["validity"] != "out_of_window":  # the first RST that took effect
+        # the first RST that took effect (not one answering a stray ACK in SYN-SENT)
+        if x["validity"] != "out_of_window" and x["situation"] != "stray_ack":
             final_ack = close["final_ack_frame"]
             closed_before = both_fins and final_ack is not None and final_ack < x["frame"]
             return Outcome.CLOSED if closed_before else Outcome.RESET
@@ -231,8 +236,25 @@ def derive_outcome(conn: Connection, handshake: dict[str, Any], close: dict[str,
     return Outcome.OPEN
 
 
-def derive_zeek(conn: Connection) -> dict[str, str]:
-    """Zeek's ``conn_state`` and ``history`` for this connection."""
+def derive_zeek(conn: Connection) -> dict[str, Any]:
+    """Zeek's ``conn_state`` and ``history`` for this connection; when Zeek splits it into
+    several conn.log rows, the earlier ones (``earlier_rows``) and this row's counters."""
     o, r = (conn.a, conn.b) if conn.orig_is_a else (conn.b, conn.a)
     history = conn.history
-    return {"conn_state": zeek_conn_state(o, r, history), "history": history}
+    out: dict[str, Any] = {"conn_state": zeek_conn_state(o, r, history), "history": history}
+    rows = conn.zeek_rows
+    if rows:
+        base = conn.zeek_base
+        assert base is not None
+        _ts, pa, pb, ba, bb = base
+        a, b = conn.a, conn.b
+        pkts = (a.pkts - pa, b.pkts - pb)
+        nbytes = (a.bytes - ba, b.bytes - bb)
+        oi = 0 if conn.orig_is_a else 1
+        out["earlier_rows"] = [
+            dict(x, start_ts=round_us(x["start_ts"]), duration_s=round_us(x["duration_s"]))
+            for x in rows]
+        out["start_ts"] = round_us(base[0])
+        out["packets"] = {"orig": pkts[oi], "resp": pkts[1 - oi]}
+        out["bytes"] = {"orig": nbytes[oi], "resp": nbytes[1 - oi]}
+    return out

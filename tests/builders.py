@@ -85,6 +85,8 @@ class Conv:
     def feed(self, seg: Segment) -> None:
         """Feed an arbitrary segment."""
         conn, from_a = self.table.lookup(seg)
+        if conn is None:  # of a connection cut short by the cap
+            return
         if conn not in self.conns:
             self.conns.append(conn)
         conn.process(seg, from_a)

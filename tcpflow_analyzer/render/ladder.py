@@ -78,12 +78,18 @@ _FOLD_LABELS = {
 }
 
 
-def _fold_text(f: Fold) -> str:
-    """The one line that stands for a folded run."""
+def _fold_text(f: Fold, room: int | None = None) -> str:
+    """The one line that stands for a folded run; within ``room`` columns when given, the
+    byte counts and then the findings are left out as far as needed."""
     found = "".join(f", {n} {_FOLD_LABELS.get(code, code)}{'' if n == 1 else 's'}"
                     for code, n in f.anomalies)
-    return (f"… {f.segments} segments in {format_duration(f.duration_s)}: "
-            f"orig {format_bytes(f.orig_bytes)}, resp {format_bytes(f.resp_bytes)}{found} …")
+    head = f"… {f.segments} segments in {format_duration(f.duration_s)}"
+    text = (f"{head}: orig {format_bytes(f.orig_bytes)}, resp {format_bytes(f.resp_bytes)}"
+            f"{found} …")
+    if room is None or len(text) <= room:
+        return text
+    text = f"{head}{found} …"
+    return text if len(text) <= room else f"{head} …"
 
 
 def _layout(ladder: Ladder, width: int) -> _Layout:
@@ -97,7 +103,8 @@ def _layout(ladder: Ladder, width: int) -> _Layout:
     state = max([_STATE_MIN] + [len(s) for s in states])
     need = 24
     for r in rows:
-        need = max(need, len(r.label) + 7 if isinstance(r, Arrow) else len(_fold_text(r)) + 2)
+        need = max(need, len(r.label) + 7 if isinstance(r, Arrow)
+                   else len(_fold_text(r, 0)) + 2)
     fixed = frame + 1 + dt + 1 + state + 1 + 2 + 1 + state
     return _Layout(frame, dt, state, max(width - fixed, need))
 
@@ -179,7 +186,7 @@ def _arrow_lines(lay: _Layout, a: Arrow, first: bool) -> list[Text]:
 
 
 def _fold_lines(lay: _Layout, f: Fold, first: bool) -> list[Text]:
-    middle = Text(_fold_text(f).center(lay.diagram).rstrip(), style="italic")
+    middle = Text(_fold_text(f, lay.diagram - 2).center(lay.diagram).rstrip(), style="italic")
     return [_line(lay, _frame_cell(f), _dt_cell(f, first), "", middle, "")]
 
 

@@ -25,19 +25,30 @@ FIELDS = [
 ]
 
 
-def _row(f: FlowReport) -> list[str]:
-    dur = f["zeek"]["duration_s"]
+def _row(f: FlowReport, row: dict[str, Any] | None = None, uid: str = "") -> list[str]:
+    """One conn.log line: the connection's own, or ``row``, one of the rows Zeek splits it
+    into (``zeek.earlier_rows``; those carry their own start, counters and no gaps)."""
+    last = row is None
+    z: dict[str, Any] = f["zeek"] if row is None else row
+    dur = z["duration_s"]
     has_dur = dur > 0
+    nbytes = z["bytes"] if "bytes" in z else f["bytes"]
+    pkts = z["packets"] if "packets" in z else f["packets"]
     return [
-        f"{f['start_ts']:.6f}", f"C{f['id']}", f["orig"]["ip"], str(f["orig"]["port"]),
-        f["resp"]["ip"], str(f["resp"]["port"]), "tcp", "-",
+        f"{z.get('start_ts', f['start_ts']):.6f}", f"C{f['id']}{uid}", f["orig"]["ip"],
+        str(f["orig"]["port"]), f["resp"]["ip"], str(f["resp"]["port"]), "tcp", "-",
         f"{dur:.6f}" if has_dur else "-",
-        str(f["bytes"]["orig"]) if has_dur else "-", str(f["bytes"]["resp"]) if has_dur else "-",
-        f["zeek"]["conn_state"], "-", "-",
-        str(f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"]),
-        f["zeek"]["history"] or "-", str(f["packets"]["orig"]), "-", str(f["packets"]["resp"]),
+        str(nbytes["orig"]) if has_dur else "-", str(nbytes["resp"]) if has_dur else "-",
+        z["conn_state"], "-", "-",
+        str(f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"]) if last else "0",
+        z["history"] or "-", str(pkts["orig"]), "-", str(pkts["resp"]),
         "-", "-",
     ]
+
+
+def _rows(f: FlowReport) -> list[list[str]]:
+    earlier = f["zeek"].get("earlier_rows") or []
+    return [_row(f, z, f".{i}") for i, z in enumerate(earlier, 1)] + [_row(f)]
 
 
 class ZeekWriter:
@@ -53,7 +64,7 @@ class ZeekWriter:
 
     def flow(self, flow: FlowReport) -> None:
         """Format one finished connection's line and keep it until :meth:`finish`."""
-        line = "\t".join(_row(flow)) + "\n"
+        line = "".join("\t".join(row) + "\n" for row in _rows(flow))
         self.spool.add((flow["start_ts"], flow["id"]),
                        line.encode("utf-8", "surrogateescape"))
 

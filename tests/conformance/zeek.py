@@ -87,6 +87,9 @@ def score_entry(name: str, trace: Path, conn_log: Path, command: str) -> EntrySc
     for c in ours:
         key = _key(c["orig"]["ip"], c["orig"]["port"], c["resp"]["ip"], c["resp"]["port"]) \
             if has_ids else None
+        # the rows Zeek splits one of our connections into, in order (as -f zeek writes them)
+        for z in c["zeek"].get("earlier_rows") or []:
+            pools.setdefault(key, []).append({"zeek": z})
         pools.setdefault(key, []).append(c)
     for row in expected:
         key = _key(row["id.orig_h"], row["id.orig_p"], row["id.resp_h"], row["id.resp_p"]) \
