@@ -39,6 +39,7 @@ from .clikit import (
     print_warnings,
     run_guarded,
 )
+from .listeners import ListenerView
 from .pipeline import analyze_captures
 from .render import OutputFormat
 from .report import FlowReport, summarize
@@ -80,6 +81,7 @@ def analyze(
         # no terminal, no bar: then the frames need no progress wrapper either
         on_progress = progress.update if progress.enabled else None
         flows: list[FlowReport] = []
+        listeners = ListenerView()
         if fmt is OutputFormat.NDJSON:
             from .render.jsonout import NdjsonWriter
 
@@ -100,15 +102,17 @@ def analyze(
             return 0
 
         def collect(f: FlowReport) -> None:
+            listeners.add_flow(f)
             if flt.matches(f):
                 flows.append(f)
 
         try:
-            stats = analyze_captures(captures, config, collect, on_progress)
+            stats = analyze_captures(captures, config, collect, on_progress, sink=listeners)
         finally:
             progress.stop()
         flows.sort(key=lambda f: f["id"])
         report = {"capture": stats.to_dict(), "summary": summarize(flows), "connections": flows}
+        report["listeners"] = listeners.to_list()
         with output_stream(output) as out:
             emit_report(fmt, report, out)
         if fmt is not OutputFormat.TERMINAL or output is not None:
@@ -164,7 +168,8 @@ def _register_plugins() -> None:
     """Commands that live in their own modules register themselves here."""
     import importlib
 
-    for mod in ("cmd_check", "cmd_show", "cmd_sniff"):
+    for mod in ("cmd_check", "cmd_show", "cmd_sniff", "cmd_graph", "cmd_report",
+                "cmd_listeners"):
         try:
             module = importlib.import_module(f"tcpflow_analyzer.{mod}")
         except ModuleNotFoundError as exc:

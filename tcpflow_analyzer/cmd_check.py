@@ -14,7 +14,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -29,6 +29,7 @@ from .clikit import (
     run_guarded,
 )
 from .errors import PolicyError, TcpflowError
+from .listeners import PerFileListeners
 from .pipeline import analyze_captures
 from .policy import parse_inline_rule, parse_policy
 from .render.checkout import (
@@ -90,8 +91,10 @@ def build_scope(hosts: list[str] | None, ports: list[int] | None) -> Selector | 
 
 def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
                         semantics: str = "default",
-                        ) -> tuple[list[tuple[str, list[FlowReport]]], list[str]]:
-    """Analyze the captures (all opened before any is read) and group connections by capture."""
+                        ) -> tuple[list[tuple[str, list[FlowReport]]], list[str],
+                                   list[list[dict[str, Any]]]]:
+    """Analyze the captures (all opened before any is read) and group connections by capture;
+    also each capture's listener view, in the same order."""
     seen: set[str] = set()
     for p in paths:
         if p in seen:
@@ -99,15 +102,20 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
         seen.add(p)
     grouped: dict[str, list[FlowReport]] = {p: [] for p in paths}
 
+    views = PerFileListeners()
+
     def collect(flow: FlowReport) -> None:
+        views.add_flow(flow)
         grouped[flow.get("file", paths[0])].append(flow)
 
 
-    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect)
+    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect,
+                             sink=views)
+
     for flows in grouped.values():
         flows.sort(key=lambda f: f["id"])
     named = [("<stdin>" if p == "-" else p, flows) for p, flows in grouped.items()]
-    return named, list(stats.warnings)
+    return named, list(stats.warnings), [views.to_list(p) for p in paths]
 
 
 def _emit(fmt: CheckFormat, report: CheckReport, out: TextIO, limit: int, color: bool) -> None:
@@ -207,8 +215,9 @@ def check(
                                        (ConditionKind.REQUIRE, require),
                                        (ConditionKind.FORBID, forbid)])
         scope = build_scope(host, port)
-        grouped, warnings = analyze_per_capture(captures, checksums, time_wait, semantics)
-        report = evaluate(rules, grouped, scope, warnings)
+        grouped, warnings, listeners = analyze_per_capture(captures, checksums, time_wait,
+                                                           semantics)
+        report = evaluate(rules, grouped, scope, warnings, listeners=listeners)
         with output_stream(output) as out:
             _emit(fmt, report, out, list_limit, _use_color(output) and fmt is CheckFormat.TEXT)
         if junit is not None:

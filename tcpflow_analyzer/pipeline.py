@@ -148,9 +148,14 @@ class Analyzer:
 def analyze_captures(
     paths: list[str], config: TrackerConfig, on_flow: Callable[[FlowReport], None],
     progress: Callable[[int, int | None], None] | None = None,
+    sink: Any = None,
 ) -> CaptureStats:
     """Analyze captures one after another; each file is its own capture (frame numbers and
     connections never span files), connection ids are unique across all of them.
+
+    ``sink``, when given, receives the tracker's events in time order (its ``append``) and,
+    before each file is read, that file's flow table (its ``bind(table, path)``), as
+    :class:`~tcpflow_analyzer.listeners.ListenerView` needs.
 
     Raises :class:`~tcpflow_analyzer.errors.TcpflowError` for a capture that cannot be
     opened (all are opened before any is read); damage inside a capture is a warning.
@@ -160,8 +165,10 @@ def analyze_captures(
     total = CaptureStats()
     next_id = 1
     for path, reader in zip(paths, readers, strict=True):
-        analyzer = Analyzer(config, on_flow, file=path if multi else None)
+        analyzer = Analyzer(config, on_flow, events=sink, file=path if multi else None)
         analyzer.table.next_id = next_id
+        if sink is not None:
+            sink.bind(analyzer.table, path)
         analyzer.stats.files.append(reader.name)
         frames: Iterable[Frame] = reader
         if progress is not None:

@@ -86,5 +86,14 @@ def render_terminal(report: dict[str, Any], console: Console, limit: int = 200) 
     if len(flows) > limit:
         console.print(f"… {len(flows) - limit} more (use --format json, or narrow with "
                       "--host/--port/--outcome)")
+    render_listener_section(report, console)
     for w in cap["warnings"]:
         console.print(Text(f"warning: {w}", style="yellow"))
+
+
+def render_listener_section(report: dict[str, Any], console: Console) -> None:
+    """The listener table under the connections (when the report has ``listeners``)."""
+    if report.get("listeners"):
+        from .listeners import render_listeners_terminal
+
+        render_listeners_terminal(report["listeners"], console)
