@@ -4,7 +4,8 @@ Wiring only: the capture is replayed through :class:`~tcpflow_analyzer.pipeline.
 with :class:`~tcpflow_analyzer.graphdata.GraphCollector` recording the selected connection
 (as ``show`` does), :func:`~tcpflow_analyzer.graphdata.build_graph_data` makes the data and
 :mod:`.render.graphs` draws it with matplotlib.  The file is written only when everything
-succeeded; its format comes from the name (``.svg`` or ``.png``).
+succeeded; its format comes from the name (``.svg`` or ``.png`` from matplotlib, ``.html``
+from the report's uPlot drawing, which needs no extra).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ KindOpt = Annotated[str, typer.Option(
          "direction), rtt (each Karn-valid sample) or window (advertised window and bytes "
          "in flight).")]
 GraphOutOpt = Annotated[str, typer.Option(
-    "--output", "-o", metavar="FILE.svg|FILE.png",
-    help="Where to write the graph; .svg (with hover text naming each frame) or .png.")]
+    "--output", "-o", metavar="FILE.svg|FILE.png|FILE.html",
+    help="Where to write the graph: .svg (hover text names each frame), .png, or .html "
+         "(interactive: zoom, and the legend names the frame under the cursor).")]
 DataOpt = Annotated[str | None, typer.Option(
     "--data", metavar="FILE.json", help="Also write the graph's data points as JSON.")]
 
@@ -47,18 +49,20 @@ def graph(
     debug: DebugOpt = False,
 ) -> None:
     """Draw one connection as a graph: tseq, throughput, rtt or window, into an SVG or PNG
-    file (needs the graphs extra: pip install 'tcpflow-analyzer[graphs]')."""
+    file (needs the graphs extra: pip install 'tcpflow-analyzer[graphs]') or an
+    interactive HTML page (needs nothing more)."""
     from .clikit import err_console, make_config, output_stream, print_warnings, run_guarded
 
     def body() -> int:
         if kind not in GRAPH_KINDS:
             raise TcpflowError(f"--kind {kind!r} is not one of: {', '.join(GRAPH_KINDS)}")
         ext = os.path.splitext(output)[1].lower()
-        if ext not in (".svg", ".png"):
-            raise TcpflowError(f"--output {output!r}: the name must end in .svg or .png")
-        from .render.graphs import _mpl
+        if ext not in (".svg", ".png", ".html"):
+            raise TcpflowError(f"--output {output!r}: the name must end in .svg, .png or .html")
+        if ext != ".html":
+            from .render.graphs import _mpl
 
-        _mpl()  # fail before reading the capture when matplotlib is missing
+            _mpl()  # fail before reading the capture when matplotlib is missing
         selection = _selection(conn, tuple_)
         config = make_config(checksums, time_wait, semantics)
         from .graphdata import GraphCollector, build_graph_data
@@ -83,9 +87,15 @@ def graph(
         trace = traces[0]
         points = build_graph_data(trace, collector.extras.get(trace.report["id"]),
                                   raw_seq=raw_seq)
-        from .render.graphs import draw_graph
+        if ext == ".html":
+            from .render.htmlreport import render_graph_page
 
-        image = draw_graph(points, kind, ext[1:])
+            title = f"connection #{points['conn_id']}: {points['orig']} → {points['resp']} · {kind}"
+            image = render_graph_page(points, kind, title).encode("utf-8")
+        else:
+            from .render.graphs import draw_graph
+
+            image = draw_graph(points, kind, ext[1:])
         if data is not None:
             with output_stream(data) as out:
                 json.dump(points, out, indent=1)

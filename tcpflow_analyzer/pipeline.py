@@ -149,13 +149,15 @@ def analyze_captures(
     paths: list[str], config: TrackerConfig, on_flow: Callable[[FlowReport], None],
     progress: Callable[[int, int | None], None] | None = None,
     sink: Any = None,
+    on_segment: Callable[[Connection, Segment, bool, bool], None] | None = None,
 ) -> CaptureStats:
     """Analyze captures one after another; each file is its own capture (frame numbers and
     connections never span files), connection ids are unique across all of them.
 
     ``sink``, when given, receives the tracker's events in time order (its ``append``) and,
     before each file is read, that file's flow table (its ``bind(table, path)``), as
-    :class:`~tcpflow_analyzer.listeners.ListenerView` needs.
+    :class:`~tcpflow_analyzer.listeners.ListenerView` needs.  ``on_segment`` is passed to
+    :meth:`Analyzer.feed` (the report records segments through it).
 
     Raises :class:`~tcpflow_analyzer.errors.TcpflowError` for a capture that cannot be
     opened (all are opened before any is read); damage inside a capture is a warning.
@@ -174,7 +176,7 @@ def analyze_captures(
         if progress is not None:
             frames = _with_progress(reader, progress)
         try:
-            analyzer.feed(frames)
+            analyzer.feed(frames, on_segment)
         finally:
             reader.close()
         analyzer.stats.warnings.extend(reader.warnings)

@@ -117,7 +117,7 @@ def test_graph_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     code, _out, err = run("graph", cap, "-o", str(tmp_path / "x.png"))
     assert code == 2 and "2 connections match" in err and "--conn" in err
     code, _out, err = run("graph", cap, "-c", "1", "-o", str(tmp_path / "x.txt"))
-    assert code == 2 and "must end in .svg or .png" in err
+    assert code == 2 and "must end in .svg, .png or .html" in err
     code, _out, err = run("graph", cap, "-c", "9", "-o", str(tmp_path / "x.png"))
     assert code == 2 and "no connection #9" in err
     code, _out, err = run("graph", cap, "-c", "1", "-k", "pie", "-o", str(tmp_path / "x.png"))
