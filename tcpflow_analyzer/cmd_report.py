@@ -1,10 +1,11 @@
 """The ``report`` command: one self-contained HTML file about one or more captures.
 
 Wiring only: :func:`~tcpflow_analyzer.pipeline.analyze_captures` replays the captures with
-:class:`~tcpflow_analyzer.reportdata.ReportCollector` (rows, timeline, detail of the most
-telling connections) and :class:`~tcpflow_analyzer.listeners.ListenerView` (the listener
-table) attached; :func:`~tcpflow_analyzer.reportdata.build_report_data` makes the plain data
-and :func:`~tcpflow_analyzer.render.htmlreport.render_report` the page, written only when
+:class:`~tcpflow_analyzer.reportdata.ReportCollector` (rows, timeline, the choice of the
+most telling connections; a second replay records those, except from standard input) and
+:class:`~tcpflow_analyzer.listeners.ListenerView` (the listener table) attached;
+:func:`~tcpflow_analyzer.reportdata.build_report_data` makes the plain data and
+:func:`~tcpflow_analyzer.render.htmlreport.render_report` the page, written only when
 everything succeeded.
 """
 
@@ -24,7 +25,8 @@ ReportOutOpt = Annotated[str, typer.Option(
 DetailOpt = Annotated[int, typer.Option(
     "--detail", metavar="N", min=0,
     help="Carry the ladder and graphs of at most N connections, the most telling first "
-         "(errors, failures, warnings, then the largest); every connection has a table row.")]
+         "(errors, failures, warnings, notes, then the largest); every connection has a table "
+         "row.")]
 MaxSegmentsOpt = Annotated[int, typer.Option(
     "--max-segments", metavar="N", min=10,
     help="Record at most N segments of one connection for its ladder and graphs.")]
@@ -71,14 +73,22 @@ def report(
 
         config = make_config(checksums, time_wait, semantics)
         view = ListenerView()
-        collector = ReportCollector(max_detail=detail, max_segments=max_segments)
+        # A file can be read twice: choose the connections first, record only them after.
+        one_pass = "-" in captures
+        collector = ReportCollector(max_detail=detail, max_segments=max_segments,
+                                    record=one_pass)
 
         def on_flow(f: Any) -> None:
             view.add_flow(f)
             collector.on_flow(f)
 
         stats = analyze_captures(captures, config, on_flow, sink=_Sink(view, collector),
-                                 on_segment=collector.on_segment if detail else None)
+                                 on_segment=collector.on_segment if one_pass and detail
+                                 else None)
+        if not one_pass and collector.chosen_ids():
+            collector.start_detail_pass()
+            analyze_captures(captures, config, collector.on_flow,
+                             on_segment=collector.on_segment)
         data = build_report_data(collector, stats.to_dict(), view.to_list(),
                                  time_wait_s=config.time_wait_s)
         names = ", ".join("standard input" if c == "-" else os.path.basename(c)

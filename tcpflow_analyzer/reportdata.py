@@ -12,12 +12,12 @@
   :func:`~tcpflow_analyzer.graphdata.build_graph_data`) is kept for at most ``max_detail``
   connections holding at most ``segment_budget`` recorded segments between them.  Which
   ones: the most telling first (:func:`interest`: error anomalies, then failures, then
-  warnings, then the most bytes), ties to the lower id.  A connection records at most
+  warnings, then notes, then the most bytes), ties to the lower id.  A connection records at most
   ``max_segments`` segments (its ladder and graphs then say they stop there).
 
-Memory is bounded by the active connections (each at most ``max_segments`` records) plus
-the retained detail (``segment_budget`` records) plus the rows (a few small ints per
-connection).  No file, clock or terminal here.
+Memory is bounded by the retained detail (``segment_budget`` records; in one pass also the
+active connections, each at most ``max_segments`` records) plus the rows (a few small
+values per connection).  No file, clock or terminal here.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 from .anomalies import Severity, severity
 from .graphdata import GraphCollector, build_graph_data
-from .ladder import ConnectionTrace, build_ladder
+from .ladder import ConnectionTrace, Selection, build_ladder
 from .report import FlowReport, summarize
 from .segment import Segment
 from .tracker import Connection
@@ -56,12 +56,13 @@ def worst_severity(report: FlowReport) -> int:
     return max((_SEV_RANK[severity(name)] for name in report["anomalies"]), default=0)
 
 
-def interest(report: FlowReport) -> tuple[int, int, int, int]:
-    """How much a connection deserves its detail in the report (larger first)."""
-    sev = worst_severity(report)
+def interest(report: FlowReport) -> tuple[int, int, int, int, int]:
+    """How much a connection deserves its detail in the report (larger first): an error
+    anomaly, a failure, a warning, a note, then the bytes it carried."""
+    sev = worst_severity(report) if report["anomalies"] else -1
     failed = report["outcome"] in FAILED_OUTCOMES
     data = report["bytes"]["orig"] + report["bytes"]["resp"]
-    return (int(sev >= 3), int(failed), int(sev >= 2), data)
+    return (int(sev >= 3), int(failed), int(sev >= 2), int(sev >= 1), data)
 
 
 @dataclass
@@ -87,38 +88,60 @@ def _endpoint(e: dict[str, Any]) -> str:
 
 class ReportCollector:
     """Collects rows, timeline and detail for :func:`build_report_data` (see the module
-    docstring).  Pass :meth:`on_segment` to ``Analyzer.feed`` and :meth:`on_flow` as the
-    analyzer's ``on_flow``; call :meth:`start_file` before each capture file."""
+    docstring).  Pass :meth:`on_flow` as the analyzer's ``on_flow`` and call
+    :meth:`start_file` before each capture file.
+
+    Two ways to get the detail.  **Two passes** (a capture that can be read again): the
+    first pass (``record=False``, no ``on_segment``) makes the rows and chooses the
+    connections by :func:`interest`, sizing each by its packet count; then
+    :meth:`start_detail_pass` and a second replay with :meth:`on_segment` records only those.
+    Recording costs per segment, so this is several times faster than one pass on a large
+    capture, and memory holds only the chosen connections.  **One pass** (``record=True``,
+    for standard input): every active connection is recorded and the least telling are
+    dropped as connections finish.
+    """
 
     def __init__(self, *, max_detail: int = DEFAULT_MAX_DETAIL,
                  segment_budget: int = DEFAULT_SEGMENT_BUDGET,
-                 max_segments: int = DEFAULT_MAX_SEGMENTS) -> None:
+                 max_segments: int = DEFAULT_MAX_SEGMENTS, record: bool = True) -> None:
         self.graphs = GraphCollector()
         self.max_detail = max_detail
         self.segment_budget = segment_budget
         self.max_segments = max_segments
+        self.record = record and max_detail > 0
         self.rows = _Rows()
         self.files: list[str] = []
         self._file = -1
         self._starts: list[list[float]] = []  # per file: start ts of each connection
         self._fails: list[list[float]] = []   # per file: start ts of each failed one
-        self._kept: list[tuple[tuple[int, int, int, int], int, ConnectionTrace]] = []
+        # (interest, -id, segments, trace or None): a min-heap, the least telling on top
+        self._kept: list[tuple[tuple[int, ...], int, int, ConnectionTrace | None]] = []
         self._kept_segments = 0
+        self._detail_pass = False
         self.truncated: set[int] = set()
         self.detail_dropped = 0
         self.summary: dict[str, Any] = summarize([])
 
     def start_file(self, name: str) -> None:
         """The next frames and flows come from capture file ``name``."""
+        if self._detail_pass:
+            return
         self.files.append(name)
         self._file += 1
         self._starts.append([])
         self._fails.append([])
 
+    def chosen_ids(self) -> frozenset[int]:
+        """The ids of the connections whose detail the report carries (so far)."""
+        return frozenset(-neg for _, neg, _, _ in self._kept)
+
+    def start_detail_pass(self) -> None:
+        """Record the chosen connections' segments on the next replay of the captures."""
+        self._detail_pass = True
+        self.graphs = GraphCollector(Selection(conn_ids=self.chosen_ids()))
+
     def on_segment(self, conn: Connection, seg: Segment, from_a: bool, processed: bool) -> None:
         """Record one segment for the connection's detail (up to ``max_segments``)."""
-        if self.max_detail <= 0:
-            return
         records = self.graphs.ladder._records.get(conn.id)
         if records is not None and len(records) >= self.max_segments:
             self.truncated.add(conn.id)
@@ -127,22 +150,33 @@ class ReportCollector:
 
     def on_flow(self, report: FlowReport) -> None:
         """Add a finished connection's row; keep its detail if it is among the most telling."""
+        if self._detail_pass:
+            self.graphs.on_flow(report)
+            self.graphs.ladder.all_ids.clear()
+            return
         self._add_row(report)
         _merge_summary(self.summary, summarize([report]))
-        self.graphs.on_flow(report)
-        self.graphs.ladder.all_ids.clear()  # the ids are in the rows already
-        traces = self.graphs.ladder.traces
-        if not traces:
+        if self.max_detail <= 0:
             return
-        trace = traces.pop()
+        trace = None
+        if self.record:
+            self.graphs.on_flow(report)
+            self.graphs.ladder.all_ids.clear()  # the ids are in the rows already
+            traces = self.graphs.ladder.traces
+            if not traces:
+                return
+            trace = traces.pop()
+            size = len(trace.records)
+        else:
+            size = min(report["packets"]["orig"] + report["packets"]["resp"],
+                       self.max_segments)
         cid = report["id"]
-        item = (interest(report), -cid, trace)
-        heapq.heappush(self._kept, item)
-        self._kept_segments += len(trace.records)
+        heapq.heappush(self._kept, (interest(report), -cid, size, trace))
+        self._kept_segments += size
         while len(self._kept) > self.max_detail or (
                 self._kept_segments > self.segment_budget and len(self._kept) > 1):
-            _, neg_id, dropped = heapq.heappop(self._kept)
-            self._kept_segments -= len(dropped.records)
+            _, neg_id, dropped, _ = heapq.heappop(self._kept)
+            self._kept_segments -= dropped
             self.graphs.extras.pop(-neg_id, None)
             self.truncated.discard(-neg_id)
             self.detail_dropped += 1
@@ -176,7 +210,10 @@ class ReportCollector:
 
     def kept_traces(self) -> list[ConnectionTrace]:
         """The connections whose detail the report carries, in id order."""
-        return sorted((t for _, _, t in self._kept), key=lambda t: t.report["id"])
+        if self._detail_pass:
+            return self.graphs.traces
+        return sorted((t for _, _, _, t in self._kept if t is not None),
+                      key=lambda t: t.report["id"])
 
 
 def _merge_summary(total: dict[str, Any], one: dict[str, Any]) -> None:

@@ -209,3 +209,23 @@ def test_graph_html_opens_offline_and_draws(tmp_path: Path) -> None:
                                              ".dataset.charts)", "ink": _INK})
     assert res.errors == [] and res.requests == []
     assert res.values["charts"] == 2 and min(res.values["ink"]) > 1000
+
+
+def test_two_passes_over_a_file_choose_what_one_pass_over_stdin_does(tmp_path: Path) -> None:
+    """A file is read twice (choose, then record only the chosen), standard input once
+    (record all, drop the least telling): the same connections get the same detail."""
+    cap = SAMPLES[3]  # two incarnations of one 4-tuple: the second reuses the ports
+    _, from_file = _report(tmp_path, cap, extra=("--detail", "1"))
+    out = tmp_path / "stdin.html"
+    res = CliRunner().invoke(app, ["report", "-", "-o", str(out), "--detail", "1"],
+                             input=Path(cap).read_bytes())
+    assert res.exit_code == 0, res.stderr
+    a, b = _blocks(from_file), _blocks(out.read_text(encoding="utf-8"))
+    assert a.keys() == b.keys() and len([k for k in a if k.startswith("detail-")]) == 1
+    for key in a:
+        if key != "report-data":
+            assert a[key] == b[key]
+    ra, rb = a["report-data"], b["report-data"]
+    assert isinstance(ra, dict) and isinstance(rb, dict) and ra["rows"] == rb["rows"]
+    # reused_ports (a note) makes #2 more telling than #1
+    assert dict(zip(ra["rows"]["id"], ra["rows"]["detail"], strict=True)) == {1: 0, 2: 1}

@@ -340,7 +340,7 @@
     pane.appendChild(h);
     if (!node) {
       note(pane, "This report keeps the ladder and graphs of the " + fmtInt(D.detail_limits.max_detail) +
-        " most telling connections only (errors, failures, warnings, then the largest). For #" + id + " run: " +
+        " most telling connections only (errors, failures, warnings, notes, then the largest). For #" + id + " run: " +
         "tcpflow-analyzer show CAPTURE --conn " + id + "   and   tcpflow-analyzer graph CAPTURE --conn " + id + " -o g.svg");
       if (scroll) pane.scrollIntoView();
       return;
