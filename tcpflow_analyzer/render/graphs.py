@@ -107,6 +107,24 @@ def _ratios(dirs: dict[str, Any], roles: list[str]) -> list[float]:
     return [max(0.25, n / total) for n in sent] if len(roles) > 1 else [1.0]
 
 
+def _tseq_range(d: dict[str, Any]) -> tuple[float, float]:
+    """The sequence axis follows the data and the ACKs; the window edge only when it is
+    close (a window far above the data limits nothing, and would squash the data flat).
+    The HTML drawing (``report.js``, ``tseqRange``) uses the same rule."""
+    lows = [s[1] for s in d["segments"]] + [p[1] for p in d["acks"]]
+    highs = ([s[2] for s in d["segments"]] + [p[1] for p in d["acks"]]
+             + [p[2] for p in d["sack"]])
+    if not lows:
+        return (0.0, 1.0)
+    lo, hi = min(lows), max(highs)
+    span = max(hi - lo, 1)
+    win = max((p[2] for p in d["acks"]), default=hi)
+    if win <= hi + 0.5 * span:
+        hi = max(hi, win)
+    pad = max((hi - lo) * 0.05, 1)
+    return (lo - pad, hi + pad)
+
+
 def _tseq(fig: Any, data: dict[str, Any], titles: _Titles) -> None:
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
@@ -161,6 +179,7 @@ def _tseq(fig: Any, data: dict[str, Any], titles: _Titles) -> None:
                            marker="^" if mark in ("syn", "fin", "rst") else "o", zorder=6)
             handles.append(Line2D([], [], color=colour, lw=2, label=_label(mark)))
         ax.autoscale_view()
+        ax.set_ylim(*_tseq_range(d))
         ax.set_title(f"{sender} → {receiver}: data sent by {role}", fontsize=10, loc="left")
         ax.set_ylabel("sequence number" + (" (relative)" if data["seq_numbers"] == "relative"
                                            else " (raw)"))

@@ -212,7 +212,7 @@
       series: [{ label: "time", value: (u, v) => v == null ? "–" : fmtS(v) }].concat(series),
       axes: [
         { label: opts.xlabel || "time since the connection's first segment", values: (u, vals) => vals.map(fmtS), space: 70 },
-        { label: opts.ylabel, values: (u, vals) => vals.map(opts.yfmt || String), size: 70 },
+        { label: opts.ylabel, values: (u, vals) => vals.map(opts.yfmt || String), size: 84 },
       ],
       cursor: { points: { size: 8 } },
       legend: { live: true },
@@ -233,12 +233,27 @@
       paths: uPlot.paths.stepped({ align: 1 }), points: { show: false }, value: valueWithFrame(frames, fmt) };
   }
 
+  /* The sequence axis follows the data and the ACKs; the window edge only when it is close
+     (a window far above the data limits nothing, and would squash the data flat). */
+  function tseqRange(d) {
+    let lo = Infinity, hi = -Infinity, win = -Infinity;
+    d.segments.forEach((s) => { lo = Math.min(lo, s[1]); hi = Math.max(hi, s[2]); });
+    d.acks.forEach((p) => { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); win = Math.max(win, p[2]); });
+    d.sack.forEach((p) => { hi = Math.max(hi, p[2]); });
+    if (!isFinite(lo)) return [0, 1];
+    const span = Math.max(hi - lo, 1);
+    if (win <= hi + 0.5 * span) hi = Math.max(hi, win);
+    const pad = Math.max((hi - lo) * 0.05, 1);
+    return [lo - pad, hi + pad];
+  }
+
   function drawTseq(host, g, role) {
     const d = g.directions[role];
     if (!d.segments.length && !d.acks.length) return;
     const sender = role === "orig" ? g.orig : g.resp, receiver = role === "orig" ? g.resp : g.orig;
     const lists = [], series = [], bars = [];
     const num = (v) => fmtInt(v);
+    const tick = (v) => (Math.abs(v - Math.round(v)) < 1e-9 ? fmtInt(v) : "");  // no "1 1 2 2"
     lists.push(d.acks.map((p) => [p[0], p[1], p[3]]));
     lists.push(d.acks.map((p) => [p[0], p[2], p[3]]));
     const byMark = {};
@@ -276,8 +291,9 @@
       ctx.restore();
     };
     makeChart(host, "Time-sequence: data sent by " + role + " (" + sender + " → " + receiver + ")", series, a, {
-      ylabel: "sequence number (" + g.seq_numbers + ")", yfmt: num, height: 300, xrange: xrangeOf(g),
+      ylabel: "sequence number (" + g.seq_numbers + ")", yfmt: tick, height: 300, xrange: xrangeOf(g),
       hooks: { drawClear: [shadeHook(d.zero_window, COLOURS.zero_window)], draw: [barHook] },
+      extra: { scales: { x: { time: false, range: xrangeOf(g) }, y: { range: () => tseqRange(d) } } },
     });
   }
 
@@ -289,7 +305,7 @@
       fmtS(g.directions[r].throughput_window_s) + " window", COLOURS.direction[r], a.frames, (v) => fmtBytes(v) + "/s", 1.5),
       { points: { show: true, size: 4, stroke: COLOURS.direction[r], fill: COLOURS.direction[r] } }));
     makeChart(host, "Throughput (payload bytes per second over a sliding window)", series, a,
-      { ylabel: "throughput (bytes/s)", yfmt: (v) => fmtBytes(v) + "/s", xrange: xrangeOf(g),
+      { ylabel: "bytes/s", yfmt: (v) => fmtBytes(v) + "/s", xrange: xrangeOf(g),
         extra: { scales: { x: { time: false, range: xrangeOf(g) }, y: { range: (u, lo, hi) => [0, Math.max(hi * 1.1, 10)] } } } });
   }
 
