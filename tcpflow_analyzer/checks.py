@@ -324,6 +324,9 @@ class Metric:
     meaning: str
     denominator: Callable[[FlowReport], int] | None = None
     percentile: int | None = None
+    #: a per-listener figure (a key of :mod:`.listeners` entries): the metric is its
+    #: maximum over the selected listeners, not an aggregate over connections
+    listener_stat: str | None = None
 
 
 #: Short names for the common outcome counts (the issue's vocabulary).
@@ -405,6 +408,10 @@ def resolve_metric(name: str) -> Metric | None:
                       "selected connections")
     if name in OUTCOME_ALIASES:
         return _field_count(FIELDS["outcome"], OUTCOME_ALIASES[name], name)
+    if name == "half_open_peak":
+        return Metric(name, MetricKind.EVENTS, lambda f: None, describe_outcome,
+                      "the most half-open connections (SYN-RECEIVED) at one listener at once",
+                      listener_stat="half_open_peak")
     if name == "retransmissions":
         return Metric(name, MetricKind.EVENTS, lambda f: float(_retransmissions(f)),
                       _describe_retransmissions,
@@ -432,7 +439,8 @@ def resolve_metric(name: str) -> Metric | None:
 
 def metric_names() -> list[str]:
     """Every metric name (percentiles shown as p50/p90/p95/p99), for suggestions and docs."""
-    names = ["connections", *OUTCOME_ALIASES, "retransmissions", "retransmission_rate"]
+    names = ["connections", *OUTCOME_ALIASES, "retransmissions", "retransmission_rate",
+             "half_open_peak"]
     for base in ("handshake_rtt", "duration"):
         names += [f"{base}_{s}" for s in ("min", "p50", "p90", "p95", "p99", "max")]
     names += [f"anomaly.{a}" for a in CATALOGUE]
@@ -780,11 +788,51 @@ def _evaluate_threshold(cond: Threshold, flows: Sequence[FlowReport]) -> tuple[
     return holds, number, text, clause, culprits
 
 
-def evaluate_rule(rule: Rule, flows: Sequence[FlowReport]) -> RuleResult:
-    """Evaluate one rule over one capture's connections (the selector is applied here)."""
+def listener_matches(selector: Selector, entry: dict[str, Any]) -> bool:
+    """Whether a listener (the endpoint that received the SYNs) is selected: its address and
+    port are the responder's of its connections, so ``outbound`` selects none."""
+    if not (selector.hosts or selector.ports):
+        return True
+    if entry["ip"] is None or selector.direction is Direction.OUTBOUND:
+        return False
+    return selector._endpoint_matches(entry)
+
+
+def _evaluate_listeners(cond: Threshold, selector: Selector,
+                        listeners: Sequence[dict[str, Any]]) -> tuple[bool, int | None, str, str]:
+    """(holds, observed, observed text, message clause) of a per-listener metric: the
+    maximum over the selected listeners, named with where and when it happened."""
+    stat = cond.metric.listener_stat
+    assert stat is not None
+    chosen = [e for e in listeners if listener_matches(selector, e)]
+    if not chosen:
+        clause = f"{cond.metric.name} = n/a: no listener selected"
+        return _holds(cond.kind, None, cond.limit.value), None, "n/a", clause
+    from .listeners import listener_endpoint
+
+    top = max(chosen, key=lambda e: int(e[stat]))
+    value = int(top[stat])
+    where = f" at {listener_endpoint(top)}"
+    if stat == "half_open_peak" and top["half_open_peak_frame"] is not None:
+        where += f" (frame {top['half_open_peak_frame']})"
+    clause = (f"{cond.metric.name} = {value}{where}, over "
+              f"{_plural(len(chosen), 'listener')}")
+    return _holds(cond.kind, Fraction(value), cond.limit.value), value, str(value), clause
+
+
+def evaluate_rule(rule: Rule, flows: Sequence[FlowReport],
+                  listeners: Sequence[dict[str, Any]] | None = None) -> RuleResult:
+    """Evaluate one rule over one capture's connections (the selector is applied here);
+    ``listeners`` (the capture's listener view) feeds the per-listener metrics."""
     selected = [f for f in flows if rule.selector.matches(f)]
     n = len(selected)
     cond = rule.condition
+    if isinstance(cond, Threshold) and cond.metric.listener_stat is not None:
+        holds, number, text, clause = _evaluate_listeners(cond, rule.selector, listeners or [])
+        return RuleResult(rule=rule, status=Status.PASS if holds else Status.FAIL, selected=n,
+                          observed=number, observed_text=text,
+                          message=f"{clause} ({cond.kind.value} {cond.limit.text})",
+                          offenders=())
     if isinstance(cond, Threshold):
         holds, number, text, clause, culprits = _evaluate_threshold(cond, selected)
         message = f"{clause} ({cond.kind.value} {cond.limit.text})"
@@ -815,20 +863,26 @@ def evaluate_rule(rule: Rule, flows: Sequence[FlowReport]) -> RuleResult:
 
 
 def evaluate_capture(rules: Sequence[Rule], capture: str, flows: Sequence[FlowReport],
-                     scope: Selector | None = None) -> CaptureResult:
+                     scope: Selector | None = None,
+                     listeners: Sequence[dict[str, Any]] | None = None) -> CaptureResult:
     """Evaluate every rule on one capture.  ``scope`` (the command line's ``--host``/``--port``)
-    narrows the connections before any rule's own selector."""
+    narrows the connections (and listeners) before any rule's own selector."""
     in_scope = [f for f in flows if scope is None or scope.matches(f)]
+    lst = [e for e in listeners or [] if scope is None or listener_matches(scope, e)]
     start = min((float(f["start_ts"]) for f in flows), default=None)
     return CaptureResult(capture=capture, connections=len(in_scope), start_ts=start,
-                         results=tuple(evaluate_rule(r, in_scope) for r in rules))
+                         results=tuple(evaluate_rule(r, in_scope, lst) for r in rules))
 
 
 def evaluate(rules: Sequence[Rule], captures: Sequence[tuple[str, Sequence[FlowReport]]],
-             scope: Selector | None = None, warnings: Sequence[str] = ()) -> CheckReport:
-    """Evaluate every rule on every capture (each capture on its own)."""
+             scope: Selector | None = None, warnings: Sequence[str] = (),
+             listeners: Sequence[Sequence[dict[str, Any]]] | None = None) -> CheckReport:
+    """Evaluate every rule on every capture (each capture on its own); ``listeners`` gives
+    each capture's listener view, in the same order."""
+    per = list(listeners) if listeners is not None else [[] for _ in captures]
     return CheckReport(
-        captures=tuple(evaluate_capture(rules, name, flows, scope) for name, flows in captures),
+        captures=tuple(evaluate_capture(rules, name, flows, scope, lst)
+                       for (name, flows), lst in zip(captures, per, strict=True)),
         warnings=tuple(warnings),
     )
 

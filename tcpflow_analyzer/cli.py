@@ -40,6 +40,7 @@ from .clikit import (
     require_stdout,
     run_guarded,
 )
+from .listeners import ListenerView
 from .pipeline import analyze_captures
 from .render import OutputFormat, to_writer
 from .report import FlowReport, Summary
@@ -84,20 +85,24 @@ def analyze(
         on_progress = progress.update if progress.enabled else None
         summary = Summary()
         everything = flt.is_empty
+        listeners = ListenerView()
         with output_stream(output) as out:
             # every format streams: a writer keeps no report (see render/base.py)
             writer = to_writer(fmt, out, _spool_dir(output))
 
             def on_flow(f: FlowReport) -> None:
+                listeners.add_flow(f)
                 if everything or flt.matches(f):
                     summary.add(f)
                     writer.flow(f)
 
             try:
-                stats = analyze_captures(captures, config, on_flow, on_progress)
+                stats = analyze_captures(captures, config, on_flow, on_progress,
+                                         sink=listeners)
             finally:
                 progress.stop()
-            writer.finish(stats.to_dict(), summary.to_dict())
+            writer.finish(stats.to_dict(), summary.to_dict(),
+                          {"listeners": listeners.to_list()})
         if fmt is not OutputFormat.TERMINAL or output is not None:
             print_warnings(console, stats.warnings)
         return 0
@@ -159,7 +164,8 @@ def _register_plugins() -> None:
     """Commands that live in their own modules register themselves here."""
     import importlib
 
-    for mod in ("cmd_check", "cmd_show", "cmd_sniff"):
+    for mod in ("cmd_check", "cmd_show", "cmd_sniff", "cmd_graph", "cmd_report",
+                "cmd_listeners"):
         try:
             module = importlib.import_module(f"tcpflow_analyzer.{mod}")
         except ModuleNotFoundError as exc:

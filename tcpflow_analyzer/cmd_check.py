@@ -14,7 +14,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -36,6 +36,7 @@ from .clikit import (
     silence_stdout,
 )
 from .errors import PolicyError, TcpflowError
+from .listeners import PerFileListeners
 from .pipeline import analyze_captures
 from .policy import parse_inline_rule, parse_policy
 from .render.checkout import (
@@ -97,8 +98,10 @@ def build_scope(hosts: list[str] | None, ports: list[int] | None) -> Selector | 
 
 def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
                         semantics: str = "default",
-                        ) -> tuple[list[tuple[str, list[FlowReport]]], list[str]]:
-    """Analyze the captures (all opened before any is read) and group connections by capture."""
+                        ) -> tuple[list[tuple[str, list[FlowReport]]], list[str],
+                                   list[list[dict[str, Any]]]]:
+    """Analyze the captures (all opened before any is read) and group connections by capture;
+    also each capture's listener view, in the same order."""
     seen: set[str] = set()
     for p in paths:
         if p in seen:
@@ -106,18 +109,20 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
         seen.add(p)
     grouped: dict[str, list[FlowReport]] = {p: [] for p in paths}
 
-    def collect(flow: FlowReport) -> None:
-        grouped[flow.get("file", paths[0])].append(flow)
+    views = PerFileListeners()
 
+    def collect(flow: FlowReport) -> None:
+        views.add_flow(flow)
+        grouped[flow.get("file", paths[0])].append(flow)
 
     # Results are grouped by capture, so ids restart in each: `show CAPTURE --conn N` then
     # draws the connection a result names.
     stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect,
-                             ids_per_capture=True)
+                             sink=views, ids_per_capture=True)
     for flows in grouped.values():
         flows.sort(key=lambda f: f["id"])
     named = [("<stdin>" if p == "-" else p, flows) for p, flows in grouped.items()]
-    return named, list(stats.warnings)
+    return named, list(stats.warnings), [views.to_list(p) for p in paths]
 
 
 def _emit(fmt: CheckFormat, report: CheckReport, out: TextIO, limit: int, color: bool) -> None:
@@ -216,8 +221,9 @@ def check(
                                        (ConditionKind.REQUIRE, require),
                                        (ConditionKind.FORBID, forbid)])
         scope = build_scope(host, port)
-        grouped, warnings = analyze_per_capture(captures, checksums, time_wait, semantics)
-        report = evaluate(rules, grouped, scope, warnings)
+        grouped, warnings, listeners = analyze_per_capture(captures, checksums, time_wait,
+                                                           semantics)
+        report = evaluate(rules, grouped, scope, warnings, listeners=listeners)
         try:
             with output_stream(output) as out:
                 _emit(fmt, report, out, list_limit,

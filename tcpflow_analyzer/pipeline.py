@@ -194,6 +194,8 @@ class Analyzer:
 def analyze_captures(
     paths: list[str], config: TrackerConfig, on_flow: Callable[[FlowReport], None],
     progress: Callable[[int, int | None], None] | None = None,
+    sink: Any = None,
+    on_segment: Callable[[Connection, Segment, bool, bool], None] | None = None,
     *,
     ids_per_capture: bool = False,
 ) -> CaptureStats:
@@ -201,6 +203,11 @@ def analyze_captures(
     connections never span files), connection ids are unique across all of them, or, with
     ``ids_per_capture``, numbered from 1 in each capture as ``show CAPTURE --conn N`` does
     (for output grouped by capture, where the capture and its id name a connection).
+
+    ``sink``, when given, receives the tracker's events in time order (its ``append``) and,
+    before each file is read, that file's flow table (its ``bind(table, path)``), as
+    :class:`~tcpflow_analyzer.listeners.ListenerView` needs.  ``on_segment`` is passed to
+    :meth:`Analyzer.feed` (the report records segments through it).
 
     Raises :class:`~tcpflow_analyzer.errors.TcpflowError` for a capture that cannot be
     opened (all are opened before any is read); damage inside a capture is a warning.
@@ -211,15 +218,17 @@ def analyze_captures(
     next_id = 1
     other_in_files = 0  # frames the files' own tables folded (each said so)
     for path, reader in zip(paths, readers, strict=True):
-        analyzer = Analyzer(config, on_flow, file=path if multi else None)
+        analyzer = Analyzer(config, on_flow, events=sink, file=path if multi else None)
         if not ids_per_capture:
             analyzer.table.next_id = next_id
+        if sink is not None:
+            sink.bind(analyzer.table, path)
         analyzer.stats.files.append(reader.name)
         frames: Iterable[Frame] = reader
         if progress is not None:
             frames = _with_progress(reader, progress)
         try:
-            analyzer.feed(frames)
+            analyzer.feed(frames, on_segment)
         finally:
             reader.close()
         analyzer.stats.warnings.extend(reader.warnings)

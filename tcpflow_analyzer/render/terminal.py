@@ -137,6 +137,7 @@ class TerminalWriter:
         rest = self.seen - len(rows)
         if rest > 0:
             console.print(self._rest_line(rows, summary, rest))
+        render_listener_section(sections or {}, console)
         for w in capture["warnings"]:
             console.print(Text(f"warning: {w}", style="yellow"))
 
@@ -181,7 +182,16 @@ def render_terminal(report: dict[str, Any], console: Console, limit: int = 200) 
     writer = TerminalWriter(console, limit)
     for f in report["connections"]:
         writer.flow(f)
-    writer.finish(report["capture"], report["summary"])
+    writer.finish(report["capture"], report["summary"],
+                  {"listeners": report["listeners"]} if report.get("listeners") else None)
+
+
+def render_listener_section(report: Mapping[str, Any], console: Console) -> None:
+    """The listener table under the connections (when the report has ``listeners``)."""
+    if report.get("listeners"):
+        from .listeners import render_listeners_terminal
+
+        render_listeners_terminal(report["listeners"], console)
 
 
 def terminal_console(out: TextIO) -> Console:

@@ -1,0 +1,339 @@
+"""The listener's view: per server endpoint, what happened to the connections it was offered.
+
+A *listener* is the endpoint that received the SYN (the report's ``resp`` of a connection
+whose SYN, or at least SYN-ACK, was captured).  For each one :class:`ListenerView` keeps a
+constant-size record: connections attempted / established / refused / unanswered /
+incomplete, handshake RTT p50/p95/max, SYN and SYN-ACK retransmissions, connections reset
+after establishment, the peak number of half-open connections (the listener in SYN-RECEIVED
+at once) and when, and two signatures:
+
+* **full accept queue**: the listener re-sent its SYN-ACK after the client's handshake ACK
+  was captured (Linux drops that ACK while the accept queue is full and keeps the request in
+  SYN-RECEIVED, ``tcp_abort_on_overflow = 0``), or the client's first data were not
+  acknowledged and had to be retransmitted (the same drop, seen from the data);
+* **SYN flood**: many half-open connections at once from many sources
+  (``half_open_peak >= SYN_FLOOD_PEAK`` with ``>= SYN_FLOOD_SOURCES`` distinct client
+  addresses among the half-open ones).
+
+Theory of operation
+-------------------
+Counts come from finished flow reports (:meth:`ListenerView.add_flow`), which arrive in
+completion order.  The half-open peak needs time order, so it comes from the tracker's event
+sink instead: :class:`ListenerView` *is* a sink (it has ``append``), handed to the
+:class:`~tcpflow_analyzer.pipeline.Analyzer` as ``events``.  A ``StateChanged`` of an
+endpoint from LISTEN to SYN-RECEIVED (it sent its SYN-ACK) raises that listener's running
+count; leaving SYN-RECEIVED (ESTABLISHED on the handshake ACK, CLOSED on a RST) or the
+connection being reported while still half-open (the flow table gave up on it after
+``handshake_timeout_s`` of silence, checked on its 5-second sweep, or the capture ended)
+lowers it.  The peak is taken when the count rises, with that segment's ts and frame, so a
+replay always gives the same figure.  A simultaneous open (SYN-SENT -> SYN-RECEIVED) is not
+a listener's half-open connection.
+
+Memory: one record per listener, at most ``max_listeners`` of them; later listeners are
+folded into one remainder record (``ip``/``port`` null, ``listeners_folded`` says how many).
+The RTT quantiles are exact (nearest rank) over the first ``RTT_EXACT`` samples and from a
+fixed log-scale histogram (2 % wide bins) after that (``rtt_exact`` false).  The pending
+half-open set is bounded by the active connections.  Pure: no file, clock or terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from .events import StateChanged
+from .report import FlowReport
+from .segment import format_ip
+from .verdict import round_us
+
+#: Listeners kept apart; later ones are folded into one remainder record.
+MAX_LISTENERS = 1024
+#: Exact handshake RTT samples kept per listener before switching to the histogram.
+RTT_EXACT = 1024
+#: Distinct client addresses remembered per listener (for the SYN-flood signature).
+MAX_SOURCES = 1024
+#: SYN-flood signature: at least this many half-open at once ...
+SYN_FLOOD_PEAK = 64
+#: ... from at least this many distinct client addresses.
+SYN_FLOOD_SOURCES = 16
+_FOLDED_KEYS_CAP = 65_536
+_BIN = math.log(1.02)
+_COUNTED = frozenset({"complete", "refused", "no_answer", "incomplete", "syn_not_captured"})
+
+
+class _Listener:
+    """The constant-size record of one listener (or of the folded remainder)."""
+
+    __slots__ = (
+        "accept_queue_full", "attempted", "established", "first_data_retransmitted",
+        "half_open", "half_open_peak", "half_open_peak_frame", "half_open_peak_ts", "hist",
+        "incomplete", "ip", "port", "refused", "reset_after_established", "reset_by_listener",
+        "rtt", "rtt_max", "rtt_n", "sources", "synack_after_ack", "synack_retransmissions",
+        "syn_retransmissions", "unanswered",
+    )
+
+    def __init__(self, ip: str | None, port: int | None) -> None:
+        self.ip = ip
+        self.port = port
+        self.attempted = self.established = self.refused = self.unanswered = 0
+        self.incomplete = self.syn_retransmissions = self.synack_retransmissions = 0
+        self.reset_after_established = self.reset_by_listener = 0
+        self.accept_queue_full = self.synack_after_ack = self.first_data_retransmitted = 0
+        self.half_open = self.half_open_peak = 0
+        self.half_open_peak_ts: float | None = None
+        self.half_open_peak_frame: int | None = None
+        self.rtt: list[float] = []
+        self.rtt_n = 0
+        self.rtt_max: float | None = None
+        self.hist: dict[int, int] = {}
+        self.sources: set[str] = set()
+
+    def add_rtt(self, value: float) -> None:
+        self.rtt_n += 1
+        if self.rtt_max is None or value > self.rtt_max:
+            self.rtt_max = value
+        if self.hist or len(self.rtt) >= RTT_EXACT:
+            if not self.hist:
+                for v in self.rtt:
+                    self._bin(v)
+                self.rtt = []
+            self._bin(value)
+        else:
+            self.rtt.append(value)
+
+    def _bin(self, value: float) -> None:
+        b = math.floor(math.log(max(value, 1e-9)) / _BIN)
+        self.hist[b] = self.hist.get(b, 0) + 1
+
+    def quantile(self, pct: int) -> float | None:
+        """Nearest-rank percentile (exact while under ``RTT_EXACT`` samples)."""
+        if not self.rtt_n:
+            return None
+        rank = max(1, (pct * self.rtt_n + 99) // 100)
+        if not self.hist:
+            return sorted(self.rtt)[rank - 1]
+        seen = 0
+        for b in sorted(self.hist):
+            seen += self.hist[b]
+            if seen >= rank:
+                # the bin's geometric middle, never above the true maximum
+                mid = math.exp((b + 0.5) * _BIN)
+                return min(round(mid, 6), self.rtt_max or mid)
+        return self.rtt_max
+
+
+def _is_syn_flood(rec: _Listener) -> bool:
+    return rec.half_open_peak >= SYN_FLOOD_PEAK and len(rec.sources) >= SYN_FLOOD_SOURCES
+
+
+class ListenerView:
+    """Per-listener aggregates over one analysis (see the module docstring).
+
+    Use: pass the view as the analyzer's ``events`` sink, call :meth:`bind` with each file's
+    flow table before reading it, :meth:`add_flow` with every finished flow report, then
+    :meth:`to_list`.
+    """
+
+    def __init__(self, max_listeners: int = MAX_LISTENERS) -> None:
+        self.max_listeners = max_listeners
+        self._by_key: dict[tuple[str, int], _Listener] = {}
+        self._folded: _Listener | None = None
+        self._folded_keys: set[tuple[str, int]] = set()
+        self._folded_more = False
+        self._table: Any = None
+        # conn id -> (listener record, listener endpoint is a) while half-open
+        self._pending: dict[int, tuple[_Listener, bool]] = {}
+
+    # -- wiring ------------------------------------------------------------------------------
+    def bind(self, table: Any, path: str | None = None) -> None:
+        """Read connections from this flow table (one per capture file)."""
+        self._table = table
+
+    def _slot(self, ip: str, port: int) -> _Listener:
+        key = (ip, port)
+        rec = self._by_key.get(key)
+        if rec is not None:
+            return rec
+        if len(self._by_key) < self.max_listeners:
+            rec = self._by_key[key] = _Listener(ip, port)
+            return rec
+        if self._folded is None:
+            self._folded = _Listener(None, None)
+        if len(self._folded_keys) < _FOLDED_KEYS_CAP:
+            self._folded_keys.add(key)
+        elif key not in self._folded_keys:
+            self._folded_more = True
+        return self._folded
+
+    # -- the event sink (time order) -------------------------------------------------------------
+    def append(self, event: Any) -> None:
+        """Take one tracker event (only endpoint state changes matter here)."""
+        if type(event) is not StateChanged:
+            return
+        cid = event.conn_id
+        if event.to_state == "SYN-RECEIVED" and event.from_state == "LISTEN":
+            conn = self._table.active.get(cid) if self._table is not None else None
+            if conn is None or cid in self._pending:
+                return
+            ep = conn.orig if event.endpoint == "orig" else conn.resp
+            peer = conn.b if ep is conn.a else conn.a
+            rec = self._slot(format_ip(ep.addr), ep.port)
+            self._pending[cid] = (rec, ep is conn.a)
+            rec.half_open += 1
+            if len(rec.sources) < MAX_SOURCES:
+                rec.sources.add(format_ip(peer.addr))
+            if rec.half_open > rec.half_open_peak:
+                rec.half_open_peak = rec.half_open
+                rec.half_open_peak_ts = event.ts
+                rec.half_open_peak_frame = event.frame
+        elif event.from_state == "SYN-RECEIVED" and cid in self._pending:
+            conn = self._table.active.get(cid) if self._table is not None else None
+            rec, is_a = self._pending[cid]
+            if conn is not None:
+                ep = conn.a if is_a else conn.b
+                if ep.state.value == "SYN-RECEIVED":
+                    return  # the other endpoint moved
+            del self._pending[cid]
+            rec.half_open -= 1
+
+    # -- finished connections (completion order) ----------------------------------------------
+    def add_flow(self, f: FlowReport) -> None:
+        """Count one finished connection for its listener."""
+        pending = self._pending.pop(f["id"], None)
+        if pending is not None:
+            pending[0].half_open -= 1
+        hs = f["handshake"]
+        status = hs["status"]
+        if status not in _COUNTED or f["initiator"] == "both":
+            return
+        resp = f["resp"]
+        rec = self._slot(resp["ip"], resp["port"])
+        rec.attempted += 1
+        ack = hs["ack_frame"]
+        established = status == "complete" or (status == "syn_not_captured" and ack is not None)
+        if established:
+            rec.established += 1
+        elif status == "refused":
+            rec.refused += 1
+        elif status == "no_answer":
+            rec.unanswered += 1
+        elif status == "incomplete":
+            rec.incomplete += 1
+        rec.syn_retransmissions += hs["syn_retransmissions"]
+        rec.synack_retransmissions += hs["synack_retransmissions"]
+        rtt = hs["rtt_s"]["total"]
+        if rtt is not None:
+            rec.add_rtt(float(rtt))
+        reset = f["reset"]
+        if established and reset is not None and f["outcome"] == "reset":
+            rec.reset_after_established += 1
+            if reset["by"] in ("resp", "both"):
+                rec.reset_by_listener += 1
+        if established:
+            late = ack is not None and any(x > ack for x in hs["synack_frames"])
+            ignored = _first_data_retransmitted(f)
+            rec.synack_after_ack += late
+            rec.first_data_retransmitted += ignored
+            rec.accept_queue_full += late or ignored
+
+    # -- output ------------------------------------------------------------------------------------
+    def to_list(self) -> list[dict[str, Any]]:
+        """The listeners as plain data: most attempted first, the folded remainder last."""
+        recs = sorted(self._by_key.values(),
+                      key=lambda r: (-r.attempted, -r.half_open_peak, r.ip or "", r.port or 0))
+        out = [_to_dict(r) for r in recs]
+        if self._folded is not None:
+            d = _to_dict(self._folded)
+            n = len(self._folded_keys)
+            d["listeners_folded"] = n
+            d["listeners_folded_text"] = f"{n}+" if self._folded_more else str(n)
+            out.append(d)
+        return out
+
+
+def _first_data_retransmitted(f: FlowReport) -> bool:
+    """The client's first data went unacknowledged until it retransmitted them on a timeout:
+    the first anomaly after the handshake ACK is orig's timeout retransmission (a listener
+    whose accept queue is full drops the data like the ACK before it)."""
+    ack = f["handshake"]["ack_frame"]
+    if ack is None or not f["data_packets"]["orig"]:
+        return False
+    for ev in f["anomaly_events"]:
+        if ev["frame"] <= ack:
+            continue
+        return (ev["endpoint"] == "orig" and ev["name"] == "retransmission"
+                and "timeout" in (ev["detail"] or ""))
+    return False
+
+
+def _to_dict(r: _Listener) -> dict[str, Any]:
+    return {
+        "ip": r.ip,
+        "port": r.port,
+        "attempted": r.attempted,
+        "established": r.established,
+        "refused": r.refused,
+        "unanswered": r.unanswered,
+        "incomplete": r.incomplete,
+        "handshake_rtt_s": {"count": r.rtt_n, "p50": r.quantile(50), "p95": r.quantile(95),
+                            "max": r.rtt_max, "exact": not r.hist},
+        "syn_retransmissions": r.syn_retransmissions,
+        "synack_retransmissions": r.synack_retransmissions,
+        "half_open_peak": r.half_open_peak,
+        "half_open_peak_ts": None if r.half_open_peak_ts is None
+        else round_us(r.half_open_peak_ts),
+        "half_open_peak_frame": r.half_open_peak_frame,
+        "reset_after_established": r.reset_after_established,
+        "reset_by_listener": r.reset_by_listener,
+        "accept_queue_full": {"connections": r.accept_queue_full,
+                              "synack_after_ack": r.synack_after_ack,
+                              "first_data_retransmitted": r.first_data_retransmitted},
+        "syn_flood": {"suspected": _is_syn_flood(r), "half_open_sources": len(r.sources),
+                      "sources_capped": len(r.sources) >= MAX_SOURCES},
+    }
+
+
+class PerFileListeners:
+    """One :class:`ListenerView` per capture file (``check`` judges each capture on its
+    own): the same sink and ``add_flow`` protocol, switching view at every ``bind``."""
+
+    def __init__(self) -> None:
+        self.views: dict[str, ListenerView] = {}
+        self._current = ListenerView()
+
+    def bind(self, table: Any, path: str | None = None) -> None:
+        """Start the view of the next file."""
+        self._current = self.views.setdefault(path or "", ListenerView())
+        self._current.bind(table, path)
+
+    def append(self, event: Any) -> None:
+        """Hand a tracker event to the current file's view."""
+        self._current.append(event)
+
+    def add_flow(self, f: FlowReport) -> None:
+        """Count a finished connection in the current file's view."""
+        self._current.add_flow(f)
+
+    def to_list(self, path: str) -> list[dict[str, Any]]:
+        """The listener view of one file (empty when it was never read)."""
+        view = self.views.get(path)
+        return view.to_list() if view is not None else []
+
+
+def listener_endpoint(entry: dict[str, Any]) -> str:
+    """``ip:port`` (IPv6 in brackets) of a listener entry, ``(other listeners)`` for the
+    folded remainder."""
+    ip = entry["ip"]
+    if ip is None:
+        return f"({entry.get('listeners_folded_text', '?')} other listeners)"
+    return f"[{ip}]:{entry['port']}" if ":" in ip else f"{ip}:{entry['port']}"
+
+
+def listeners_of(flows: Iterable[FlowReport]) -> list[dict[str, Any]]:
+    """The listener view of finished reports alone (no half-open peak: that needs the
+    event sink); for tests and small tools."""
+    view = ListenerView()
+    for f in flows:
+        view.add_flow(f)
+    return view.to_list()
