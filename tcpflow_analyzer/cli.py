@@ -7,6 +7,7 @@ exit code 2; the traceback only with ``--debug``.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 

@@ -49,7 +49,7 @@ def graph(
     debug: DebugOpt = False,
 ) -> None:
     """Draw one connection as a graph: tseq, throughput, rtt or window, into an SVG or PNG
-    file (needs the graphs extra: pip install 'tcpflow-analyzer[graphs]') or an
+    file (needs the graphs extra: pip install 'tcpflow-analyzer\\[graphs]') or an
     interactive HTML page (needs nothing more)."""
     from .clikit import err_console, make_config, output_stream, print_warnings, run_guarded
 
