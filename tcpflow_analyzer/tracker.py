@@ -241,7 +241,7 @@ class Connection:
         "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b", "config",
         "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id",
         "last_frame", "last_ts", "orig_is_a", "port_reuse", "roles_inferred", "seq", "sim_open",
-        "sink", "vlan", "zeek_last_ts",
+        "sink", "vlan", "z_swap", "zeek_last_ts", "zeek_life",
     )
 
     def __init__(
@@ -258,6 +258,10 @@ class Connection:
         self.orig_is_a = True
         self.roles_inferred = not pure_syn
         self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
+        # Zeek's reading: its connection lifecycle (timers, reuse, the rows it would log)
+        # and whether its current row names orig/resp the other way round (see history.py)
+        self.zeek_life: Any = None
+        self.z_swap = False
         self.first_frame = self.last_frame = seg.frame
         # transitions packed in one array of doubles, (code, ts) per change, the code
         # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
@@ -403,6 +407,7 @@ class Connection:
 
     def bad_checksum(self, seg: Segment, from_a: bool) -> None:
         """A segment dropped for its checksum: counted and lettered, state untouched."""
+        zk.zeek_before(self, seg, from_a)
         s = self.a if from_a else self.b
         self.last_ts = seg.ts
         self.last_frame = seg.frame
@@ -418,13 +423,14 @@ class Connection:
             self._steady(seg, s, r, from_a)
             return
         self._general(seg, s, r, from_a)
-        self._steady_ok = _is_steady(s) and _is_steady(r)
+        self._steady_ok = _is_steady(s) and _is_steady(r) and not self.z_swap
 
     def _general(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
         """Any segment: the four steps of the module docstring."""
         flags = seg.flags
         plen = seg.plen
         seq = seg.seq
+        zk.zeek_before(self, seg, from_a)
         self._count(s, seg)
         zk.zeek_process(
             self, s, r, from_a == self.orig_is_a, flags, seq, seg.ack, plen, seg.win,
@@ -727,7 +733,7 @@ class Connection:
                     and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
                     and r.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
                 ):
-                    zk._scaled(self, r, 3, "G", r.is_a == self.orig_is_a)
+                    zk.zeek_gap(self, r, r.is_a == self.orig_is_a)
             elif r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) > 0 and r.isn is not None:
                 self.anomaly("ack_above_snd_nxt", seg, s,
                              f"ACK {seq_diff(ack, r.snd_nxt)} bytes beyond anything sent")
