@@ -301,6 +301,7 @@ def _set_reset_state(ep: Endpoint) -> None:
     ep.z_wscale = 0
     ep.z_counts = None
     ep.z_did_close = False
+    ep.z_hole = None
 
 
 # -- Zeek's connection lifecycle: the rows it would log for one of our connections ---------
@@ -434,9 +435,10 @@ def zeek_before(conn: Connection, seg: Segment, from_a: bool) -> None:
         return  # the connection's first segment
     life = conn.zeek_life
     ts = seg.ts
-    if life is not None and _timer_fired(conn, life, ts):
-        _new_row(conn, seg, from_a)
-    elif seg.flags & SYN and not seg.flags & (FIN | RST) and _is_reuse(conn, seg.flags, seg.seq):
+    # a timer removed the connection, or IsReuse takes this SYN for a new one
+    if (life is not None and _timer_fired(conn, life, ts)) or (
+        seg.flags & SYN and not seg.flags & (FIN | RST) and _is_reuse(conn, seg.flags, seg.seq)
+    ):
         _new_row(conn, seg, from_a)
     elif life is None and seg.ts >= conn.first_ts + TCP_SYN_TIMEOUT_S:
         o, r = zeek_orig_resp(conn)
@@ -498,7 +500,7 @@ def zeek_rows(conn: Connection) -> list[dict[str, object]]:
 def zeek_row_start(conn: Connection) -> float:
     """Capture time of the first packet of Zeek's current (last) row."""
     life = conn.zeek_life
-    return conn.first_ts if life is None else life.row_start  # type: ignore[no-any-return]
+    return conn.first_ts if life is None else life.row_start
 
 
 def zeek_conn_state(orig: Endpoint, resp: Endpoint, history: str) -> str:

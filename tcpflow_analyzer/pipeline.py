@@ -82,6 +82,8 @@ class Analyzer:
         lookup = self.table.lookup
         strict = self.config.checksums == "strict"
         host_good = self._host_good
+        decoder = self.decoder
+        cut = decoder.payload_truncated  # the decoder counts payloads the snap length cut
         n = 0
         segs = 0
         for frame, ts, linktype, data in frames:
@@ -100,8 +102,12 @@ class Analyzer:
                         on_segment(conn, seg, from_a, False)
                     continue
                 self._note_offload(seg.src)
-            elif ok and seg.src not in host_good:
-                host_good[seg.src] = 1
+            elif ok:
+                if seg.src not in host_good:
+                    host_good[seg.src] = 1
+            elif seg.plen and decoder.payload_truncated != cut:
+                cut = decoder.payload_truncated
+                conn.payload_uncaptured(seg, from_a)
             conn.process(seg, from_a)
             if on_segment is not None:
                 on_segment(conn, seg, from_a, True)

@@ -149,8 +149,8 @@ class Endpoint:
         "fin_rec", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
         "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",
         "state", "syn_delivered", "syn_plen", "syn_rec", "synack_rec", "win", "z_counts",
-        "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_last", "z_prev", "z_start",
-        "z_state", "z_wscale",
+        "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_hole", "z_last", "z_prev",
+        "z_start", "z_state", "z_wscale",
     )
 
     def __init__(self, addr: bytes, port: int, is_a: bool) -> None:
@@ -197,6 +197,9 @@ class Endpoint:
         self.z_wscale = 0
         self.z_counts: list[int] | None = None  # C, W, T, G (created on first use)
         self.z_did_close = False
+        # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
+        # Zeek's reassembler never got it (see Connection.payload_uncaptured)
+        self.z_hole: int | None = None
 
     @property
     def syn_frames(self) -> list[tuple[int, float]]:
@@ -415,6 +418,22 @@ class Connection:
         self.anomaly("bad_checksum", seg, s, f"checksum 0x{seg.tcp_csum:04x}")
         zk.zeek_bad_checksum(self, s, from_a == self.orig_is_a)
 
+    def payload_uncaptured(self, seg: Segment, from_a: bool) -> None:
+        """The capture cut ``seg``'s payload (snap length); call before :meth:`process`.
+
+        Our own fields count those bytes as sent, which they were.  Zeek's reassembler never
+        receives them, so in the Zeek reading the peer's ACK of them is a content gap (G/g).
+        """
+        s, r = (self.a, self.b) if from_a else (self.b, self.a)
+        start = (seg.seq + 1) & MASK if seg.flags & SYN else seg.seq
+        end = (start + seg.plen) & MASK
+        acked = r.last_ack
+        if acked is not None and seq_diff(acked, start) > 0:
+            start = acked  # a retransmission of bytes already ACKed leaves no new hole
+        h = s.z_hole
+        if seq_diff(end, start) > 0 and (h is None or seq_diff(start, h) < 0):
+            s.z_hole = start
+
     # -- the state machines -----------------------------------------------------------------
     def process(self, seg: Segment, from_a: bool) -> None:
         """Feed one segment sent by endpoint a (``from_a``) or b.  Never raises on data."""
@@ -537,6 +556,8 @@ class Connection:
             c = r.contig
             if c is not None and seq_diff(ack, c) > 0:
                 self._ack_arrives(s, r, seg)
+            elif r.z_hole is not None:
+                self._zeek_gap(s, r, seg, False)
             s.last_ack = ack
         if self.seq is not None:
             self.seq.process(self, seg, from_a)
@@ -712,6 +733,7 @@ class Connection:
                 self._set_state(r, S.CLOSED, seg)
         # Gaps: the peer acknowledges bytes of R's stream the capture never saw
         c = r.contig
+        gap = False
         if c is not None and seq_diff(ack, c) > 0:
             missing = seq_diff(ack, c)
             if r.ooo:
@@ -728,15 +750,33 @@ class Connection:
                 if self.config.semantics != "wireshark":  # there, tshark's own rule applies
                     self.anomaly("ack_lost_segment", seg, s,
                                  f"ACKs {missing} bytes never captured")
-                if (
-                    not seg.flags & (FIN | RST)
-                    and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
-                    and r.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
-                ):
-                    zk.zeek_gap(self, r, r.is_a == self.orig_is_a)
+                gap = True
             elif r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) > 0 and r.isn is not None:
                 self.anomaly("ack_above_snd_nxt", seg, s,
                              f"ACK {seq_diff(ack, r.snd_nxt)} bytes beyond anything sent")
+                # the capture missed R's latest segments: to Zeek's reassembler, which does
+                # not know what R sent, that is a gap like any other
+                gap = True
+        if gap or r.z_hole is not None:
+            self._zeek_gap(s, r, seg, gap)
+
+    def _zeek_gap(self, s: Endpoint, r: Endpoint, seg: Segment, gap: bool) -> None:
+        """Zeek's content-gap letter (G/g, TCP_Reassembler): S's ACK passed bytes of R's
+        stream the reassembler never got, because the capture missed them (``gap``) or cut
+        their payload (``r.z_hole``).  Zeek flags only gaps between synchronized (or cleanly
+        closing) endpoints, and not those revealed by a FIN or RST."""
+        ack = seg.ack
+        h = r.z_hole
+        if h is not None and seq_diff(ack, h) > 0:
+            r.z_hole = None
+            nxt = r.snd_nxt
+            gap = gap or (nxt is not None and seq_diff(ack, nxt) <= 0)
+        if (
+            gap and not seg.flags & (FIN | RST)
+            and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
+            and r.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
+        ):
+            zk.zeek_gap(self, r, r.is_a == self.orig_is_a)
 
     def _handshake_done(self, seg: Segment) -> None:
         """Both endpoints reached ESTABLISHED: the handshake completed at this frame."""

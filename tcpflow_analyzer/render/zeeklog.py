@@ -23,18 +23,37 @@ FIELDS = [
 ]
 
 
-def _row(f: FlowReport) -> list[str]:
-    dur = f["zeek"]["duration_s"]
+def _rows(f: FlowReport) -> list[list[str]]:
+    """The connection's conn.log lines: one, or one per row of ``zeek.rows`` when Zeek's own
+    mechanics (its SYN-attempt timer, its reuse rule) log it as several (uid ``C<id>``, then
+    ``C<id>n2``, ``C<id>n3`` ...).  Missed bytes go to the last row."""
+    z = f["zeek"]
+    rows = z.get("rows")
+    if not rows:
+        return [_line(f, f"C{f['id']}", f["start_ts"], z["duration_s"], False, f["bytes"],
+                      f["packets"], z["conn_state"], z["history"],
+                      f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"])]
+    out = []
+    for i, row in enumerate(rows):
+        last = i == len(rows) - 1
+        missed = f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"] if last else 0
+        out.append(_line(f, f"C{f['id']}" if i == 0 else f"C{f['id']}n{i + 1}", row["ts"],
+                         row["duration_s"], row["flipped"], row["bytes"], row["packets"],
+                         row["conn_state"], row["history"], missed))
+    return out
+
+
+def _line(f: FlowReport, uid: str, ts: float, dur: float, flipped: bool,
+          byts: dict[str, int], pkts: dict[str, int], state: str, history: str,
+          missed: int) -> list[str]:
     has_dur = dur > 0
+    o, r = (f["resp"], f["orig"]) if flipped else (f["orig"], f["resp"])
     return [
-        f"{f['start_ts']:.6f}", f"C{f['id']}", f["orig"]["ip"], str(f["orig"]["port"]),
-        f["resp"]["ip"], str(f["resp"]["port"]), "tcp", "-",
+        f"{ts:.6f}", uid, o["ip"], str(o["port"]), r["ip"], str(r["port"]), "tcp", "-",
         f"{dur:.6f}" if has_dur else "-",
-        str(f["bytes"]["orig"]) if has_dur else "-", str(f["bytes"]["resp"]) if has_dur else "-",
-        f["zeek"]["conn_state"], "-", "-",
-        str(f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"]),
-        f["zeek"]["history"] or "-", str(f["packets"]["orig"]), "-", str(f["packets"]["resp"]),
-        "-", "-",
+        str(byts["orig"]) if has_dur else "-", str(byts["resp"]) if has_dur else "-",
+        state, "-", "-", str(missed), history or "-", str(pkts["orig"]), "-",
+        str(pkts["resp"]), "-", "-",
     ]
 
 
@@ -47,7 +66,8 @@ def render_zeek(flows: list[FlowReport], out: TextIO, now: float | None = None) 
     out.write("#fields\t" + "\t".join(n for n, _ in FIELDS) + "\n")
     out.write("#types\t" + "\t".join(t for _, t in FIELDS) + "\n")
     for f in sorted(flows, key=lambda x: (x["start_ts"], x["id"])):
-        out.write("\t".join(_row(f)) + "\n")
+        for line in _rows(f):
+            out.write("\t".join(line) + "\n")
     out.write(f"#close\t{stamp}\n")
 
 
