@@ -17,7 +17,7 @@ Everything here is pure and driven by the tracker; nothing is stored that can be
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .segment import ACK, FIN, RST, SYN
 from .seqnum import MASK, seq_diff
@@ -343,6 +343,40 @@ class ZeekLife:
         self.row_start = start
         self.base = (0, 0, 0, 0)
         self.rows: list[dict[str, object]] = []
+
+
+_ZEEK_EP = ("z_state", "z_prev", "z_start", "z_last", "z_hist_syn", "z_hist_fin", "z_hist_rst",
+            "z_wscale", "z_did_close", "z_hole")
+_ZEEK_CONN = ("history", "hist_seen", "zeek_last_ts", "orig_is_a", "z_swap")
+
+
+def zeek_snapshot(conn: Connection) -> tuple[Any, ...]:
+    """All of the Zeek reading's state of ``conn``, for :func:`zeek_restore`."""
+    life = conn.zeek_life
+    return (
+        tuple(getattr(conn.a, k) for k in _ZEEK_EP), list(conn.a.z_counts or ()),
+        tuple(getattr(conn.b, k) for k in _ZEEK_EP), list(conn.b.z_counts or ()),
+        tuple(getattr(conn, k) for k in _ZEEK_CONN),
+        None if life is None else (life.attempt, life.delete, list(life.expire), life.active,
+                                   life.row_start, life.base, list(life.rows)),
+    )
+
+
+def zeek_restore(conn: Connection, snap: tuple[Any, ...]) -> None:
+    """Put back the Zeek reading as :func:`zeek_snapshot` found it: a segment Zeek never
+    analysed leaves no trace in it."""
+    a_vals, a_counts, b_vals, b_counts, c_vals, life = snap
+    for ep, vals, counts in ((conn.a, a_vals, a_counts), (conn.b, b_vals, b_counts)):
+        for k, v in zip(_ZEEK_EP, vals, strict=True):
+            setattr(ep, k, v)
+        ep.z_counts = list(counts) if counts else None
+    for k, v in zip(_ZEEK_CONN, c_vals, strict=True):
+        setattr(conn, k, v)
+    if life is None:
+        conn.zeek_life = None
+    else:
+        z = conn.zeek_life = ZeekLife(0.0)
+        z.attempt, z.delete, z.expire, z.active, z.row_start, z.base, z.rows = life
 
 
 def _life(conn: Connection) -> ZeekLife:

@@ -105,9 +105,14 @@ class Analyzer:
             elif ok:
                 if seg.src not in host_good:
                     host_good[seg.src] = 1
-            elif seg.plen and decoder.payload_truncated != cut:
+            elif decoder.payload_truncated != cut:
                 cut = decoder.payload_truncated
                 conn.payload_uncaptured(seg, from_a)
+            elif strict:  # whole, but the checksum is only the pseudo-header sum (offload)
+                conn.zeek_checksum_drop(seg, from_a)
+                if on_segment is not None:
+                    on_segment(conn, seg, from_a, True)
+                continue
             conn.process(seg, from_a)
             if on_segment is not None:
                 on_segment(conn, seg, from_a, True)

@@ -70,7 +70,9 @@ class TrackerConfig:
     and ``close_linger_s`` a closed one (Zeek's tcp_close_delay): after that it is reported
     and only a small tombstone stays for 2MSL, to judge a reuse of its 4-tuple.
     ``checksums``: ``auto`` drops bad-checksum segments unless a host's segments are all bad
-    (checksum offload), ``strict`` always drops them, ``off`` never checks.
+    (checksum offload), ``strict`` always drops them, ``off`` never checks.  Under ``strict``
+    the Zeek reading is that of ``zeek`` validating checksums: it also drops the segments
+    whose checksum is only the offload pseudo-header sum, which our own fields keep.
     ``max_events`` bounds stored anomaly events per connection (counts stay exact) and
     ``max_active`` the connections held at once: past it the least recently active are
     reported early (a SYN flood cannot exhaust memory).
@@ -433,6 +435,19 @@ class Connection:
         h = s.z_hole
         if seq_diff(end, start) > 0 and (h is None or seq_diff(start, h) < 0):
             s.z_hole = start
+
+    def zeek_checksum_drop(self, seg: Segment, from_a: bool) -> None:
+        """A segment whose checksum field holds only the pseudo-header sum (checksum offload
+        on the capturing host), under ``--checksums strict``.  It really was sent, so our own
+        fields process it; Zeek, validating checksums, drops it: in the Zeek reading it
+        leaves only its ``C``/``c`` letter (and may still start a new Zeek connection)."""
+        zk.zeek_before(self, seg, from_a)  # Zeek looks the connection up before it checks
+        snap = zk.zeek_snapshot(self)
+        self.process(seg, from_a)
+        zk.zeek_restore(self, snap)
+        s = self.a if from_a else self.b
+        zk.zeek_bad_checksum(self, s, from_a == self.orig_is_a)
+        self._steady_ok = _is_steady(self.a) and _is_steady(self.b) and not self.z_swap
 
     # -- the state machines -----------------------------------------------------------------
     def process(self, seg: Segment, from_a: bool) -> None:

@@ -27,13 +27,13 @@ def test_zeek_conformance_holds_the_line(capsys: pytest.CaptureFixture[str]) -> 
         print(f"\nZeek conformance {figure}")
     assert rows == 229, f"the corpus changed: {rows} rows"
     assert state >= 0.97, f"conn_state agreement fell below 97 % ({figure})"
-    assert history >= 0.94, f"history agreement fell below 94 % ({figure})"
+    assert history >= 0.95, f"history agreement fell below 95 % ({figure})"
     # entries that must agree row for row (regressions here are bugs, not heuristics)
     exact = {s.name for s in scores if s.state_ok == s.rows and s.history_ok == s.rows}
     for must in ("core.tcp.missing-syn", "core.tcp.rxmit-history--conn-1",
                  "scripts.base.protocols.ftp.cwd-navigation",
                  "scripts.base.protocols.ssh.half-duplex-client",
-                 "core.tunnels.teredo", "core.tcp.flip-without-syn",
+                 "core.tunnels.teredo", "core.tunnels.geneve-inner-tcp-bad-checksum", "core.tcp.flip-without-syn",
                  "core.tcp.large-file-reassembly", "core.pppoe-over-qinq", "core.vlan-mpls",
                  "scripts.policy.protocols.conn.mac-logging--conn3",
                  "core.checksums_ignore_nets--conn-worked", "core.tcp.bad-checksum-syn",

@@ -95,3 +95,33 @@ def test_zeek_conn_log_writes_every_row(tmp_path: Path) -> None:
     assert [(r[0], r[11], r[15], r[16]) for r in rows] == [
         ("1006.000000", "S0", "S", "1"), ("1012.000000", "S0", "S", "1")]
     assert len({r[1] for r in rows}) == 2  # one uid per row
+
+
+def _offloaded(frames: list[bytes]) -> list[bytes]:
+    """orig's segments as a host with checksum offload captures them: the TCP checksum
+    field holds only the folded pseudo-header sum."""
+    out = []
+    for f in frames:
+        ip = f[14:]
+        if ip[12:16] == b"\xc0\x00\x02\x01":  # from orig
+            seglen = len(ip) - 20
+            partial = (int.from_bytes(ip[12:20], "big") + 6 + seglen) % 0xFFFF or 0xFFFF
+            f = f[:14 + 20 + 16] + partial.to_bytes(2, "big") + f[14 + 20 + 18:]
+        out.append(f)
+    return out
+
+
+def test_strict_checksums_zeek_drops_offloaded_segments_we_keep(tmp_path: Path) -> None:
+    frames = _offloaded(_frames(_CONVERSATION))
+    path = tmp_path / "c.pcap"
+    path.write_bytes(pcap_bytes([(1000 + i, 0, f) for i, f in enumerate(frames)]))
+    (c,) = analyze_to_report([str(path)], TrackerConfig(checksums="strict"))["connections"]
+    # ours: offload is not corruption, the connection happened as captured
+    assert (c["outcome"], c["bytes"], "bad_checksum" in c["anomalies"]) == (
+        "closed", {"orig": 100, "resp": 200}, False)
+    # Zeek validates them and drops every orig segment: its bad SYN alone is one row, the
+    # SYN-ACK starts another (flipped: port 80 is a likely server port)
+    assert [(r["conn_state"], r["history"]) for r in c["zeek"]["rows"]] == [
+        ("OTH", "C"), ("SHR", "^hCdf")]
+    (auto,) = analyze_to_report([str(path)], TrackerConfig())["connections"]
+    assert (auto["zeek"]["conn_state"], auto["zeek"]["history"]) == ("SF", "ShADdFf")
