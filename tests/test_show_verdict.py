@@ -58,6 +58,21 @@ def disagreements(folded: Ladder, full: Ladder) -> list[str]:
         a = drawn.get(int(m.group(2)))
         if a is not None and not _KIND[m.group(1)](a.flags):
             out.append(f"names frame {a.frame} a {m.group(1)}; the ladder draws {a.label}")
+    # "(FIN, frame 8)", "(FIN+ACK, frame 10)", "with RST at frame 9"
+    for m in re.finditer(r"(?:\(|with )(SYN\+ACK|SYN|FIN|ACK|RST)[A-Z+]*(?:, | at )frames? (\d+)",
+                         text):
+        a = drawn.get(int(m.group(2)))
+        if a is not None and not _KIND[m.group(1)](a.flags):
+            out.append(f"names frame {a.frame} a {m.group(1)}; the ladder draws {a.label}")
+    # who sent it: "orig's ACK (frame 3)", "resp ACKed it ... (frame 9)", "orig ACKed resp's
+    # FIN at frame 11", "orig closed first (FIN, frame 8)"
+    for m in re.finditer(r"\b(orig|resp)(?:'s [A-Z+]+(?: # later)? \(| ACKed it[^()]*\("
+                         r"| ACKed \w+'s FIN at | closed[^()]*\(FIN[A-Z+]*, )frame (\d+)", text):
+        a = drawn.get(int(m.group(2)))
+        if a is not None and a.sender != m.group(1):
+            out.append(f"says {m.group(1)} sent frame {a.frame}; the ladder draws {a.sender}'s")
+        if a is not None and "ACKed" in m.group(0) and not a.flags & ACK:
+            out.append(f"says frame {a.frame} ACKs; the ladder draws {a.label}")
     for m in re.finditer(r"\b(orig|resp|both|each) (?:went|entered) (" + _STATE + r"(?: → " + _STATE
                          + r")*)", text):
         for role in ("orig", "resp") if m.group(1) in ("both", "each") else (m.group(1),):
@@ -104,10 +119,17 @@ def test_verdict_agrees_with_the_ladder(capture: Path) -> None:
     assert not bad
 
 
-def test_the_check_catches_a_verdict_that_contradicts_its_ladder() -> None:
-    ((folded, full),) = _ladders(ROOT / "samples" / "simultaneous-open.pcap")
-    lie = full.verdict[0].replace("SYN-RECEIVED", "CLOSING") + " No data was exchanged."
+@pytest.mark.parametrize("lie", [
+    "so both went SYN-SENT → CLOSING → ESTABLISHED.", "No data was exchanged.",
+    "resp closed first (FIN, frame 8).", "orig's SYN+ACK 20.0 ms later (frame 2).",
+    "orig reset the connection with RST at frame 8.", "resp never replied.",
+    "orig ACKed resp's FIN at frame 10.", "orig's ACK (frame 99).",
+])
+def test_the_check_catches_a_verdict_that_contradicts_its_ladder(lie: str) -> None:
     from dataclasses import replace
+
+    ((folded, full),) = _ladders(ROOT / "samples" / "handshake-basic.pcap")
+    assert disagreements(folded, full) == []
     assert disagreements(folded, replace(full, verdict=(lie,)))
 
 
