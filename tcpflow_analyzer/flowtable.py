@@ -196,12 +196,9 @@ class FlowTable:
             # RFC 9293 §3.8.1: a SYN re-sent with the same ISN is the same attempt, however
             # many RSTs it drew (a refused connect() retried by the stack), as long as that
             # attempt never completed a handshake; after one, the same ISN is a new open
-            if not (sender.isn == seg.seq and sender.syn_rec is not None
-                    and conn.handshake_ack is None):
-                return True
-            if sender.state is not S.SYN_SENT:
-                conn.zeek_split(seg)  # Zeek logs the retry as a new conn.log row
-            return False
+            # (the Zeek model starts its own new conn.log row there: IsReuse after a close)
+            return not (sender.isn == seg.seq and sender.syn_rec is not None
+                        and conn.handshake_ack is None)
         if sender.isn is None:
             # The peer's SYN crossing ours is a simultaneous open, not a new connection.
             return not (peer.state is S.SYN_SENT and not sender.pkts)

@@ -17,12 +17,13 @@ Everything here is pure and driven by the tracker; nothing is stored that can be
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .segment import ACK, FIN, RST, SYN
 from .seqnum import MASK, seq_diff
 
 if TYPE_CHECKING:
+    from .segment import Segment
     from .tracker import Connection, Endpoint
 
 # Zeek endpoint states (TCP_Endpoint.h)
@@ -122,7 +123,12 @@ def retransmitted(conn: Connection, ep: Endpoint, is_orig: bool) -> None:
 
 def zeek_bad_checksum(conn: Connection, ep: Endpoint, is_orig: bool) -> None:
     """A segment Zeek drops for its checksum: only the ``C``/``c`` letter records it."""
-    _scaled(conn, ep, 0, "C", is_orig)
+    _scaled(conn, ep, 0, "C", is_orig != conn.z_swap)
+
+
+def zeek_gap(conn: Connection, ep: Endpoint, is_orig: bool) -> None:
+    """The peer acknowledged bytes of ``ep``'s stream never seen (``G``/``g``)."""
+    _scaled(conn, ep, 3, "G", is_orig != conn.z_swap)
 
 
 def zeek_process(
@@ -131,15 +137,18 @@ def zeek_process(
 ) -> None:
     """Run one segment through Zeek's endpoint model and history rules.
 
-    ``ep`` sent the segment, ``peer`` receives it; ``is_orig`` is Zeek's view of the sender.
+    ``ep`` sent the segment, ``peer`` receives it; ``is_orig`` says whether it is our
+    originator (Zeek's current row may name the roles the other way round: ``z_swap``).
     """
+    if conn.z_swap:
+        is_orig = not is_orig
     if conn.history == "H" and not flags & (SYN | FIN | RST):
         o, r = (ep, peer) if is_orig else (peer, ep)
         if o.z_state == Z_SYN_ACK_SENT and r.z_state == Z_INACTIVE:
             # The connection began with a SYN-ACK and now its first plain ACK or data packet
             # arrives (from either side): the SYN-ACK sender is the responder.  Zeek flips
             # the roles and the history reads ^h from then on.
-            conn.orig_is_a = not conn.orig_is_a
+            _swap_roles(conn)
             conn.history = "^h"
             conn.hist_seen = ((conn.hist_seen & 0xFFFF) << 16) | (conn.hist_seen >> 16)
             is_orig = not is_orig
@@ -236,10 +245,13 @@ def _zeek_state_machine(
         if flags & SYN:
             if is_orig:
                 _set(ep, Z_SYN_ACK_SENT if flags & ACK else Z_SYN_SENT)
+                _life(conn).attempt = conn.last_ts + TCP_ATTEMPT_DELAY_S
             else:
                 if not flags & ACK and peer.z_state == Z_SYN_ACK_SENT:
                     # SYN / SYN-ACK seen in reverse order (two capture interfaces): flip
-                    conn.zeek_flip()
+                    _swap_roles(conn)
+                    if len(conn.history) < 128:
+                        conn.history += "^"
                     _set(peer, Z_ESTABLISHED)
                 if peer.z_state == Z_SYN_SENT:
                     _set(peer, Z_ESTABLISHED)
@@ -251,7 +263,7 @@ def _zeek_state_machine(
             _set(ep, Z_RESET)
             closing = True
         if ep.z_state == Z_INACTIVE:
-            if not is_orig and plen == 0 and conn.zeek_orig_state() == Z_SYN_SENT:
+            if not is_orig and plen == 0 and peer.z_state == Z_SYN_SENT:
                 pass  # an ACK of the SYN before the SYN-ACK does not make a partial side
             elif flags & ACK and peer.z_state == Z_ESTABLISHED:
                 _set(ep, Z_ESTABLISHED)  # missed the SYN, saw SYN-ACK then ACK
@@ -279,7 +291,250 @@ def _zeek_state_machine(
         _set(ep, Z_RESET)
         closing = True
     if closing:
-        ep.z_did_close = True
+        _connection_closed(conn, ep, peer)
+
+
+def _set_reset_state(ep: Endpoint) -> None:
+    ep.z_state = ep.z_prev = Z_INACTIVE
+    ep.z_start = ep.z_last = 0
+    ep.z_hist_syn = ep.z_hist_fin = ep.z_hist_rst = -1
+    ep.z_wscale = 0
+    ep.z_counts = None
+    ep.z_did_close = False
+    ep.z_hole = None
+
+
+# -- Zeek's connection lifecycle: the rows it would log for one of our connections ---------
+# Zeek removes a connection from its table on timers (TCPSessionAdapter.cc) and starts a
+# new one (new uid, new conn.log row) for the next packet of the same 4-tuple; it also
+# starts a new one when IsReuse() accepts a SYN.  Our connection is one thing that really
+# happened; Zeek's reading of it may be several rows.  Timers run on packet time, so each
+# is checked when this connection's next segment arrives (Zeek fires a timer before it
+# processes the first packet at or past the timer's time).
+
+#: tcp_attempt_delay: an orig SYN unanswered this long is logged as an attempt (S0)
+TCP_ATTEMPT_DELAY_S = 5.0
+#: tcp_close_delay: state kept after a complete close (or a RST)
+TCP_CLOSE_DELAY_S = 5.0
+#: tcp_SYN_timeout / tcp_session_timer / tcp_connection_linger (ExpireTimer)
+TCP_SYN_TIMEOUT_S = 5.0
+TCP_SESSION_TIMER_S = 6.0
+TCP_CONNECTION_LINGER_S = 5.0
+#: Zeek rows kept per connection before the rest fold into the last one (bounded memory)
+MAX_ZEEK_ROWS = 32
+
+
+class ZeekLife:
+    """Zeek's timers for the current row, and the rows already finished.
+
+    ``attempt``/``delete``: AttemptTimer / ConnDeleteTimer times (0: none); ``expire``:
+    first times of ExpireTimer chains (re-armed every ``tcp_session_timer``); ``active``:
+    Zeek's ``is_active``; ``row_start``: ts of the row's first packet; ``base``: our
+    packet and byte counters (a, b) when the row began; ``rows``: finished rows.
+    """
+
+    __slots__ = ("active", "attempt", "base", "delete", "expire", "row_start", "rows")
+
+    def __init__(self, start: float) -> None:
+        self.attempt = 0.0
+        self.delete = 0.0
+        self.expire = [start + TCP_SYN_TIMEOUT_S]
+        self.active = True
+        self.row_start = start
+        self.base = (0, 0, 0, 0)
+        self.rows: list[dict[str, object]] = []
+
+
+_ZEEK_EP = ("z_state", "z_prev", "z_start", "z_last", "z_hist_syn", "z_hist_fin", "z_hist_rst",
+            "z_wscale", "z_did_close", "z_hole")
+_ZEEK_CONN = ("history", "hist_seen", "zeek_last_ts", "orig_is_a", "z_swap")
+
+
+def zeek_snapshot(conn: Connection) -> tuple[Any, ...]:
+    """All of the Zeek reading's state of ``conn``, for :func:`zeek_restore`."""
+    life = conn.zeek_life
+    return (
+        tuple(getattr(conn.a, k) for k in _ZEEK_EP), list(conn.a.z_counts or ()),
+        tuple(getattr(conn.b, k) for k in _ZEEK_EP), list(conn.b.z_counts or ()),
+        tuple(getattr(conn, k) for k in _ZEEK_CONN),
+        None if life is None else (life.attempt, life.delete, list(life.expire), life.active,
+                                   life.row_start, life.base, list(life.rows)),
+    )
+
+
+def zeek_restore(conn: Connection, snap: tuple[Any, ...]) -> None:
+    """Put back the Zeek reading as :func:`zeek_snapshot` found it: a segment Zeek never
+    analysed leaves no trace in it."""
+    a_vals, a_counts, b_vals, b_counts, c_vals, life = snap
+    for ep, vals, counts in ((conn.a, a_vals, a_counts), (conn.b, b_vals, b_counts)):
+        for k, v in zip(_ZEEK_EP, vals, strict=True):
+            setattr(ep, k, v)
+        ep.z_counts = list(counts) if counts else None
+    for k, v in zip(_ZEEK_CONN, c_vals, strict=True):
+        setattr(conn, k, v)
+    if life is None:
+        conn.zeek_life = None
+    else:
+        z = conn.zeek_life = ZeekLife(0.0)
+        z.attempt, z.delete, z.expire, z.active, z.row_start, z.base, z.rows = life
+
+
+def _life(conn: Connection) -> ZeekLife:
+    life = conn.zeek_life
+    if life is None:
+        life = conn.zeek_life = ZeekLife(conn.first_ts)
+    return life  # type: ignore[no-any-return]
+
+
+def zeek_orig_resp(conn: Connection) -> tuple[Endpoint, Endpoint]:
+    """(orig, resp) as Zeek's current row names them."""
+    orig_is_a = conn.orig_is_a != conn.z_swap
+    return (conn.a, conn.b) if orig_is_a else (conn.b, conn.a)
+
+
+def _swap_roles(conn: Connection) -> None:
+    """Zeek's FlipRoles.  In the first row our roles follow Zeek's (as they always have);
+    in a later row only Zeek's naming flips, so our own roles keep saying who began."""
+    life = conn.zeek_life
+    if life is not None and life.rows:
+        conn.z_swap = not conn.z_swap
+    else:
+        conn.orig_is_a = not conn.orig_is_a
+
+
+def _connection_closed(conn: Connection, ep: Endpoint, peer: Endpoint) -> None:
+    """TCPSessionAdapter::ConnectionClosed: a close complete schedules the deletion."""
+    if ep.z_did_close:
+        return
+    ep.z_did_close = True
+    life = _life(conn)
+    if ep.z_state == Z_RESET or peer.z_did_close or peer.z_state == Z_INACTIVE:
+        life.attempt = 0.0  # CancelTimers
+        life.expire = []
+        life.active = False
+        life.delete = conn.zeek_last_ts + TCP_CLOSE_DELAY_S
+    elif ep.z_prev != Z_INACTIVE:
+        life.expire.append(conn.zeek_last_ts + TCP_SESSION_TIMER_S)
+    if ep.z_state == Z_RESET:
+        life.active = False
+
+
+def _timer_fired(conn: Connection, life: ZeekLife, ts: float) -> bool:
+    """Whether one of Zeek's timers removed the connection before a packet at ``ts``."""
+    if life.delete:
+        return ts >= life.delete
+    o, r = zeek_orig_resp(conn)
+    if life.attempt and ts >= life.attempt:
+        life.attempt = 0.0
+        if o.z_state in (Z_SYN_SENT, Z_SYN_ACK_SENT) and r.z_state == Z_INACTIVE:
+            return True
+    if not life.active:
+        return False
+    last = conn.zeek_last_ts
+    idle_after = last + TCP_CONNECTION_LINGER_S
+    os_, rs = o.z_state, r.z_state
+    gone = ((o.z_did_close or r.z_did_close) and (
+        (o.z_did_close and r.z_did_close) or Z_RESET in (os_, rs) or Z_INACTIVE in (os_, rs)
+    )) or (os_ == Z_INACTIVE and rs == Z_INACTIVE)
+    if not gone:
+        return False
+    for first in life.expire:
+        tick = first
+        if tick <= idle_after:  # the first tick of this chain after the idle period
+            tick += TCP_SESSION_TIMER_S * (int((idle_after - first) // TCP_SESSION_TIMER_S) + 1)
+        if tick <= ts:
+            return True
+    return False
+
+
+def _is_reuse(conn: Connection, flags: int, seq: int) -> bool:
+    """TCPSessionAdapter::IsReuse for a SYN (or a SYN-ACK on a half connection)."""
+    o, r = zeek_orig_resp(conn)
+    conn_orig = o
+    if flags & ACK:
+        if o.z_state != Z_INACTIVE:
+            return False
+        conn_orig = r
+    if o.z_did_close or r.z_did_close:
+        return True
+    if seq == conn_orig.z_start:
+        return False
+    return not (not flags & ACK and conn_orig.z_state == Z_SYN_ACK_SENT
+                and r.z_state == Z_INACTIVE and seq == r.z_start)
+
+
+def zeek_before(conn: Connection, seg: Segment, from_a: bool) -> None:
+    """Before a general-path segment is counted: does Zeek begin a new row with it?"""
+    if not conn.a.pkts and not conn.b.pkts:
+        return  # the connection's first segment
+    life = conn.zeek_life
+    ts = seg.ts
+    # a timer removed the connection, or IsReuse takes this SYN for a new one
+    if (life is not None and _timer_fired(conn, life, ts)) or (
+        seg.flags & SYN and not seg.flags & (FIN | RST) and _is_reuse(conn, seg.flags, seg.seq)
+    ):
+        _new_row(conn, seg, from_a)
+    elif life is None and seg.ts >= conn.first_ts + TCP_SYN_TIMEOUT_S:
+        o, r = zeek_orig_resp(conn)
+        if o.z_state == Z_INACTIVE and r.z_state == Z_INACTIVE:
+            _new_row(conn, seg, from_a)  # nothing ever happened: ExpireTimer dropped it
+
+
+def _current_row(conn: Connection) -> dict[str, object]:
+    life = conn.zeek_life
+    start = conn.first_ts if life is None else life.row_start
+    base = (0, 0, 0, 0) if life is None else life.base
+    o, r = zeek_orig_resp(conn)
+    a_first = o is conn.a
+    pkts = (conn.a.pkts - base[0], conn.b.pkts - base[1])
+    byts = (conn.a.bytes - base[2], conn.b.bytes - base[3])
+    return {
+        "ts": start,
+        "duration_s": conn.zeek_last_ts - start,
+        "conn_state": zeek_conn_state(o, r, conn.history),
+        "history": conn.history,
+        "flipped": o is not conn.orig,
+        "packets": {"orig": pkts[0] if a_first else pkts[1],
+                    "resp": pkts[1] if a_first else pkts[0]},
+        "bytes": {"orig": byts[0] if a_first else byts[1],
+                  "resp": byts[1] if a_first else byts[0]},
+    }
+
+
+def _new_row(conn: Connection, seg: Segment, from_a: bool) -> None:
+    life = _life(conn)
+    if len(life.rows) >= MAX_ZEEK_ROWS - 1:
+        return  # bounded: later segments stay in the last row
+    life.rows.append(_current_row(conn))
+    _set_reset_state(conn.a)
+    _set_reset_state(conn.b)
+    conn.history = ""
+    conn.hist_seen = 0
+    # Zeek's first-packet role decision for the new connection
+    zeek_orig_is_a = from_a != want_flip_at_start(seg.flags, seg.sport, seg.dport)
+    if zeek_orig_is_a != from_a:
+        conn.history = "^"
+    conn.z_swap = zeek_orig_is_a != conn.orig_is_a
+    conn.zeek_last_ts = seg.ts
+    life.attempt = life.delete = 0.0
+    life.expire = [seg.ts + TCP_SYN_TIMEOUT_S]
+    life.active = True
+    life.row_start = seg.ts
+    life.base = (conn.a.pkts, conn.b.pkts, conn.a.bytes, conn.b.bytes)
+
+
+def zeek_rows(conn: Connection) -> list[dict[str, object]]:
+    """Every row Zeek's conn.log would hold for this connection, in order (usually one)."""
+    life = conn.zeek_life
+    rows = [] if life is None else list(life.rows)
+    rows.append(_current_row(conn))
+    return rows
+
+
+def zeek_row_start(conn: Connection) -> float:
+    """Capture time of the first packet of Zeek's current (last) row."""
+    life = conn.zeek_life
+    return conn.first_ts if life is None else life.row_start
 
 
 def zeek_conn_state(orig: Endpoint, resp: Endpoint, history: str) -> str:

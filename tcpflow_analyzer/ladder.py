@@ -30,7 +30,7 @@ from typing import Any
 
 from .anomalies import severity
 from .report import FlowReport
-from .segment import ACK, PSH, RST, SYN, Segment, flags_names
+from .segment import ACK, FIN, PSH, RST, SYN, Segment, flags_names
 from .seqnum import seq_add, seq_diff, unwrap
 from .tracker import Connection
 
@@ -660,6 +660,45 @@ def _since(a: Arrow | None, b: Arrow | None) -> str:
     return format_duration(b.ts - a.ts) if a is not None and b is not None else "?"
 
 
+# Every sentence of the verdict states only what the ladder draws: the segments it cites are
+# arrows of the ladder, of the kind the sentence names, and the states it names are states
+# drawn beside them.  These helpers read those facts off the arrows.
+def _sent(arrows: list[Arrow], role: str, want: int, refuse: int = 0) -> list[Arrow]:
+    """The segments ``role`` sent (and the receiver kept) with every flag of ``want`` and
+    none of ``refuse``."""
+    return [a for a in arrows if a.sender == role and not a.dropped
+            and a.flags & want == want and not a.flags & refuse]
+
+
+def _path(arrows: list[Arrow], role: str, after: int = 0, until: int | None = None,
+          ) -> list[str]:
+    """The states ``role`` entered, in order, at the segments of frames ``after`` to
+    ``until`` (to the end when None)."""
+    return [st for a in arrows if a.frame >= after and (until is None or a.frame <= until)
+            for st in (a.orig_states if role == "orig" else a.resp_states)]
+
+
+def _went(path: list[str]) -> str:
+    if not path:
+        return "stayed in its state"
+    return f"went {' → '.join(path)}" if len(path) > 1 else f"entered {path[0]} and stayed there"
+
+
+def _paths_text(arrows: list[Arrow], after: int = 0, until: int | None = None) -> str:
+    """``both went A → B`` or ``orig went A → B and resp went A → C`` (the states drawn)."""
+    po, pr = _path(arrows, "orig", after, until), _path(arrows, "resp", after, until)
+    if po == pr:
+        return f"both {_went(po)}"
+    return f"orig {_went(po)} and resp {_went(pr)}"
+
+
+def _answers(arrows: list[Arrow], who: str, syn: Arrow) -> list[Arrow]:
+    """Segments of ``who`` after ``syn`` that acknowledge it."""
+    end = seq_add(syn.raw_seq, 1)
+    return [a for a in arrows if a.sender == who and a.frame > syn.frame and a.flags & ACK
+            and seq_diff(a.raw_ack, end) >= 0]
+
+
 def _opening(report: FlowReport, arrows: list[Arrow]) -> list[str]:
     hs = report["handshake"]
     status = hs["status"]
@@ -686,10 +725,38 @@ def _opening(report: FlowReport, arrows: list[Arrow]) -> list[str]:
                       and a.sender == "resp"), None)
         frames = " and ".join(str(a.frame) for a in (syn_o, syn_r) if a is not None)
         text = (f"Simultaneous open: orig and resp both sent a SYN and the SYNs crossed "
-                f"(frames {frames}); each answered the other with a SYN+ACK, so both went "
-                "SYN-SENT → SYN-RECEIVED → ESTABLISHED (RFC 9293 §3.5)")
-        if hs["ack_frame"]:
-            text += f"; both ESTABLISHED at frame {hs['ack_frame']}"
+                f"(frames {frames}); ")
+        answers = []
+        for who, peer_syn in (("orig", syn_r), ("resp", syn_o)):
+            got = _answers(arrows, who, peer_syn) if peer_syn is not None else []
+            answers.append((who, next((a for a in got if a.flags & SYN),
+                                      got[0] if got else None)))
+        if all(k is not None and k.flags & SYN for _, k in answers):
+            text += (f"each answered the other with a SYN+ACK (frames "
+                     f"{' and '.join(str(k.frame) for _, k in answers if k is not None)})")
+        else:
+            said = []
+            for who, k in answers:
+                peer = "resp" if who == "orig" else "orig"
+                if k is None:
+                    said.append(f"no answer of {who}'s to {peer}'s SYN was captured")
+                else:
+                    kind = ("a SYN+ACK" if k.flags & SYN else "a plain ACK"
+                            if k.flags & (ACK | PSH) == k.flags else flags_names(k.flags))
+                    said.append(f"{who} answered {peer}'s SYN with {kind} (frame {k.frame})")
+            text += "; ".join(said)
+        # the opening ends where the second side enters ESTABLISHED (or where the ladder ends)
+        seen: set[str] = set()
+        both = None
+        for a in arrows:
+            seen.update(r for r, st in (("orig", a.orig_states), ("resp", a.resp_states))
+                        if "ESTABLISHED" in st)
+            if len(seen) == 2:
+                both = a.frame
+                break
+        text += f", so {_paths_text(arrows, until=both)} (RFC 9293 §3.5)"
+        if both is not None:
+            text += f"; both ESTABLISHED at frame {both}"
         return [text + "."]
     if status == "refused":
         reset = report["reset"] or {}
@@ -709,15 +776,35 @@ def _opening(report: FlowReport, arrows: list[Arrow]) -> list[str]:
     if status == "no_answer":
         syn_first, syn_last = _at(arrows, syns[0]), _at(arrows, syns[-1])
         if len(syns) > 1:
-            return [f"No answer: orig sent {len(syns)} SYNs over {_since(syn_first, syn_last)} "
-                    f"(frames {', '.join(map(str, syns))}) and resp never replied; orig is "
-                    "left in SYN-SENT."]
-        return [f"No answer: orig sent a SYN (frame {syns[0]}) and resp never replied; orig "
-                "is left in SYN-SENT."]
+            text = (f"No answer: orig sent {len(syns)} SYNs over "
+                    f"{_since(syn_first, syn_last)} (frames {', '.join(map(str, syns))})")
+        else:
+            text = f"No answer: orig sent a SYN (frame {syns[0]})"
+        replies = [a for a in arrows if a.sender == "resp"]
+        if replies:
+            r = replies[0]
+            text += (f" and resp never answered it with a SYN+ACK: it sent "
+                     f"{flags_names(r.flags)} (frame {r.frame}) instead")
+        else:
+            text += " and resp never replied"
+        final = report["final_state"]["orig"]
+        return [f"{text}; orig is left in {final}." if final == "SYN-SENT"
+                else f"{text}; orig ends in {final}."]
     if status == "incomplete":
         times = f", sent {len(synacks)} times" if len(synacks) > 1 else ""
-        return [f"resp answered orig's SYN with a SYN+ACK (frame {synacks[0]}{times}) but "
-                "orig's final ACK never came: the handshake is incomplete and resp stays in "
+        text = f"resp answered orig's SYN with a SYN+ACK (frame {synacks[0]}{times}) but "
+        synack = _at(arrows, synacks[0])
+        acks = [a for a in _answers(arrows, "orig", synack) if not a.flags & SYN] \
+            if synack is not None else []
+        if not acks:
+            text += "orig's final ACK never came"
+        elif acks[0].dropped:
+            text += (f"orig's ACK (frame {acks[0].frame}) was discarded for its bad checksum "
+                     "and no other came")
+        else:
+            text += (f"orig's {flags_names(acks[0].flags)} (frame {acks[0].frame}) did not "
+                     "complete it")
+        return [f"{text}: the handshake is incomplete and resp stays in "
                 f"{report['final_state']['resp']}."]
     if status == "synack_not_captured":
         return [f"resp's SYN+ACK was not captured: orig sent a SYN (frame {syns[0]}) and then "
@@ -757,7 +844,8 @@ def _closing(report: FlowReport, arrows: list[Arrow]) -> list[str]:
     close = report["close"]
     pattern = close["pattern"]
     if pattern == "none":
-        if report["reset"] is None and report["outcome"] == "open":
+        if (report["reset"] is None and report["outcome"] == "open"
+                and not any(a.flags & (FIN | RST) for a in arrows)):
             return ["No FIN or RST was seen: the connection was still open when the capture "
                     "ended."]
         return []
@@ -768,7 +856,8 @@ def _closing(report: FlowReport, arrows: list[Arrow]) -> list[str]:
         text = (f"Simultaneous close: orig and resp both sent a FIN before receiving the "
                 f"other's (frames {fins['orig'][0]} and {fins['resp'][0]}, "
                 f"{_since(fo, fr) if fo and fr and fo.ts <= fr.ts else _since(fr, fo)} apart); "
-                "the FINs crossed, so each went FIN-WAIT-1 → CLOSING → TIME-WAIT "
+                f"the FINs crossed, so "
+                f"{_paths_text(arrows, min(fins['orig'][0], fins['resp'][0]))} "
                 "(RFC 9293 §3.6)")
         if close["final_ack_frame"]:
             text += f"; the last ACK is frame {close['final_ack_frame']}"
@@ -783,7 +872,9 @@ def _closing(report: FlowReport, arrows: list[Arrow]) -> list[str]:
         text = f"{x} closed (FIN, frame {fin_x.frame})"
         if ack_y is not None:
             text += f"; {y} ACKed it {_since(fin_x, ack_y)} later (frame {ack_y.frame})"
-        text += " but never sent a FIN of its own"
+        lost = [a for a in arrows if a.sender == y and a.flags & FIN]
+        text += (f"; {y}'s FIN (frame {lost[0].frame}) was discarded for its bad checksum"
+                 if lost else " but never sent a FIN of its own")
         if report["final_state"][y] == "CLOSE-WAIT":
             text += f" ({y} is left in CLOSE-WAIT)"
         return [text + "."]
@@ -898,7 +989,11 @@ def derive_verdict(report: FlowReport, arrows: list[Arrow]) -> list[str]:
     zeek = report.get("zeek") or {}
     final = report["final_state"]
     text = f"Outcome: {report['outcome'].replace('_', ' ')}"
-    if zeek:
+    rows = zeek.get("rows")
+    if rows:
+        each = ", then ".join(f"{r['conn_state']} {r['history'] or '-'}" for r in rows)
+        text += f" (Zeek logs it as {len(rows)} rows: {each})"
+    elif zeek:
         text += f" (Zeek {zeek['conn_state']}, history {zeek['history'] or '-'})"
     text += f"; final states: orig {final['orig']}, resp {final['resp']}."
     out.append(text)

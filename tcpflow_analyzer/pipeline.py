@@ -89,6 +89,8 @@ class Analyzer:
         lookup = self.table.lookup
         strict = self.config.checksums == "strict"
         host_good = self._host_good
+        decoder = self.decoder
+        cut = decoder.payload_truncated  # the decoder counts payloads the snap length cut
         n = 0
         segs = 0
         for frame, ts, linktype, data in frames:
@@ -109,8 +111,17 @@ class Analyzer:
                         on_segment(conn, seg, from_a, False)
                     continue
                 self._note_offload(seg.src)
-            elif ok and seg.src not in host_good and len(host_good) < MAX_HOSTS:
-                host_good[seg.src] = 1  # beyond the cap a host's bad checksums read as offload
+            elif ok:
+                if seg.src not in host_good and len(host_good) < MAX_HOSTS:
+                    host_good[seg.src] = 1  # beyond the cap a host's bad checksums read as offload
+            elif decoder.payload_truncated != cut:
+                cut = decoder.payload_truncated
+                conn.payload_uncaptured(seg, from_a)
+            elif strict:  # whole, but the checksum is only the pseudo-header sum (offload)
+                conn.zeek_checksum_drop(seg, from_a)
+                if on_segment is not None:
+                    on_segment(conn, seg, from_a, True)
+                continue
             conn.process(seg, from_a)
             if on_segment is not None:
                 on_segment(conn, seg, from_a, True)

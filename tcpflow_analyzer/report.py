@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any
 
+from .history import zeek_row_start
 from .segment import format_ip
 from .states import TcpState
 from .tracker import Connection
@@ -91,8 +92,7 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     duration = last_ts - first_ts
     duration_us = round_us(duration)
     zeek: dict[str, Any] = derive_zeek(conn)
-    zeek_duration = conn.zeek_last_ts - (first_ts if conn.zeek_base is None
-                                         else conn.zeek_base[0])
+    zeek_duration = conn.zeek_last_ts - zeek_row_start(conn)
     zeek["duration_s"] = (
         duration_us if zeek_duration == duration and duration else round_us(zeek_duration)
     )

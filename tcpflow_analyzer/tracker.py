@@ -70,7 +70,9 @@ class TrackerConfig:
     and ``close_linger_s`` a closed one (Zeek's tcp_close_delay): after that it is reported
     and only a small tombstone stays for 2MSL, to judge a reuse of its 4-tuple.
     ``checksums``: ``auto`` drops bad-checksum segments unless a host's segments are all bad
-    (checksum offload), ``strict`` always drops them, ``off`` never checks.
+    (checksum offload), ``strict`` always drops them, ``off`` never checks.  Under ``strict``
+    the Zeek reading is that of ``zeek`` validating checksums: it also drops the segments
+    whose checksum is only the offload pseudo-header sum, which our own fields keep.
     ``max_events`` bounds stored anomaly events per connection (counts stay exact) and
     ``max_active`` the connections held at once: past it the least recently active are
     reported early (a SYN flood cannot exhaust memory).
@@ -153,8 +155,8 @@ class Endpoint:
         "fin_rec", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
         "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",
         "state", "syn_delivered", "syn_plen", "syn_rec", "synack_rec", "win", "z_counts",
-        "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_last", "z_prev", "z_start",
-        "z_state", "z_wscale",
+        "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_hole", "z_last", "z_prev",
+        "z_start", "z_state", "z_wscale",
     )
 
     def __init__(self, addr: bytes, port: int, is_a: bool) -> None:
@@ -201,6 +203,9 @@ class Endpoint:
         self.z_wscale = 0
         self.z_counts: list[int] | None = None  # C, W, T, G (created on first use)
         self.z_did_close = False
+        # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
+        # Zeek's reassembler never got it (see Connection.payload_uncaptured)
+        self.z_hole: int | None = None
 
     @property
     def syn_frames(self) -> list[tuple[int, float]]:
@@ -245,7 +250,7 @@ class Connection:
         "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b", "config",
         "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id",
         "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev", "roles_inferred", "seq",
-        "sim_open", "sink", "vlan", "vlan_b", "zeek_base", "zeek_last_ts", "zeek_rows",
+        "sim_open", "sink", "vlan", "vlan_b", "z_swap", "zeek_last_ts", "zeek_life",
     )
 
     def __init__(
@@ -264,10 +269,10 @@ class Connection:
         self.orig_is_a = True
         self.roles_inferred = not pure_syn
         self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
-        # Zeek's conn.log rows that Zeek closed inside this connection (see zeek_split), and
-        # where the current row began: (ts, a's packets, b's packets, a's bytes, b's bytes)
-        self.zeek_rows: list[dict[str, Any]] | None = None
-        self.zeek_base: tuple[float, int, int, int, int] | None = None
+        # Zeek's reading: its connection lifecycle (timers, reuse, the rows it would log)
+        # and whether its current row names orig/resp the other way round (see history.py)
+        self.zeek_life: Any = None
+        self.z_swap = False
         self.first_frame = self.last_frame = seg.frame
         # transitions packed in one array of doubles, (code, ts) per change, the code
         # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
@@ -360,42 +365,6 @@ class Connection:
         if len(self.history) < 128:
             self.history += "^"
 
-    def zeek_split(self, seg: Segment) -> None:
-        """Zeek starts a new conn.log row at ``seg`` (a SYN on a 4-tuple whose connection
-        it considers closed or reset, e.g. a refused SYN retried with the same ISN), where
-        this connection goes on: close the current Zeek row and start the Zeek model afresh.
-        Only the Zeek reading changes; the RFC machines and everything else go on."""
-        o, r = self.orig, self.resp
-        base = self.zeek_base
-        if base is None:
-            base = (self.first_ts, 0, 0, 0, 0)
-        ts0, pa, pb, ba, bb = base
-        a, b = self.a, self.b
-        pkts = {"a": a.pkts - pa, "b": b.pkts - pb}
-        nbytes = {"a": a.bytes - ba, "b": b.bytes - bb}
-        oa = "a" if self.orig_is_a else "b"
-        ra = "b" if self.orig_is_a else "a"
-        if self.zeek_rows is None:
-            self.zeek_rows = []
-        if len(self.zeek_rows) < _LIST_CAP:
-            self.zeek_rows.append({
-                "start_ts": ts0, "duration_s": self.zeek_last_ts - ts0,
-                "conn_state": zk.zeek_conn_state(o, r, self.history), "history": self.history,
-                "packets": {"orig": pkts[oa], "resp": pkts[ra]},
-                "bytes": {"orig": nbytes[oa], "resp": nbytes[ra]},
-            })
-        self.zeek_base = (seg.ts, a.pkts, b.pkts, a.bytes, b.bytes)
-        for ep in (a, b):
-            ep.z_state = ep.z_prev = zk.Z_INACTIVE
-            ep.z_start = ep.z_last = 0
-            ep.z_hist_syn = ep.z_hist_fin = ep.z_hist_rst = -1
-            ep.z_wscale = 0
-            ep.z_counts = None
-            ep.z_did_close = False
-        self.history = ""
-        self.hist_seen = 0
-        self.zeek_last_ts = seg.ts
-
     def zeek_orig_state(self) -> int:
         """Zeek state of the current originator."""
         return self.orig.z_state
@@ -452,12 +421,42 @@ class Connection:
 
     def bad_checksum(self, seg: Segment, from_a: bool) -> None:
         """A segment dropped for its checksum: counted and lettered, state untouched."""
+        zk.zeek_before(self, seg, from_a)
         s = self.a if from_a else self.b
         self.last_ts = seg.ts
         self.last_frame = seg.frame
         s.pkts += 1
         self.anomaly("bad_checksum", seg, s, f"checksum 0x{seg.tcp_csum:04x}")
         zk.zeek_bad_checksum(self, s, from_a == self.orig_is_a)
+
+    def payload_uncaptured(self, seg: Segment, from_a: bool) -> None:
+        """The capture cut ``seg``'s payload (snap length); call before :meth:`process`.
+
+        Our own fields count those bytes as sent, which they were.  Zeek's reassembler never
+        receives them, so in the Zeek reading the peer's ACK of them is a content gap (G/g).
+        """
+        s, r = (self.a, self.b) if from_a else (self.b, self.a)
+        start = (seg.seq + 1) & MASK if seg.flags & SYN else seg.seq
+        end = (start + seg.plen) & MASK
+        acked = r.last_ack
+        if acked is not None and seq_diff(acked, start) > 0:
+            start = acked  # a retransmission of bytes already ACKed leaves no new hole
+        h = s.z_hole
+        if seq_diff(end, start) > 0 and (h is None or seq_diff(start, h) < 0):
+            s.z_hole = start
+
+    def zeek_checksum_drop(self, seg: Segment, from_a: bool) -> None:
+        """A segment whose checksum field holds only the pseudo-header sum (checksum offload
+        on the capturing host), under ``--checksums strict``.  It really was sent, so our own
+        fields process it; Zeek, validating checksums, drops it: in the Zeek reading it
+        leaves only its ``C``/``c`` letter (and may still start a new Zeek connection)."""
+        zk.zeek_before(self, seg, from_a)  # Zeek looks the connection up before it checks
+        snap = zk.zeek_snapshot(self)
+        self.process(seg, from_a)
+        zk.zeek_restore(self, snap)
+        s = self.a if from_a else self.b
+        zk.zeek_bad_checksum(self, s, from_a == self.orig_is_a)
+        self._steady_ok = _is_steady(self.a) and _is_steady(self.b) and not self.z_swap
 
     # -- the state machines -----------------------------------------------------------------
     def process(self, seg: Segment, from_a: bool) -> None:
@@ -467,13 +466,14 @@ class Connection:
             self._steady(seg, s, r, from_a)
             return
         self._general(seg, s, r, from_a)
-        self._steady_ok = _is_steady(s) and _is_steady(r)
+        self._steady_ok = _is_steady(s) and _is_steady(r) and not self.z_swap
 
     def _general(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
         """Any segment: the four steps of the module docstring."""
         flags = seg.flags
         plen = seg.plen
         seq = seg.seq
+        zk.zeek_before(self, seg, from_a)
         self._count(s, seg)
         zk.zeek_process(
             self, s, r, from_a == self.orig_is_a, flags, seq, seg.ack, plen, seg.win,
@@ -586,6 +586,8 @@ class Connection:
             c = r.contig
             if c is not None and seq_diff(ack, c) > 0:
                 self._ack_arrives(s, r, seg)
+            elif r.z_hole is not None:
+                self._zeek_gap(s, r, seg, False)
             s.last_ack = ack
         if self.seq is not None:
             self.seq.process(self, seg, from_a)
@@ -795,6 +797,7 @@ class Connection:
                 self._set_state(r, S.CLOSED, seg)
         # Gaps: the peer acknowledges bytes of R's stream the capture never saw
         c = r.contig
+        gap = False
         if c is not None and seq_diff(ack, c) > 0:
             missing = seq_diff(ack, c)
             if r.ooo:
@@ -811,15 +814,33 @@ class Connection:
                 if self.config.semantics != "wireshark":  # there, tshark's own rule applies
                     self.anomaly("ack_lost_segment", seg, s,
                                  f"ACKs {missing} bytes never captured")
-                if (
-                    not seg.flags & (FIN | RST)
-                    and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
-                    and r.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
-                ):
-                    zk._scaled(self, r, 3, "G", r.is_a == self.orig_is_a)
+                gap = True
             elif r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) > 0 and r.isn is not None:
                 self.anomaly("ack_above_snd_nxt", seg, s,
                              f"ACK {seq_diff(ack, r.snd_nxt)} bytes beyond anything sent")
+                # the capture missed R's latest segments: to Zeek's reassembler, which does
+                # not know what R sent, that is a gap like any other
+                gap = True
+        if gap or r.z_hole is not None:
+            self._zeek_gap(s, r, seg, gap)
+
+    def _zeek_gap(self, s: Endpoint, r: Endpoint, seg: Segment, gap: bool) -> None:
+        """Zeek's content-gap letter (G/g, TCP_Reassembler): S's ACK passed bytes of R's
+        stream the reassembler never got, because the capture missed them (``gap``) or cut
+        their payload (``r.z_hole``).  Zeek flags only gaps between synchronized (or cleanly
+        closing) endpoints, and not those revealed by a FIN or RST."""
+        ack = seg.ack
+        h = r.z_hole
+        if h is not None and seq_diff(ack, h) > 0:
+            r.z_hole = None
+            nxt = r.snd_nxt
+            gap = gap or (nxt is not None and seq_diff(ack, nxt) <= 0)
+        if (
+            gap and not seg.flags & (FIN | RST)
+            and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
+            and r.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
+        ):
+            zk.zeek_gap(self, r, r.is_a == self.orig_is_a)
 
     def _handshake_done(self, seg: Segment) -> None:
         """Both endpoints reached ESTABLISHED: the handshake completed at this frame."""

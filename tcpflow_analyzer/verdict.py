@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any
 
-from .history import zeek_conn_state
+from .history import zeek_conn_state, zeek_orig_resp, zeek_rows
 from .tracker import Connection
 
 
@@ -236,25 +236,21 @@ def derive_outcome(conn: Connection, handshake: dict[str, Any], close: dict[str,
     return Outcome.OPEN
 
 
-def derive_zeek(conn: Connection) -> dict[str, Any]:
-    """Zeek's ``conn_state`` and ``history`` for this connection; when Zeek splits it into
-    several conn.log rows, the earlier ones (``earlier_rows``) and this row's counters."""
-    o, r = (conn.a, conn.b) if conn.orig_is_a else (conn.b, conn.a)
+def derive_zeek(conn: Connection) -> dict[str, str]:
+    """Zeek's ``conn_state`` and ``history`` for this connection (its current row).
+
+    When Zeek's own mechanics (its SYN-attempt and close timers, its reuse rule) would log
+    the connection as several conn.log rows, ``rows`` lists them all, in order: ``ts``,
+    ``duration_s``, ``conn_state``, ``history``, ``flipped`` (Zeek names orig/resp the
+    other way round), ``packets`` and ``bytes``; the top-level fields are the last row's.
+    """
+    o, r = zeek_orig_resp(conn)
     history = conn.history
     out: dict[str, Any] = {"conn_state": zeek_conn_state(o, r, history), "history": history}
-    rows = conn.zeek_rows
-    if rows:
-        base = conn.zeek_base
-        assert base is not None
-        _ts, pa, pb, ba, bb = base
-        a, b = conn.a, conn.b
-        pkts = (a.pkts - pa, b.pkts - pb)
-        nbytes = (a.bytes - ba, b.bytes - bb)
-        oi = 0 if conn.orig_is_a else 1
-        out["earlier_rows"] = [
-            dict(x, start_ts=round_us(x["start_ts"]), duration_s=round_us(x["duration_s"]))
-            for x in rows]
-        out["start_ts"] = round_us(base[0])
-        out["packets"] = {"orig": pkts[oi], "resp": pkts[1 - oi]}
-        out["bytes"] = {"orig": nbytes[oi], "resp": nbytes[1 - oi]}
+    if conn.zeek_life is not None and conn.zeek_life.rows:
+        rows = zeek_rows(conn)
+        for row in rows:
+            row["ts"] = round_us(row["ts"])  # type: ignore[arg-type]
+            row["duration_s"] = round_us(row["duration_s"])  # type: ignore[arg-type]
+        out["rows"] = rows
     return out

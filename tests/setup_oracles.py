@@ -1,8 +1,8 @@
 """Install the external tools the test suite compares against or drives, when missing.
 
 tshark and tcptrace are independent oracles; tcpdump records real kernel traffic and
-compiles BPF filters for live capture; iproute2 and nftables build the network namespaces; headless chromium loads
-the HTML report in the browser test.
+compiles BPF filters for live capture; iproute2 and nftables build the network namespaces;
+headless chromium loads the HTML report in the browser test.
 They are Debian packages: installed with apt-get when running as root, otherwise listed so
 the tests that need them skip with a clear reason.  Safe to run repeatedly.
 """

@@ -24,10 +24,10 @@ from tcpflow_analyzer.render import base
 from tcpflow_analyzer.render.base import SortedSpool
 from tcpflow_analyzer.render.jsonout import JsonWriter, NdjsonWriter
 from tcpflow_analyzer.render.terminal import TerminalWriter
-from tcpflow_analyzer.sources import pcapfile
 from tcpflow_analyzer.segment import ACK, FIN, PSH, RST, SYN
+from tcpflow_analyzer.sources import pcapfile
 
-from .capbuild import ORIG4, RESP4, ether, pcap_bytes, tcp4
+from .capbuild import RESP4, ether, pcap_bytes, tcp4
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 runner = CliRunner()

@@ -56,7 +56,7 @@ def test_every_behaviour_named_in_the_issue_has_a_sample() -> None:
 FACTS = {
     "handshake-basic.pcap": ("closed", "four_way", "orig", ["orig"], "SF", "ShADadFf"),
     "close-three-way.pcap": ("closed", "three_way", "orig", ["orig"], "SF", "ShADdFf"),
-    "simultaneous-open.pcap": ("closed", "four_way", "orig", ["orig"], "SF", "SsDdAFaf"),
+    "simultaneous-open.pcap": ("closed", "four_way", "orig", ["orig"], "SF", "ShdDafAF"),
     "simultaneous-close.pcapng": ("closed", "simultaneous", "both", ["resp", "orig"], "SF",
                                   "ShADdFfa"),
     "half-close.pcap": ("closed", "half_close", "orig", ["orig"], "SF", "ShADFadf"),

@@ -1,28 +1,40 @@
-"""Hold the line on Zeek conformance (issue #3 target: conn_state >= 97%, history >= 90%).
+"""Hold the line on Zeek conformance (issue #11 target: conn_state >= 97 %, history >= 95 %).
 
 The corpus is Zeek's own regression traces with the conn.log they expect
-(``tests/data/zeek-corpus``, copied with its licence and provenance); ``tests/conformance/zeek.py`` prints the full scoreboard.
-The thresholds here are the current scores rounded down, so a regression fails the suite.
+(``tests/data/zeek-corpus``, copied with its licence and provenance);
+``tests/conformance/zeek.py`` prints the full scoreboard.
+The figure held is the one *without* the 1,333 identical rows of ``mac-logging--conn3``, which
+would lift any total above 98 %: the other 229 TCP rows.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from .conformance.zeek import DEFAULT_CORPUS, run
+from .conformance.zeek import DEFAULT_CORPUS, other_rows, run
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_CORPUS / "MANIFEST.tsv").exists(),
                                 reason="Zeek corpus missing from tests/data/zeek-corpus")
 
 
 def test_zeek_conformance_holds_the_line(capsys: pytest.CaptureFixture[str]) -> None:
-    state, history, scores = run(DEFAULT_CORPUS, verbose=False)
+    _, _, scores = run(DEFAULT_CORPUS, verbose=False)
     capsys.readouterr()
-    assert state >= 0.985, f"conn_state agreement {state:.2%} fell below 98.5%"
-    assert history >= 0.975, f"history agreement {history:.2%} fell below 97.5%"
+    state, history, rows = other_rows(scores)
+    figure = f"over the {rows} rows besides mac-logging--conn3: conn_state {state:.2%}, " \
+             f"history {history:.2%}"
+    with capsys.disabled():
+        print(f"\nZeek conformance {figure}")
+    assert rows == 229, f"the corpus changed: {rows} rows"
+    assert state >= 0.97, f"conn_state agreement fell below 97 % ({figure})"
+    assert history >= 0.95, f"history agreement fell below 95 % ({figure})"
     # entries that must agree row for row (regressions here are bugs, not heuristics)
     exact = {s.name for s in scores if s.state_ok == s.rows and s.history_ok == s.rows}
-    for must in ("core.tcp.missing-syn", "core.tcp.flip-without-syn",
+    for must in ("core.tcp.missing-syn", "core.tcp.rxmit-history--conn-1",
+                 "scripts.base.protocols.ftp.cwd-navigation",
+                 "scripts.base.protocols.ssh.half-duplex-client",
+                 "core.tunnels.teredo", "core.tunnels.geneve-inner-tcp-bad-checksum",
+                 "core.tcp.flip-without-syn",
                  "core.tcp.large-file-reassembly", "core.pppoe-over-qinq", "core.vlan-mpls",
                  "scripts.policy.protocols.conn.mac-logging--conn3",
                  "core.checksums_ignore_nets--conn-worked", "core.tcp.bad-checksum-syn",

@@ -25,30 +25,38 @@ FIELDS = [
 ]
 
 
-def _row(f: FlowReport, row: dict[str, Any] | None = None, uid: str = "") -> list[str]:
-    """One conn.log line: the connection's own, or ``row``, one of the rows Zeek splits it
-    into (``zeek.earlier_rows``; those carry their own start, counters and no gaps)."""
-    last = row is None
-    z: dict[str, Any] = f["zeek"] if row is None else row
-    dur = z["duration_s"]
-    has_dur = dur > 0
-    nbytes = z["bytes"] if "bytes" in z else f["bytes"]
-    pkts = z["packets"] if "packets" in z else f["packets"]
-    return [
-        f"{z.get('start_ts', f['start_ts']):.6f}", f"C{f['id']}{uid}", f["orig"]["ip"],
-        str(f["orig"]["port"]), f["resp"]["ip"], str(f["resp"]["port"]), "tcp", "-",
-        f"{dur:.6f}" if has_dur else "-",
-        str(nbytes["orig"]) if has_dur else "-", str(nbytes["resp"]) if has_dur else "-",
-        z["conn_state"], "-", "-",
-        str(f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"]) if last else "0",
-        z["history"] or "-", str(pkts["orig"]), "-", str(pkts["resp"]),
-        "-", "-",
-    ]
-
-
 def _rows(f: FlowReport) -> list[list[str]]:
-    earlier = f["zeek"].get("earlier_rows") or []
-    return [_row(f, z, f".{i}") for i, z in enumerate(earlier, 1)] + [_row(f)]
+    """The connection's conn.log lines: one, or one per row of ``zeek.rows`` when Zeek's own
+    mechanics (its SYN-attempt timer, its reuse rule) log it as several (uid ``C<id>``, then
+    ``C<id>n2``, ``C<id>n3`` ...).  Missed bytes go to the last row."""
+    z = f["zeek"]
+    rows = z.get("rows")
+    if not rows:
+        return [_line(f, f"C{f['id']}", f["start_ts"], z["duration_s"], False, f["bytes"],
+                      f["packets"], z["conn_state"], z["history"],
+                      f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"])]
+    out = []
+    for i, row in enumerate(rows):
+        last = i == len(rows) - 1
+        missed = f["missed_bytes"]["orig"] + f["missed_bytes"]["resp"] if last else 0
+        out.append(_line(f, f"C{f['id']}" if i == 0 else f"C{f['id']}n{i + 1}", row["ts"],
+                         row["duration_s"], row["flipped"], row["bytes"], row["packets"],
+                         row["conn_state"], row["history"], missed))
+    return out
+
+
+def _line(f: FlowReport, uid: str, ts: float, dur: float, flipped: bool,
+          byts: dict[str, int], pkts: dict[str, int], state: str, history: str,
+          missed: int) -> list[str]:
+    has_dur = dur > 0
+    o, r = (f["resp"], f["orig"]) if flipped else (f["orig"], f["resp"])
+    return [
+        f"{ts:.6f}", uid, o["ip"], str(o["port"]), r["ip"], str(r["port"]), "tcp", "-",
+        f"{dur:.6f}" if has_dur else "-",
+        str(byts["orig"]) if has_dur else "-", str(byts["resp"]) if has_dur else "-",
+        state, "-", "-", str(missed), history or "-", str(pkts["orig"]), "-",
+        str(pkts["resp"]), "-", "-",
+    ]
 
 
 class ZeekWriter:
