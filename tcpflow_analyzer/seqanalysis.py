@@ -97,6 +97,7 @@ if TYPE_CHECKING:
 
 _SF = SYN | FIN
 _SFR = SYN | FIN | RST
+_SYNACKS_MAX = 32
 
 #: RFC 5681 §3.2 DupThresh is 3; like Wireshark and Linux (RACK) we accept 2 dup ACKs.
 _FAST_DUPACKS = 2
@@ -199,12 +200,15 @@ class _WsFlow:
 
     __slots__ = (
         "base", "base_set", "dupnum", "first_ack", "lastack", "lastack_t", "lastflags",
-        "lastnondup", "maxack", "nextseq", "nextseq_t", "win_scale", "window",
+        "lastnondup", "maxack", "nextseq", "nextseq_t", "synacks", "win_scale", "window",
     )
 
     def __init__(self) -> None:
         self.base_set = False
         self.base = 0
+        # (SYN-ACK segment, flagged reused_ports) of this direction, up to _SYNACKS_MAX:
+        # ``tshark -2`` judges each against the direction's final base seq
+        self.synacks: list[tuple[Segment, bool]] | None = None
         self.nextseq = 0  # 0 means "not known yet", exactly as in packet-tcp.c
         self.nextseq_t = 0
         self.maxack = 0  # maxseqtobeacked
@@ -279,6 +283,15 @@ class SeqAnalysis:
                     above = seq_diff(s.max_ack, peer.nxt)
                     if 0 < above < 0x40000000:
                         peer.missed += above
+        for from_a, w in ((True, self._wa), (False, self._wb)):
+            if w is not None and w.synacks:
+                # tshark's second pass sees the final base seq: an earlier SYN-ACK with
+                # another seq is reused_ports too
+                for seg, flagged in w.synacks:
+                    if not flagged and seg.seq != w.base:
+                        self._ws_say(conn, "reused_ports", seg, from_a,
+                                     "tshark -2: SYN-ACK seq differs from the final base seq")
+                w.synacks = None
         if self._tfo is not None:
             syn, from_a, n = self._tfo
             self._tfo = None
@@ -736,8 +749,11 @@ class SeqAnalysis:
             elif probe_answer == 2:
                 if not win:
                     self._say(conn, "zero_window_probe_ack", seg, from_a, "window still zero")
-            elif win and win == s.win and r.nxt is not None and seq_diff(r.nxt, ack) > 0:
-                # RFC 5681 §2: all five conditions of a duplicate acknowledgment
+            elif win and win == s.win and r.nxt is not None and (
+                    seq_diff(r.nxt, ack) > 0 or _is_dsack(seg.sack, ack)):
+                # RFC 5681 §2: all five conditions of a duplicate acknowledgment; an ACK
+                # reporting a duplicate segment with a D-SACK block (RFC 2883 §4) repeats
+                # the last ACK as a duplicate too, even with nothing left outstanding
                 s.dupacks += 1
                 self._say(conn, "duplicate_ack", seg, from_a,
                           f"#{s.dupacks} (ACK of frame {s.ack_frame})")
@@ -875,6 +891,18 @@ class SeqAnalysis:
         now = round(seg.ts * 1_000_000)  # integer microseconds, like nstime comparisons
         ta = 0
         dup_num = dup_frame = 0
+        if flags & (SYN | ACK) == SYN | ACK:
+            # dissect_tcp (4.0.17, observed): a SYN-ACK whose seq differs from the
+            # direction's base seq is reused_ports and becomes the new base (same tcp.stream)
+            reused = fwd.base_set and seq != fwd.base
+            if reused:
+                fwd.base = seq
+                self._ws_say(conn, "reused_ports", seg, from_a,
+                             "tshark: SYN-ACK with a new sequence number")
+            if fwd.synacks is None:
+                fwd.synacks = []
+            if len(fwd.synacks) < _SYNACKS_MAX:
+                fwd.synacks.append((seg, reused))
         if not fwd.base_set:
             fwd.base = seq if flags & SYN else (seq - 1) & MASK
             fwd.base_set = True
@@ -997,6 +1025,17 @@ class _WiresharkSeqAnalysis(SeqAnalysis):
         """Analyse one segment the way tshark 4.0 does, then update the measurements."""
         self._ws_process(conn, seg, from_a)
         SeqAnalysis.process(self, conn, seg, from_a)
+
+
+def _is_dsack(sack: tuple[tuple[int, int], ...] | None, ack: int) -> bool:
+    """Whether the first SACK block is a D-SACK (RFC 2883 §4): below the cumulative ACK, or
+    inside the second block."""
+    if not sack:
+        return False
+    lo, hi = sack[0]
+    if seq_diff(hi, ack) <= 0:
+        return True
+    return len(sack) > 1 and seq_diff(lo, sack[1][0]) >= 0 and seq_diff(hi, sack[1][1]) <= 0
 
 
 def _ms(dt: float) -> str:

@@ -406,7 +406,8 @@ def network_duplicate() -> Capture:
         c.copy("o", 0.03, "identical copy of the request 30 us later")
         c.tx("r", "A", dt=40)
         c.tx("r", "A", dt=0.05, sack=[(1, 121)],
-             truth=[("dsack", "the receiver got the request twice (RFC 2883)")])
+             truth=[("dsack", "the receiver got the request twice (RFC 2883)"),
+                    ("duplicate_ack", "repeats its ACK to report the duplicate (RFC 2883 §4)")])
         c.tx("r", "PA", 700, dt=0.2)
         c.tx("o", "A", dt=0.05)
         c.copy("o", 0.02, "identical copy of the ACK 20 us later")
@@ -417,7 +418,8 @@ def network_duplicate() -> Capture:
     c.tx("r", "A", dt=0.05)
     c.copy("o", 5, "identical copy of the request, 5 ms late (after the ACK)")
     c.tx("r", "A", dt=0.05, sack=[(1, 121)],
-         truth=[("dsack", "the receiver got the request twice (RFC 2883)")])
+         truth=[("dsack", "the receiver got the request twice (RFC 2883)"),
+                    ("duplicate_ack", "repeats its ACK to report the duplicate (RFC 2883 §4)")])
     c.tx("r", "PA", 700, dt=0.2)
     c.tx("o", "A", dt=40)
     c.close(near="r")
@@ -613,7 +615,8 @@ def spurious_dsack() -> Capture:
          truth=[("retransmission", "RTO: the ACK was lost after the capture point"),
                 ("spurious_retransmission", "its data was already acknowledged")])
     c.tx("o", "A", dt=40, sack=[(1 + MSS, 1 + 2 * MSS)],
-         truth=[("dsack", "D-SACK for the second duplicate")])
+         truth=[("dsack", "D-SACK for the second duplicate"),
+                ("duplicate_ack", "repeats the ACK of frame 10 to report it (RFC 2883 §4)")])
     c.close(near="r")
     cap.expect = {"resp": {"retransmitted_segments": 2, "retransmitted_bytes": 2 * MSS}}
     return cap
