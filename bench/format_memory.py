@@ -32,18 +32,10 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import run as bench_run  # noqa: E402  (sibling module)
+from gen_capture import _ones_sum  # noqa: E402
 
 FORMATS = ("ndjson", "json", "csv", "zeek", "terminal")
 CAPTURES = ("1m", "4m", "flood")
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def write_syn_flood(path: Path, n: int = 1_000_000) -> None:
@@ -63,10 +55,10 @@ def write_syn_flood(path: Path, n: int = 1_000_000) -> None:
             seq = (i * 2654435761) & 0xFFFFFFFF
             tcp = struct.pack("!HHIIBBHHH", sport, 80, seq, 0, 5 << 4, 0x02, 64240, 0, 0)
             pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-            tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+            tcp = tcp[:16] + struct.pack("!H", -_ones_sum(pseudo + tcp) % 0xFFFF) + tcp[18:]
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), i & 0xFFFF, 0x4000, 64, 6,
                              0, src, dst)
-            ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+            ip = ip[:10] + struct.pack("!H", -_ones_sum(ip) % 0xFFFF) + ip[12:]
             frame = eth + ip + tcp
             us = i * 20
             out.append(rec.pack(1_700_000_000 + us // 1_000_000, us % 1_000_000,

@@ -71,7 +71,7 @@ Each rule below says where Wireshark goes wrong and which evidence we use instea
 ``wireshark`` -- tshark's ``tcp.analysis`` flags
 ------------------------------------------------
 :class:`_WsFlow` replays ``tcp_analyze_sequence_number`` of Wireshark 4.0 rule for rule (see
-``docs/anomalies.md`` and ``/work/shared/reference/tcp-semantics.md`` §2.2): raw windows, 0 as
+``docs/anomalies.md``): raw windows, 0 as
 "unknown" for nextseq/lastack/maxseqtobeacked, the 3 ms / iRTT out-of-order threshold, the
 20 ms fast-retransmission window, ``lastsegmentflags``.  The ACKed-unseen rule of 4.0.17 was
 reconstructed from its output on probe captures (``tests/test_seqanalysis_wireshark.py``).

@@ -20,7 +20,7 @@ import heapq
 import os
 import struct
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Protocol
 
 from ..report import FlowReport
@@ -86,24 +86,33 @@ class SortedSpool:
             # closed by close(), which drain() always reaches
             self._file = tempfile.TemporaryFile(  # noqa: SIM115
                 dir=self.directory, prefix=".tcpflow-spool-")
+        self._runs.append(self._append_run(pending))
+        pending.clear()
+        self._pending_bytes = 0
+
+    def _append_run(self, records: Iterable[tuple[SortKey, bytes]]) -> tuple[int, int]:
+        """Write sorted records as one run at the end of the spool file, in writes of about
+        :data:`WRITE_BATCH` bytes; return the run's (start, end) offsets."""
+        assert self._file is not None
         f = self._file
         start = self._size
         pack = _HEAD.pack
-        chunk: list[bytes] = []
-        size = 0
-        for (ts, ident), data in pending:
-            chunk.append(pack(ts, ident, len(data)))
-            chunk.append(data)
-            size += _HEAD.size + len(data)
-            if len(chunk) >= 4096:
-                f.write(b"".join(chunk))
-                chunk.clear()
-        f.write(b"".join(chunk))
+        out: list[bytes] = []
+        size = batch = 0
+        for (ts, ident), data in records:
+            out.append(pack(ts, ident, len(data)))
+            out.append(data)
+            n = _HEAD.size + len(data)
+            size += n
+            batch += n
+            if batch >= WRITE_BATCH:
+                f.write(b"".join(out))
+                out.clear()
+                batch = 0
+        f.write(b"".join(out))
         f.flush()
         self._size = start + size
-        self._runs.append((start, self._size))
-        pending.clear()
-        self._pending_bytes = 0
+        return start, self._size
 
     def drain(self) -> Iterator[bytes]:
         """Every record, in key order; the spool is empty (and its file gone) afterwards."""
@@ -132,33 +141,16 @@ class SortedSpool:
         that the final merge's read buffers (one per run) stay within MERGE_MEMORY however
         many runs there were.  Each pass writes the records once more to the (unlinked) file."""
         assert self._file is not None
-        f = self._file
-        f.seek(0, os.SEEK_END)
+        self._file.seek(0, os.SEEK_END)
         chunk = max(_MIN_CHUNK, MERGE_MEMORY // fan_in)
-        pack = _HEAD.pack
         merged: list[tuple[int, int]] = []
         for i in range(0, len(self._runs), fan_in):
             group = self._runs[i:i + fan_in]
             if len(group) == 1:
                 merged.append(group[0])
                 continue
-            start = self._size
-            out: list[bytes] = []
-            size = pending = 0
             readers = [_read_run(fd, a, b, chunk) for a, b in group]
-            for (ts, ident), data in heapq.merge(*readers, key=_first):
-                out.append(pack(ts, ident, len(data)))
-                out.append(data)
-                size += _HEAD.size + len(data)
-                pending += _HEAD.size + len(data)
-                if pending >= chunk:
-                    f.write(b"".join(out))
-                    out.clear()
-                    pending = 0
-            f.write(b"".join(out))
-            f.flush()
-            self._size = start + size
-            merged.append((start, self._size))
+            merged.append(self._append_run(heapq.merge(*readers, key=_first)))
         self._runs = merged
 
     def close(self) -> None:
