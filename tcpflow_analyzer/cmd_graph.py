@@ -66,15 +66,11 @@ def graph(
         selection = _selection(conn, tuple_)
         config = make_config(checksums, time_wait, semantics)
         from .graphdata import GraphCollector, build_graph_data
-        from .pipeline import Analyzer
-        from .sources.pcapfile import open_capture
+        from .pipeline import analyze_captures
 
-        reader = open_capture(capture)
         collector = GraphCollector(selection)
-        analyzer = Analyzer(config, collector.on_flow)
-        analyzer.feed(reader, collector.on_segment)
-        analyzer.stats.warnings.extend(reader.warnings)
-        stats = analyzer.finish()
+        stats = analyze_captures([capture], config, collector.on_flow,
+                                 on_segment=collector.on_segment)
         _check_found(selection, collector.ladder, conn, tuple_)
         traces = collector.traces
         if not traces:

@@ -29,7 +29,7 @@ from .clikit import (
 )
 from .errors import TcpflowError
 from .ladder import DEFAULT_FOLD, LadderCollector, Selection, TupleSpec, build_ladders, parse_tuple
-from .pipeline import Analyzer
+from .pipeline import analyze_captures
 from .render.ladder import (
     MAX_WIDTH,
     PLAIN_WIDTH,
@@ -39,7 +39,6 @@ from .render.ladder import (
     print_lines,
     to_plain,
 )
-from .sources.pcapfile import open_capture
 
 ConnOpt = Annotated[list[int] | None, typer.Option(
     "--conn", "-c", metavar="ID", parser=count_value(1, what="a connection id"),
@@ -131,12 +130,9 @@ def show(
         stdout = require_stdout()
         selection = _selection(conn, tuple_)
         config = make_config(checksums, time_wait, semantics)
-        reader = open_capture(capture)
         collector = LadderCollector(selection)
-        analyzer = Analyzer(config, collector.on_flow)
-        analyzer.feed(reader, collector.on_segment)
-        analyzer.stats.warnings.extend(reader.warnings)
-        stats = analyzer.finish()
+        stats = analyze_captures([capture], config, collector.on_flow,
+                                 on_segment=collector.on_segment)
         _check_found(selection, collector, conn, tuple_)
         ladders = build_ladders(collector.sorted_traces(), fold=None if all_segments else fold,
                                 raw_seq=raw_seq, time_wait_s=config.time_wait_s)
