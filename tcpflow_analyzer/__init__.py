@@ -7,6 +7,8 @@ The public API is exactly ``__all__``: read captures (:func:`open_capture`), dec
 
 from __future__ import annotations
 
+# first: decides, before any typed module loads, whether the compiled engine runs (_engine.py)
+from . import _engine  # noqa: F401
 from .anomalies import CATALOGUE, Severity
 from .decode import Decoder
 from .errors import (

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from . import __version__
 from .anomalies import CATALOGUE
@@ -46,9 +47,67 @@ from .pipeline import analyze_captures
 from .render import OutputFormat, to_writer
 from .report import FlowReport, Summary
 
+_PLUGINS: dict[str, tuple[str, ...]] = {
+    "cmd_check": ("check",),
+    "cmd_show": ("show",),
+    "cmd_sniff": ("sniff",),
+    "cmd_graph": ("graph",),
+    "cmd_report": ("report",),
+    "cmd_listeners": ("listeners",),
+}
+"""Command modules (each has ``register(app)``) and the commands they add.  They are imported
+only when one of their commands runs, or for ``--help``: ``analyze`` never pays for them.
+A module listed with no command names is loaded whenever an unknown name is asked for."""
+
+
+def _load_plugin(group: TyperGroup, mod: str) -> None:
+    """Import one command module and add its commands to the click group."""
+    import importlib
+
+    try:
+        module = importlib.import_module(f"tcpflow_analyzer.{mod}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"tcpflow_analyzer.{mod}":
+            raise
+        return
+    import typer.main
+
+    sub = typer.Typer()
+    module.register(sub)
+    for name, cmd in typer.main.get_group(sub).commands.items():
+        group.add_command(cmd, name)
+
+
+class _LazyGroup(CliGroup):
+    """The root command group: plugin modules load on first use (see ``_PLUGINS``)."""
+
+    _pending: dict[str, tuple[str, ...]]
+
+    def _load(self, mods: list[str]) -> None:
+        if not hasattr(self, "_pending"):
+            self._pending = dict(_PLUGINS)
+        for mod in mods:
+            if self._pending.pop(mod, None) is not None:
+                _load_plugin(self, mod)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:  # type: ignore[override]
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:
+            self._load([m for m, names in _PLUGINS.items() if cmd_name in names])
+            cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:  # a command of a module not listed with its names, or a typo
+            self._load(list(_PLUGINS))
+            cmd = super().get_command(ctx, cmd_name)
+        return cmd
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        self._load(list(_PLUGINS))
+        return super().list_commands(ctx)
+
+
 app = typer.Typer(
     name="tcpflow-analyzer",
-    cls=CliGroup,  # one-line usage errors for every command (see clikit)
+    cls=_LazyGroup,  # lazy plugins; one-line usage errors for every command (CliGroup)
     help="A precise, readable account of every TCP connection in a packet capture.",
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -149,7 +208,9 @@ def ingest_bench(capture: str) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"{PROG} {__version__}\n")
+        from ._engine import describe
+
+        sys.stdout.write(f"{PROG} {__version__} ({describe()})\n")
         raise typer.Exit(0)
 
 
@@ -159,24 +220,6 @@ def _root(
                                           help="Show the version and exit.")] = False,
 ) -> None:
     """A precise, readable account of every TCP connection in a packet capture."""
-
-
-def _register_plugins() -> None:
-    """Commands that live in their own modules register themselves here."""
-    import importlib
-
-    for mod in ("cmd_check", "cmd_show", "cmd_sniff", "cmd_graph", "cmd_report",
-                "cmd_listeners"):
-        try:
-            module = importlib.import_module(f"tcpflow_analyzer.{mod}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tcpflow_analyzer.{mod}":
-                raise
-            continue
-        module.register(app)
-
-
-_register_plugins()
 
 
 def main() -> None:

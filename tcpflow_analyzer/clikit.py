@@ -42,10 +42,9 @@ from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from .anomalies import CATALOGUE
@@ -53,6 +52,9 @@ from .errors import ExitCode, TcpflowError
 from .render import OutputFormat
 from .report import FlowFilter
 from .tracker import TrackerConfig
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PROG = "tcpflow-analyzer"
 
@@ -74,7 +76,9 @@ def _say(line: str) -> None:
 
 def err_console() -> Console:
     """The stderr console for summaries, progress and warnings (honours NO_COLOR)."""
-    return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False)
+    from ._console import LazyStderrConsole
+
+    return LazyStderrConsole()  # type: ignore[return-value]  # rich only when something prints
 
 
 def fail(message: str, code: ExitCode = ExitCode.TOOL_ERROR) -> typer.Exit:
@@ -480,6 +484,7 @@ _PIPE_CONSOLE: list[type[Console]] = []
 
 def _pipe_console_class() -> type[Console]:
     if not _PIPE_CONSOLE:
+        from rich.console import Console  # rich only once something prints to stdout
 
         class _PipeConsole(Console):
             def on_broken_pipe(self) -> None:
@@ -516,7 +521,8 @@ class _Progress:
             )
 
             cols: list[Any] = [BarColumn(), DownloadColumn()] if total else [MofNCompleteColumn()]
-            self.bar = Progress(*cols, TimeElapsedColumn(), console=self.console, transient=True)
+            console = getattr(self.console, "real", lambda: self.console)()
+            self.bar = Progress(*cols, TimeElapsedColumn(), console=console, transient=True)
             self.bar.start()
             self.task = self.bar.add_task("reading", total=total)
         self.bar.update(self.task, completed=done)
@@ -622,15 +628,18 @@ def make_config(checksums: str, time_wait: float,
 
 def emit_report(fmt: OutputFormat, report: dict[str, Any], out: TextIO) -> None:
     """Render a finished report in a non-streaming format."""
-    from .render.csvout import render_csv
-    from .render.jsonout import render_json
-    from .render.zeeklog import render_zeek
-
+    # each renderer is imported only when it is used
     if fmt is OutputFormat.JSON:
+        from .render.jsonout import render_json
+
         render_json(report, out)
     elif fmt is OutputFormat.CSV:
+        from .render.csvout import render_csv
+
         render_csv(report["connections"], out)
     elif fmt is OutputFormat.ZEEK:
+        from .render.zeeklog import render_zeek
+
         render_zeek(report["connections"], out)
     else:
         from .render.terminal import render_terminal

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 
+from .checksum import tcp_checksum_ok, tcp_checksum_verdict  # noqa: F401 (re-exported)
 from .ipfrag import Reassembler
 from .segment import SYN, Segment, SynOptions
 
@@ -209,33 +210,6 @@ def _ipv4_options_ok(data: bytes, o: int, end: int) -> bool:
             return False
         o += olen
     return True
-
-
-def tcp_checksum_ok(segment: bytes | memoryview, pseudo: int) -> bool:
-    """Verify a TCP checksum (RFC 9293 §3.1) over ``segment`` plus a pseudo-header sum.
-
-    The ones'-complement sum of 16-bit big-endian words is congruent to the big-endian
-    integer value of the bytes modulo 65535 (because 65536 = 1 mod 65535), so the whole
-    check is one ``int.from_bytes`` and one modulo in C.  A correct checksum makes the sum
-    0xFFFF, i.e. 0 modulo 65535 (an all-zero sum is impossible: the protocol word is 6).
-    """
-    n = int.from_bytes(segment, "big")
-    if len(segment) & 1:
-        n <<= 8
-    return (n + pseudo) % 0xFFFF == 0
-
-
-def checksum_verdict(segment: bytes | memoryview, pseudo: int, field: int) -> bool | None:
-    """True/False for a correct/incorrect TCP checksum, None when it was never computed.
-
-    A host with checksum offload hands its NIC segments whose checksum field holds only the
-    folded pseudo-header sum (Linux ``CHECKSUM_PARTIAL``): a capture taken on that host sees
-    them so.  That is not corruption, so it is reported as "not verified" rather than bad.
-    """
-    if tcp_checksum_ok(segment, pseudo):
-        return True  # checked first: a correct checksum can equal the pseudo-header sum
-    partial = pseudo % 0xFFFF or 0xFFFF
-    return None if field == partial or (field == 0 and partial == 0xFFFF) else False
 
 
 _SYN_OPTIONS: dict[tuple[int | None, int | None, bool, bytes | None], SynOptions] = {}
@@ -759,8 +733,8 @@ class Decoder:
             self._skip("bad_tcp_header")
             return None
         end = toff + seglen
-        if n < end and n >= toff + doff and checksum_verdict(
-                data[toff:n], int.from_bytes(addrs, "big") + 6 + n - toff, csum) is not False:
+        if n < end and n >= toff + doff and tcp_checksum_verdict(
+                data, toff, n, addrs, csum) is not False:
             # The IP header claims more than the frame holds: a snaplen cut, or a damaged
             # length field.  The checksum tells them apart: the bytes carried verify (or hold
             # an offload's partial sum) with their own length, so they are the whole segment
@@ -784,8 +758,7 @@ class Decoder:
             csum_ok = None
             self.payload_truncated += 1
         elif self.verify_checksums:
-            csum_ok = checksum_verdict(data[toff:end], int.from_bytes(addrs, "big") + 6 + seglen,
-                                       csum)
+            csum_ok = tcp_checksum_verdict(data, toff, end, addrs, csum)
         else:
             csum_ok = None
         if doff == 20:

@@ -1,0 +1,111 @@
+"""The TCP checksum (RFC 9293 §3.1, RFC 1071): verify a captured segment.
+
+One source, two engines (STYLE §8).  Compiled by Cython, :func:`tcp_checksum_verdict` sums
+the segment's 16-bit big-endian words in a C loop straight from the frame's bytes (no slice
+is built).  Interpreted, a loop would cost microseconds per packet, so the same function
+takes the arithmetic shortcut instead: the ones'-complement sum of 16-bit big-endian words
+is congruent to the big-endian integer value of the bytes modulo 65535 (because
+65536 = 1 mod 65535), so the whole check is one ``int.from_bytes`` and one modulo in C.
+Both give the same verdict for every input; ``tests/test_engine_differential.py`` checks it.
+
+A correct checksum makes the folded sum 0xFFFF, i.e. 0 modulo 65535 (an all-zero sum is
+impossible: the protocol word is 6).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+_FOLD = cython.declare(cython.ulonglong, 0xFFFF)
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+def _sum_words(p: cython.p_const_uchar, n: cython.Py_ssize_t) -> cython.ulonglong:
+    """Sum of the big-endian 16-bit words of ``p[0:n]`` (an odd last byte padded with 0)."""
+    s: cython.ulonglong = 0
+    i: cython.Py_ssize_t = 0
+    # 64-bit accumulator: 2**48 words of 0xFFFF before it could overflow
+    while i + 1 < n:
+        s += (cython.cast(cython.ulonglong, p[i]) << 8) | p[i + 1]
+        i += 2
+    if i < n:
+        s += cython.cast(cython.ulonglong, p[i]) << 8
+    return s
+
+
+def tcp_checksum_ok(segment: bytes | memoryview, pseudo: int) -> bool:
+    """Verify a TCP checksum over ``segment`` plus a pseudo-header sum ``pseudo``.
+
+    ``pseudo`` is any integer congruent (mod 65535) to the pseudo-header's word sum, e.g.
+    ``int.from_bytes(src + dst, "big") + 6 + len(segment)``.  The reference form of the
+    check, for tests and benchmarks; the decoder calls :func:`tcp_checksum_verdict`.
+    """
+    n = int.from_bytes(segment, "big")
+    if len(segment) & 1:
+        n <<= 8
+    return (n + pseudo) % 0xFFFF == 0
+
+
+def checksum_verdict(segment: bytes | memoryview, pseudo: int, field: int) -> bool | None:
+    """:func:`tcp_checksum_verdict` for a segment already cut out and a pseudo-header sum."""
+    if tcp_checksum_ok(segment, pseudo):
+        return True
+    partial = pseudo % 0xFFFF or 0xFFFF
+    return None if field == partial or (field == 0 and partial == 0xFFFF) else False
+
+
+@cython.ccall
+@cython.cdivision(True)  # unsigned operands: C's % is Python's, minus the zero check
+def tcp_checksum_verdict(data: bytes | memoryview, start: cython.Py_ssize_t,
+                         end: cython.Py_ssize_t, addrs: bytes | memoryview,
+                         field: cython.uint) -> bool | None:
+    """True/False for a correct/incorrect checksum of ``data[start:end]``; None: never computed.
+
+    ``data[start:end]`` is the whole TCP segment (header and payload, as captured), ``addrs``
+    the source and destination addresses (4 + 4 or 16 + 16 bytes) for the pseudo-header, and
+    ``field`` the segment's checksum field (0..65535).  A range outside ``data`` is a
+    programmer error (``ValueError``) in both engines.
+
+    A host with checksum offload hands its NIC segments whose checksum field holds only the
+    folded pseudo-header sum (Linux ``CHECKSUM_PARTIAL``): a capture taken on that host sees
+    them so.  That is not corruption, so it is reported as "not verified" rather than bad.
+    A correct checksum is checked first, because it can equal the pseudo-header sum.
+    """
+    seglen: cython.Py_ssize_t = end - start
+    if start < 0 or seglen < 0 or end > len(data):
+        raise ValueError("the segment lies outside the frame")
+    if cython.compiled:
+        buf: bytes = data if type(data) is bytes else bytes(data)
+        a_buf: bytes = addrs if type(addrs) is bytes else bytes(addrs)
+        p: cython.p_const_uchar = buf
+        a: cython.p_const_uchar = a_buf
+        pseudo: cython.ulonglong = _sum_words(a, len(a_buf)) + 6 + seglen
+        total: cython.ulonglong = pseudo + _sum_words(p + start, seglen)
+        if total % _FOLD == 0:
+            return True
+        partial: cython.ulonglong = pseudo % _FOLD
+    else:
+        pseudo = int.from_bytes(addrs, "big") + 6 + seglen
+        n = int.from_bytes(data[start:end], "big")
+        if seglen & 1:
+            n <<= 8
+        if (n + pseudo) % 0xFFFF == 0:
+            return True
+        partial = pseudo % 0xFFFF
+    if partial == 0:
+        partial = 0xFFFF
+    return None if field == partial or (field == 0 and partial == 0xFFFF) else False
