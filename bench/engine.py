@@ -32,6 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline is not None:
         rows.append(Row(f"analyze, {args.baseline.name} tree", analyze, tree=args.baseline))
     start = [*ours, "analyze", str(SAMPLE), "-f", "ndjson", "-o", os.devnull]
-    starts = [Row("start-up, compiled", start, target="<= 0.12 s"),
-              Row("start-up, pure", start, PURE)]
+    # start-up as an installed tool has it: bytecode cached (pip compiles it at install), so
+    # PYTHONDONTWRITEBYTECODE is lifted and the cache kept out of the tree
+    pycache = tempfile.mkdtemp(prefix="tcpflow-pyc-")
+    cached = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": pycache}
+    starts = [Row("start-up, compiled", start, cached, target="<= 0.12 s"),
+              Row("start-up, pure", start, {**cached, **PURE})]
 
     print(f"capture: {cap} ({packets:,} packets)")
     print(f"engines: default = {engine_of(REPO, {})}; with TCPFLOW_ANALYZER_PURE=1 = "
@@ -149,9 +154,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"round {k + 1}/{args.rounds} ...", flush=True)
         for row in rows:
             run_row(row, args.timeout)
-    for _ in range(args.startup_runs):
+    for _ in range(args.startup_runs + 1):
         for row in starts:
             run_row(row, 60)
+    for row in starts:
+        row.walls = row.walls[1:]  # the first run wrote the bytecode cache
+    shutil.rmtree(pycache, ignore_errors=True)
 
     ref = rows[0].best
     header = f"{'row':<28}{'best s':>9}{'packets/s':>13}{'peak MB':>9}{'vs tcptrace':>13}  target"

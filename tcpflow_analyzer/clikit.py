@@ -113,9 +113,17 @@ def _param_hint(param: Any, ctx: Any) -> str:
     envvar = getattr(param, "envvar", None)
     if envvar and ctx is not None:
         with contextlib.suppress(Exception):
-            if getattr(ctx.get_parameter_source(param.name), "name", "") == "ENVIRONMENT":
+            source = getattr(ctx.get_parameter_source(param.name), "name", None)
+            if source is None:  # click >= 8.2 records the source only once the value is valid
+                given = any(a == o or a.startswith(o + "=") for a in _ARGS for o in param.opts)
+                source = "ENVIRONMENT" if os.environ.get(envvar) and not given else ""
+            if source == "ENVIRONMENT":
                 hint += f" (from ${envvar})"
     return hint
+
+
+_ARGS: list[str] = []
+"""The command line being parsed (set by :meth:`CliGroup.main`), for :func:`_param_hint`."""
 
 
 def usage_message(exc: Any) -> str:
@@ -141,6 +149,8 @@ class CliGroup(TyperGroup):
                                else kwargs.pop("standalone_mode", True))
         if len(positional) < 2:
             kwargs["prog_name"] = kwargs.get("prog_name") or PROG
+        given = positional[0] if positional else kwargs.get("args")
+        _ARGS[:] = [str(a) for a in (sys.argv[1:] if given is None else given)]
         try:
             kwargs["standalone_mode"] = False
             rv = super().main(*positional, **kwargs)

@@ -5,6 +5,7 @@ capture is read."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,8 +51,9 @@ BAD = [
     (["check", SAMPLE, "--max", "rst_abort=0", "--junit", "/"], "it is a directory"),
     (["show", SAMPLE, "--svg", "/nonexistent-dir/l.svg"], "no such directory"),
     (["sniff", "-w", "/nonexistent-dir/c.pcap"], "no such directory"),
-    (["analyze", SAMPLE, "--bogus"], "No such option: --bogus"),
-    (["analyze"], "Missing argument 'CAPTURES'"),
+    # click 8.1 (typer's vendored copy) and click 8.2+ word these two slightly differently
+    (["analyze", SAMPLE, "--bogus"], re.compile(r"no such option(: |\s')--bogus")),
+    (["analyze"], re.compile(r"missing argument 'captures")),
     (["bogus"], "No such command 'bogus'"),
     (["analyze", SAMPLE, "--port"], "Option '--port' requires an argument"),
 ]
@@ -59,12 +61,15 @@ BAD = [
 
 @pytest.mark.parametrize(("args", "needle"), BAD, ids=lambda v: " ".join(v)[-40:]
                          if isinstance(v, list) else "")
-def test_a_bad_option_is_one_line_and_exit_2(args: list[str], needle: str) -> None:
+def test_a_bad_option_is_one_line_and_exit_2(args: list[str], needle: str | re.Pattern[str]) -> None:
     res = runner.invoke(app, args)
     assert (res.exit_code, res.stdout) == (2, "")
     err = res.stderr
     assert err.count("\n") == 1 and err.startswith("tcpflow-analyzer: error: "), err
-    assert needle.lower() in err.lower(), err
+    if isinstance(needle, re.Pattern):
+        assert needle.search(err.lower()), err
+    else:
+        assert needle.lower() in err.lower(), err
     assert err.rstrip().endswith("--help`)") and not any(c in err for c in "╭│╰")
 
 
