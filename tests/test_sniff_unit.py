@@ -327,7 +327,7 @@ def test_help_documents_filter_and_format_flags() -> None:
     res = sniff_cli("--help")
     assert res.returncode == 0
     assert re.search(r"--filter\s+-f\s", res.stdout)
-    assert re.search(r"--format\s+<", res.stdout)  # no -f: that is the capture filter
+    assert re.search(r"--format\s+[<\[]", res.stdout)  # no -f: that is the capture filter
     flat = " ".join(re.sub(r"[\u2500-\u257f]", " ", res.stdout).split())
     assert "No short flag here: -f is the capture filter." in flat
 
