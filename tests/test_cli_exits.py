@@ -200,7 +200,8 @@ def test_signal_removes_the_temporary_output_and_exits_with_one_line(
         time.sleep(0.02)
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == code
+    assert proc.returncode == code, (err.decode(errors="replace"), signal.getsignal(sig),
+                                     signal.pthread_sigmask(signal.SIG_BLOCK, []))
     assert err.decode() == f"tcpflow-analyzer: {word}\n"
     assert list(tmp_path.iterdir()) == []  # no temporary file, no half report
 
