@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .events import ConnectionOpened
+from .evicted import EvictedSet
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_diff
 from .states import TcpState
@@ -91,10 +92,10 @@ class FlowTable:
         self.max_active = 0
         self.peak_active = 0
         self.evicted = 0  # connections reported early because the table was full
-        # what is left of each of them (index key -> CutShort), oldest first, at most
-        # 2 * max_active entries: their later segments are counted here, so that a connection
-        # is reported once and never comes back as a new one (with no handshake)
-        self.cut: dict[tuple[Any, ...], CutShort] = {}
+        # what is left of each of them (index key -> 24 bytes in packed arrays, see
+        # .evicted): their later segments are counted here, so that a connection is reported
+        # once and never comes back as a new one (with no handshake)
+        self.cut = EvictedSet(config.max_active, config.idle_timeout_s)
         self.cut_segments = 0
         # tshark never expires a conversation: in wireshark mode neither do we (memory then
         # grows with the number of 4-tuples, the price of reproducing its numbering)
@@ -326,46 +327,39 @@ class FlowTable:
                          f"more than {cap} connections active at once")
             key = _index_key(a.addr, a.port, b.addr, b.port, () if vlan_free else conn.vlan)
             if self.index.get(key) is conn:
-                cut.pop(key, None)
-                if len(cut) >= 2 * cap:  # about 300 bytes each, a tenth of a connection
-                    del cut[next(iter(cut))]
-                cut[key] = CutShort(conn)
+                a_first = a.addr == key[0] and a.port == key[1]
+                first, second = (a, b) if a_first else (b, a)
+                cut.add(key, first.isn, second.isn, conn.last_ts, seg.ts)
             self._finish(conn, remember=False)
         self.evicted += len(victims)
         self.max_active = len(self.active)
         self.peak_active = max(self.peak_active, cap + 1)
 
-    def _cut_is_over(self, key: tuple[Any, ...], cut: CutShort, seg: Segment) -> bool:
-        """Whether ``seg``, on the 4-tuple of a connection cut short by the cap, starts
-        something new (a SYN with a new ISN, or after the idle timeout); otherwise it is
-        one more segment of that connection, counted and dropped."""
+    def _cut_is_over(self, key: tuple[Any, ...], slot: int, seg: Segment) -> bool:
+        """Whether ``seg``, on the 4-tuple of a connection cut short by the cap (its entry
+        in ``slot`` of :attr:`cut`), starts something new (a SYN with a new ISN, or after
+        the idle timeout); otherwise it is one more segment of that connection, counted and
+        dropped."""
         ts = seg.ts
-        if ts - cut.last_ts < self.config.idle_timeout_s:
+        cut = self.cut
+        if ts - cut.last_ts(slot) < self.config.idle_timeout_s:
             if seg.flags & (SYN | ACK | RST) != SYN:
-                return self._cut_segment(key, cut, ts)
-            isn = cut.isn_a if seg.src == cut.a_addr and seg.sport == cut.a_port else cut.isn_b
+                return self._cut_segment(slot, ts)
+            isn = cut.isn(slot, seg.src == key[0] and seg.sport == key[1])
             if isn is not None and seg.seq == isn:  # its SYN re-sent
-                return self._cut_segment(key, cut, ts)
-        del self.cut[key]
+                return self._cut_segment(slot, ts)
+        cut.remove(slot)
         return True
 
-    def _cut_segment(self, key: tuple[Any, ...], cut: CutShort, ts: float) -> bool:
-        cut.last_ts = ts
-        cut.segments += 1
+    def _cut_segment(self, slot: int, ts: float) -> bool:
+        self.cut.touch(slot, ts)
         self.cut_segments += 1
-        del self.cut[key]  # most recently active last, for the sweep
-        self.cut[key] = cut
         return False
 
     def _sweep(self, now: float) -> None:
         self.next_sweep = now + _SWEEP_INTERVAL
         cfg = self.config
-        cut = self.cut
-        while cut:
-            k = next(iter(cut))
-            if now - cut[k].last_ts < cfg.idle_timeout_s:
-                break
-            del cut[k]
+        # (idle entries of self.cut are dropped when met and when it makes room)
         expired = [c for c in self.active.values() if now - c.last_ts >= _timeout(c, cfg)]
         for conn in expired:
             self._finish(conn, remember=True)
@@ -397,23 +391,6 @@ def _fit(conn: Connection, seg: Segment, from_a: bool) -> int:
     if seg.flags & ACK and r.snd_nxt is not None:
         d += abs(seq_diff(seg.ack, r.snd_nxt))
     return d if d <= _FIT_SPAN else 1 << 40
-
-
-class CutShort:
-    """What the table keeps of a connection reported early because the table was full:
-    its id, last activity, endpoint a and both ISNs (a SYN with another ISN is a new
-    connection), and how many of its segments arrived afterwards."""
-
-    __slots__ = ("a_addr", "a_port", "conn_id", "isn_a", "isn_b", "last_ts", "segments")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn_id = conn.id
-        self.last_ts = conn.last_ts
-        self.a_addr = conn.a.addr
-        self.a_port = conn.a.port
-        self.isn_a = conn.a.isn
-        self.isn_b = conn.b.isn
-        self.segments = 0
 
 
 class Tombstone:

@@ -198,6 +198,9 @@ class Analyzer:
                 "they ended, marked cut_short_by_cap (their outcome may read open)"
                 + (f"; {self.table.cut_segments} later segments of theirs were counted, "
                    "not analysed" if self.table.cut_segments else "")
+                + (f"; {self.table.cut.folded} of them were forgotten, the record of "
+                   "evicted connections being full: their later segments may read as new "
+                   "connections" if self.table.cut.folded else "")
             )
         return st
 
