@@ -92,7 +92,7 @@ class FlowTable:
         self.max_active = 0
         self.peak_active = 0
         self.evicted = 0  # connections reported early because the table was full
-        # what is left of each of them (index key -> 24 bytes in packed arrays, see
+        # what is left of each of them (index key -> 16 bytes in packed arrays, see
         # .evicted): their later segments are counted here, so that a connection is reported
         # once and never comes back as a new one (with no handshake)
         self.cut = EvictedSet(config.max_active, config.idle_timeout_s)
@@ -345,9 +345,8 @@ class FlowTable:
         if ts - cut.last_ts(slot) < self.config.idle_timeout_s:
             if seg.flags & (SYN | ACK | RST) != SYN:
                 return self._cut_segment(slot, ts)
-            isn = cut.isn(slot, seg.src == key[0] and seg.sport == key[1])
-            if isn is not None and seg.seq == isn:  # its SYN re-sent
-                return self._cut_segment(slot, ts)
+            if cut.is_its_syn(slot, seg.src == key[0] and seg.sport == key[1], seg.seq):
+                return self._cut_segment(slot, ts)  # its SYN re-sent
         cut.remove(slot)
         return True
 

@@ -78,8 +78,16 @@ def test_fifty_times_the_cap_of_interleaved_connections_are_each_reported_once()
     assert d.table.cut.folded == 0
     cut = sum("cut_short_by_cap" in f["anomalies"] for f in d.flows)
     assert cut == d.table.evicted >= n_conns - cap
-    # bounded: 24 bytes per remembered connection, in packed arrays of at most 2^17 slots
+    # bounded: 16 bytes per remembered connection, in packed arrays of at most 2^17 slots
     assert d.table.cut.slots <= evicted_slots(cap) == 1 << 17
+
+
+def test_evicted_record_is_sized_by_the_cap() -> None:
+    # 64 slots of 16 bytes per unit of the cap (at least 2^17), 3/4 of them usable: 48
+    # times the cap, 256 MiB at most at the default cap
+    assert evicted_slots(100) == 1 << 17
+    assert evicted_slots(10_000) == 1 << 20
+    assert evicted_slots(TrackerConfig().max_active) == 1 << 24
 
 
 def test_an_evicted_connection_resends_its_syn_then_a_new_isn_opens_a_new_one() -> None:
@@ -120,8 +128,9 @@ def test_evicted_set_remembers_isns_and_forgets_on_remove() -> None:
     assert len(s) == 5000 and s.slots == 8192
     for n in range(5000):
         slot = s.get(_key(n))
-        assert slot is not None and s.isn(slot, True) == n
-        assert s.isn(slot, False) == (None if n % 2 else n + 7)
+        assert slot is not None and s.is_its_syn(slot, True, n)
+        assert not s.is_its_syn(slot, True, n + 1)
+        assert s.is_its_syn(slot, False, n + 7) == (n % 2 == 0)
         assert s.last_ts(slot) == 1.0 + n
     for n in range(0, 5000, 3):
         slot = s.get(_key(n))
