@@ -26,7 +26,7 @@ from typing import Any
 from .events import ConnectionOpened
 from .evicted import EvictedSet
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
-from .seqnum import seq_diff
+from .seqnum import seq_add, seq_diff
 from .states import TcpState
 from .tracker import Connection, Endpoint, TrackerConfig
 
@@ -97,6 +97,11 @@ class FlowTable:
         # once and never comes back as a new one (with no handshake)
         self.cut = EvictedSet(config.max_active, config.idle_timeout_s)
         self.cut_segments = 0
+        # segments of closed connections already reported, within 2MSL of their close (a FIN
+        # re-sent more than close_linger_s late by an end still in LAST-ACK, its re-ACK):
+        # counted, with the first 1,024 connections' ids
+        self.late_segments = 0
+        self.late_conns: list[int] = []
         # tshark never expires a conversation: in wireshark mode neither do we (memory then
         # grows with the number of 4-tuples, the price of reproducing its numbering)
         self.wireshark = config.semantics == "wireshark"
@@ -113,7 +118,7 @@ class FlowTable:
     def lookup(self, seg: Segment) -> tuple[Connection | None, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
         it; None for a segment of a connection already reported as cut short by the cap
-        (counted in ``cut_segments``, not analysed)."""
+        (counted in ``cut_segments``, not analysed) or closed (``late_segments``)."""
         sport = seg.sport
         dport = seg.dport
         vlan = () if self.vlan_free else seg.vlan
@@ -151,6 +156,20 @@ class FlowTable:
                     ts - conn.last_ts >= _timeout(conn, self.config):
                 return self._replace(conn, seg, key, reuse=False), True
             return conn, from_a
+        return self._open(seg, key)
+
+    def _open(self, seg: Segment, key: tuple[Any, ...]) -> tuple[Connection | None, bool]:
+        """No connection under ``key``: a new one, but for a late segment of the closed
+        connection whose tombstone is still there (see :meth:`Tombstone.is_late`): that
+        one is counted in ``late_segments`` and dropped (None), never a phantom new
+        connection."""
+        if self.recent and not seg.flags & SYN:
+            old = self.recent.get(_canonical(key))
+            if old is not None and old.is_late(seg, self.config.time_wait_s):
+                self.late_segments += 1
+                if old.conn_id not in self.late_conns and len(self.late_conns) < 1024:
+                    self.late_conns.append(old.conn_id)
+                return None, False
         return self._create(seg, key, None), True
 
     def _other_vlan(self, seg: Segment, key: tuple[Any, ...]) -> Connection | None:
@@ -394,9 +413,10 @@ def _fit(conn: Connection, seg: Segment, from_a: bool) -> int:
 
 class Tombstone:
     """What the table remembers of a finished connection to describe a later reuse of its
-    4-tuple: id, last activity, who held TIME-WAIT, and each end's last seq and TSval."""
+    4-tuple: id, last activity, who held TIME-WAIT, each end's last seq and TSval, and the
+    seq of each end's FIN (to know its late retransmission)."""
 
-    __slots__ = ("conn_id", "ends", "last_ts", "tw_holders")
+    __slots__ = ("conn_id", "ends", "fins", "last_ts", "late_fin", "tw_holders")
 
     def __init__(self, conn: Connection) -> None:
         self.conn_id = conn.id
@@ -404,6 +424,40 @@ class Tombstone:
         self.tw_holders = tuple(conn.role(e.is_a) for e in (conn.a, conn.b)
                                 if e.state is S.TIME_WAIT)
         self.ends = tuple((e.addr, e.port, e.snd_nxt, e.last_tsval) for e in (conn.a, conn.b))
+        self.fins = (conn.a.fin_seq, conn.b.fin_seq)
+        self.late_fin = False
+
+    def is_late(self, seg: Segment, hold_s: float) -> bool:
+        """Whether ``seg``, within ``hold_s`` (2MSL) of this connection's last segment, is
+        one more of its own: its FIN re-sent (the sender still in LAST-ACK or CLOSING, its
+        peer's final ACK lost beyond the capture point, RFC 9293 §3.10.7.4), or, after such
+        a late FIN, the peer's ACK of it at exactly the numbers the connection ended on.
+        (A RST is left to open a connection of its own, as Zeek logs it.)
+        Such a late FIN restarts the 2MSL wait, as in the TIME-WAIT end (RFC 9293 §3.6)."""
+        if seg.ts - self.last_ts >= hold_s or self.fins == (None, None):
+            return False
+        end0, end1 = self.ends
+        if seg.sport == end0[1] and seg.src == end0[0]:
+            i = 0
+        elif seg.sport == end1[1] and seg.src == end1[0]:
+            i = 1
+        else:
+            return False
+        nxt = self.ends[i][2]
+        peer_nxt = self.ends[1 - i][2]
+        flags = seg.flags
+        if flags & (SYN | RST):
+            return False
+        if flags & FIN:
+            fin = self.fins[i]
+            if fin is None or seq_add(seg.seq, seg.plen) != fin:
+                return False
+            self.late_fin = True
+            self.last_ts = max(self.last_ts, seg.ts)
+            return True
+        # the other end's ACK of that late FIN, from TIME-WAIT, at its final numbers
+        return (self.late_fin and flags & ACK != 0 and not seg.plen and nxt == seg.seq
+                and seg.ack == peer_nxt)
 
 
 def _vlan_text(vlan: tuple[int, ...]) -> str:

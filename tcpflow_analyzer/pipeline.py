@@ -208,6 +208,16 @@ class Analyzer:
         st.max_active_connections = max(st.max_active_connections, self.table.max_active,
                                         self.table.peak_active)
         st.warnings.extend(self.table.vlan_warnings())
+        if self.table.late_segments:
+            ids = self.table.late_conns
+            named = ", ".join(f"#{i}" for i in ids[:10]) + (
+                f" and {len(ids) - 10}{'+' if len(ids) >= 1024 else ''} more"
+                if len(ids) > 10 else "")
+            st.warnings.append(
+                f"{self.table.late_segments} segments arrived after their connection was "
+                f"reported, within 2MSL of its close ({named}): FINs re-sent more than "
+                f"{self.config.close_linger_s:g} s late by an end still in LAST-ACK, and their "
+                "ACKs; counted as theirs, not analysed, no new connection")
         if self._clock_back:
             st.warnings.append(
                 f"the capture clock went back on {self._clock_back} segments (by up to "
