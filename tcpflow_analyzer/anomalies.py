@@ -97,6 +97,10 @@ CATALOGUE: dict[str, tuple[Severity, str]] = {
         Severity.WARNING,
         "reported before it ended: more connections than the cap were active at once",
     ),
+    "clock_went_back": (
+        Severity.WARNING,
+        "segment timestamped before the connection's previous one: taken as that time",
+    ),
 }
 
 

@@ -99,7 +99,7 @@ def graph(
         with output_stream(output) as out:
             out.flush()
             out.buffer.write(image) if hasattr(out, "buffer") else out.write(image.decode())
-        print_warnings(err_console(), stats.warnings)
+        print_warnings(err_console(), stats.warnings + collector.ladder.warnings())
         return 0
 
     raise typer.Exit(run_guarded(debug, body))

@@ -76,11 +76,11 @@ def _selection(conn: list[int] | None, tuples: list[str] | None) -> Selection:
 def _check_found(selection: Selection, collector: LadderCollector,
                  conn: list[int] | None, tuples: list[str] | None) -> None:
     """Every --conn id must exist and every --tuple must match something."""
-    known = set(collector.all_ids)
-    count = f"the capture has {len(known)} connection{'s' if len(known) != 1 else ''}"
-    if known:
-        count += f" (ids {min(known)}-{max(known)})" if len(known) > 1 else f" (id {min(known)})"
-    missing = sorted(set(conn or ()) - known)
+    n, ids = collector.n_conns, collector.id_range
+    count = f"the capture has {n} connection{'s' if n != 1 else ''}"
+    if ids is not None:
+        count += f" (ids {ids[0]}-{ids[1]})" if n > 1 else f" (id {ids[0]})"
+    missing = sorted(set(conn or ()) - collector.found_ids)
     if missing:
         raise TcpflowError(f"no connection #{missing[0]}: {count}")
     shown = collector.traces
@@ -160,7 +160,7 @@ def show(
             stdout.write(to_plain(lines))
             stdout.flush()
         console = err_console()
-        for w in stats.warnings:
+        for w in stats.warnings + collector.warnings():
             console.print(f"tcpflow-analyzer: warning: {w}", markup=False)
         return 0
 

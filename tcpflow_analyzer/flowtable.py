@@ -24,8 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .events import ConnectionOpened
+from .evicted import EvictedSet
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
-from .seqnum import seq_diff
+from .seqnum import seq_add, seq_diff
 from .states import TcpState
 from .tracker import Connection, Endpoint, TrackerConfig
 
@@ -91,11 +92,16 @@ class FlowTable:
         self.max_active = 0
         self.peak_active = 0
         self.evicted = 0  # connections reported early because the table was full
-        # what is left of each of them (index key -> CutShort), oldest first, at most
-        # 2 * max_active entries: their later segments are counted here, so that a connection
-        # is reported once and never comes back as a new one (with no handshake)
-        self.cut: dict[tuple[Any, ...], CutShort] = {}
+        # what is left of each of them (index key -> 16 bytes in packed arrays, see
+        # .evicted): their later segments are counted here, so that a connection is reported
+        # once and never comes back as a new one (with no handshake)
+        self.cut = EvictedSet(config.max_active, config.idle_timeout_s)
         self.cut_segments = 0
+        # segments of closed connections already reported, within 2MSL of their close (a FIN
+        # re-sent more than close_linger_s late by an end still in LAST-ACK, its re-ACK):
+        # counted, with the first 1,024 connections' ids
+        self.late_segments = 0
+        self.late_conns: list[int] = []
         # tshark never expires a conversation: in wireshark mode neither do we (memory then
         # grows with the number of 4-tuples, the price of reproducing its numbering)
         self.wireshark = config.semantics == "wireshark"
@@ -112,7 +118,7 @@ class FlowTable:
     def lookup(self, seg: Segment) -> tuple[Connection | None, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
         it; None for a segment of a connection already reported as cut short by the cap
-        (counted in ``cut_segments``, not analysed)."""
+        (counted in ``cut_segments``, not analysed) or closed (``late_segments``)."""
         sport = seg.sport
         dport = seg.dport
         vlan = () if self.vlan_free else seg.vlan
@@ -150,6 +156,20 @@ class FlowTable:
                     ts - conn.last_ts >= _timeout(conn, self.config):
                 return self._replace(conn, seg, key, reuse=False), True
             return conn, from_a
+        return self._open(seg, key)
+
+    def _open(self, seg: Segment, key: tuple[Any, ...]) -> tuple[Connection | None, bool]:
+        """No connection under ``key``: a new one, but for a late segment of the closed
+        connection whose tombstone is still there (see :meth:`Tombstone.is_late`): that
+        one is counted in ``late_segments`` and dropped (None), never a phantom new
+        connection."""
+        if self.recent and not seg.flags & SYN:
+            old = self.recent.get(_canonical(key))
+            if old is not None and old.is_late(seg, self.config.time_wait_s):
+                self.late_segments += 1
+                if old.conn_id not in self.late_conns and len(self.late_conns) < 1024:
+                    self.late_conns.append(old.conn_id)
+                return None, False
         return self._create(seg, key, None), True
 
     def _other_vlan(self, seg: Segment, key: tuple[Any, ...]) -> Connection | None:
@@ -326,46 +346,38 @@ class FlowTable:
                          f"more than {cap} connections active at once")
             key = _index_key(a.addr, a.port, b.addr, b.port, () if vlan_free else conn.vlan)
             if self.index.get(key) is conn:
-                cut.pop(key, None)
-                if len(cut) >= 2 * cap:  # about 300 bytes each, a tenth of a connection
-                    del cut[next(iter(cut))]
-                cut[key] = CutShort(conn)
+                a_first = a.addr == key[0] and a.port == key[1]
+                first, second = (a, b) if a_first else (b, a)
+                cut.add(key, first.isn, second.isn, conn.last_ts, seg.ts)
             self._finish(conn, remember=False)
         self.evicted += len(victims)
         self.max_active = len(self.active)
         self.peak_active = max(self.peak_active, cap + 1)
 
-    def _cut_is_over(self, key: tuple[Any, ...], cut: CutShort, seg: Segment) -> bool:
-        """Whether ``seg``, on the 4-tuple of a connection cut short by the cap, starts
-        something new (a SYN with a new ISN, or after the idle timeout); otherwise it is
-        one more segment of that connection, counted and dropped."""
+    def _cut_is_over(self, key: tuple[Any, ...], slot: int, seg: Segment) -> bool:
+        """Whether ``seg``, on the 4-tuple of a connection cut short by the cap (its entry
+        in ``slot`` of :attr:`cut`), starts something new (a SYN with a new ISN, or after
+        the idle timeout); otherwise it is one more segment of that connection, counted and
+        dropped."""
         ts = seg.ts
-        if ts - cut.last_ts < self.config.idle_timeout_s:
+        cut = self.cut
+        if ts - cut.last_ts(slot) < self.config.idle_timeout_s:
             if seg.flags & (SYN | ACK | RST) != SYN:
-                return self._cut_segment(key, cut, ts)
-            isn = cut.isn_a if seg.src == cut.a_addr and seg.sport == cut.a_port else cut.isn_b
-            if isn is not None and seg.seq == isn:  # its SYN re-sent
-                return self._cut_segment(key, cut, ts)
-        del self.cut[key]
+                return self._cut_segment(slot, ts)
+            if cut.is_its_syn(slot, seg.src == key[0] and seg.sport == key[1], seg.seq):
+                return self._cut_segment(slot, ts)  # its SYN re-sent
+        cut.remove(slot)
         return True
 
-    def _cut_segment(self, key: tuple[Any, ...], cut: CutShort, ts: float) -> bool:
-        cut.last_ts = ts
-        cut.segments += 1
+    def _cut_segment(self, slot: int, ts: float) -> bool:
+        self.cut.touch(slot, ts)
         self.cut_segments += 1
-        del self.cut[key]  # most recently active last, for the sweep
-        self.cut[key] = cut
         return False
 
     def _sweep(self, now: float) -> None:
         self.next_sweep = now + _SWEEP_INTERVAL
         cfg = self.config
-        cut = self.cut
-        while cut:
-            k = next(iter(cut))
-            if now - cut[k].last_ts < cfg.idle_timeout_s:
-                break
-            del cut[k]
+        # (idle entries of self.cut are dropped when met and when it makes room)
         expired = [c for c in self.active.values() if now - c.last_ts >= _timeout(c, cfg)]
         for conn in expired:
             self._finish(conn, remember=True)
@@ -399,28 +411,12 @@ def _fit(conn: Connection, seg: Segment, from_a: bool) -> int:
     return d if d <= _FIT_SPAN else 1 << 40
 
 
-class CutShort:
-    """What the table keeps of a connection reported early because the table was full:
-    its id, last activity, endpoint a and both ISNs (a SYN with another ISN is a new
-    connection), and how many of its segments arrived afterwards."""
-
-    __slots__ = ("a_addr", "a_port", "conn_id", "isn_a", "isn_b", "last_ts", "segments")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn_id = conn.id
-        self.last_ts = conn.last_ts
-        self.a_addr = conn.a.addr
-        self.a_port = conn.a.port
-        self.isn_a = conn.a.isn
-        self.isn_b = conn.b.isn
-        self.segments = 0
-
-
 class Tombstone:
     """What the table remembers of a finished connection to describe a later reuse of its
-    4-tuple: id, last activity, who held TIME-WAIT, and each end's last seq and TSval."""
+    4-tuple: id, last activity, who held TIME-WAIT, each end's last seq and TSval, and the
+    seq of each end's FIN (to know its late retransmission)."""
 
-    __slots__ = ("conn_id", "ends", "last_ts", "tw_holders")
+    __slots__ = ("conn_id", "ends", "fins", "last_ts", "late_fin", "tw_holders")
 
     def __init__(self, conn: Connection) -> None:
         self.conn_id = conn.id
@@ -428,6 +424,40 @@ class Tombstone:
         self.tw_holders = tuple(conn.role(e.is_a) for e in (conn.a, conn.b)
                                 if e.state is S.TIME_WAIT)
         self.ends = tuple((e.addr, e.port, e.snd_nxt, e.last_tsval) for e in (conn.a, conn.b))
+        self.fins = (conn.a.fin_seq, conn.b.fin_seq)
+        self.late_fin = False
+
+    def is_late(self, seg: Segment, hold_s: float) -> bool:
+        """Whether ``seg``, within ``hold_s`` (2MSL) of this connection's last segment, is
+        one more of its own: its FIN re-sent (the sender still in LAST-ACK or CLOSING, its
+        peer's final ACK lost beyond the capture point, RFC 9293 §3.10.7.4), or, after such
+        a late FIN, the peer's ACK of it at exactly the numbers the connection ended on.
+        (A RST is left to open a connection of its own, as Zeek logs it.)
+        Such a late FIN restarts the 2MSL wait, as in the TIME-WAIT end (RFC 9293 §3.6)."""
+        if seg.ts - self.last_ts >= hold_s or self.fins == (None, None):
+            return False
+        end0, end1 = self.ends
+        if seg.sport == end0[1] and seg.src == end0[0]:
+            i = 0
+        elif seg.sport == end1[1] and seg.src == end1[0]:
+            i = 1
+        else:
+            return False
+        nxt = self.ends[i][2]
+        peer_nxt = self.ends[1 - i][2]
+        flags = seg.flags
+        if flags & (SYN | RST):
+            return False
+        if flags & FIN:
+            fin = self.fins[i]
+            if fin is None or seq_add(seg.seq, seg.plen) != fin:
+                return False
+            self.late_fin = True
+            self.last_ts = max(self.last_ts, seg.ts)
+            return True
+        # the other end's ACK of that late FIN, from TIME-WAIT, at its final numbers
+        return (self.late_fin and flags & ACK != 0 and not seg.plen and nxt == seg.seq
+                and seg.ack == peer_nxt)
 
 
 def _vlan_text(vlan: tuple[int, ...]) -> str:

@@ -58,8 +58,8 @@ class GraphCollector:
         """Record one segment (called after the tracker processed it)."""
         self.ladder.on_segment(conn, seg, from_a, processed)
         cid = conn.id
-        if cid not in self.ladder._records:
-            return
+        if cid not in self.ladder._records or cid in self.ladder._unrecorded:
+            return  # not selected, or past the ladder's MAX_CONN_RECORDS
         extra = self.extras.get(cid)
         if extra is None:
             extra = self.extras[cid] = {"sack": [], "rtt": []}
@@ -81,8 +81,11 @@ class GraphCollector:
 
     def on_flow(self, report: dict[str, Any]) -> None:
         """Pair a finished connection's report with its records."""
+        not_drawn = self.ladder.not_drawn
         self.ladder.on_flow(report)
         self._rtt_n.pop(report["id"], None)
+        if self.ladder.not_drawn != not_drawn:  # past the ladder's caps: no graph either
+            self.extras.pop(report["id"], None)
 
 
 def _r6(x: float) -> float:

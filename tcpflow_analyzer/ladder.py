@@ -51,6 +51,13 @@ DEFAULT_FOLD = 6
 _DATA_STATES = frozenset({"ESTABLISHED", "PARTIAL", "FIN-WAIT-2", "CLOSE-WAIT"})
 _PLAIN_FLAGS = ACK | PSH
 _TRANSITION_CAP = 64  # the tracker stops recording transitions after this many
+#: Caps of :class:`LadderCollector` (memory bounded whatever the capture holds): segments
+#: recorded for one connection, segments held in finished traces, finished traces, and ids
+#: listed in ``all_ids`` (the count and range of ids stay exact).
+MAX_CONN_RECORDS = 100_000
+MAX_HELD_RECORDS = 1_000_000
+MAX_TRACES = 10_000
+MAX_LISTED_IDS = 65_536
 
 
 # -- what the collector records ------------------------------------------------------------
@@ -199,6 +206,14 @@ class LadderCollector:
         self._ntrans: dict[int, int] = {}
         self._states: dict[int, tuple[str, str]] = {}
         self._orig_is_a: dict[int, bool] = {}
+        self.n_conns = 0  # connections seen (all_ids lists the first MAX_LISTED_IDS)
+        self.id_range: tuple[int, int] | None = None
+        self.found_ids: set[int] = set()  # the selection's ids that exist
+        self._unrecorded: dict[int, int] = {}  # active connection -> segments past the cap
+        self.cut_traces: list[tuple[int, int, int]] = []  # (id, drawn, not drawn), first 10
+        self.n_cut_traces = 0
+        self.not_drawn = 0  # selected connections past MAX_TRACES / MAX_HELD_RECORDS
+        self._held = 0  # records in self.traces (recounted when over the cap)
 
     def on_segment(self, conn: Connection, seg: Segment, from_a: bool, processed: bool) -> None:
         """Record one segment (called after the tracker processed it)."""
@@ -231,6 +246,9 @@ class LadderCollector:
             reset = {k: r[k] for k in ("by_a", "sender_state", "receiver_state", "validity",
                                        "situation")}
         self._orig_is_a[cid] = conn.orig_is_a
+        if len(self._records[cid]) >= MAX_CONN_RECORDS:
+            self._unrecorded[cid] = self._unrecorded.get(cid, 0) + 1
+            return
         self._records[cid].append(SegmentRecord(
             frame=seg.frame, ts=seg.ts, from_a=from_a, flags=seg.flags, seq=seg.seq,
             ack=seg.ack, plen=seg.plen, win=seg.win, processed=processed,
@@ -240,14 +258,61 @@ class LadderCollector:
     def on_flow(self, report: FlowReport) -> None:
         """Pair a finished connection's report with its recorded segments."""
         cid = report["id"]
-        self.all_ids.append(cid)
+        self._seen(cid)
+        self._selected.pop(cid, None)
         records = self._records.pop(cid, None)
         if records is None:
+            return
+        unrecorded = self._unrecorded.pop(cid, 0)
+        if unrecorded:
+            self.n_cut_traces += 1
+            if len(self.cut_traces) < 10:
+                self.cut_traces.append((cid, len(records), unrecorded))
+        if not self._room(len(records)):
+            self.not_drawn += 1
+            for d in (self._ntrans, self._states, self._orig_is_a):
+                d.pop(cid, None)
             return
         self.traces.append(ConnectionTrace(
             report=report, records=tuple(records), orig_is_a=self._orig_is_a.pop(cid, True)))
         for d in (self._selected, self._ntrans, self._states):
             d.pop(cid, None)
+
+    def _seen(self, cid: int) -> None:
+        self.n_conns += 1
+        if len(self.all_ids) < MAX_LISTED_IDS:
+            self.all_ids.append(cid)
+        r = self.id_range
+        self.id_range = (cid, cid) if r is None else (min(r[0], cid), max(r[1], cid))
+        if cid in self.selection.conn_ids:
+            self.found_ids.add(cid)
+
+    def _room(self, n: int) -> bool:
+        """Whether one more finished trace of ``n`` records may be held.  (A caller that
+        takes traces away, as the report does, keeps this true: the count is redone before
+        refusing.)"""
+        if len(self.traces) >= MAX_TRACES:
+            return False
+        if self._held + n > MAX_HELD_RECORDS:
+            self._held = sum(len(t.records) for t in self.traces)
+            if self._held + n > MAX_HELD_RECORDS:
+                return False
+        self._held += n
+        return True
+
+    def warnings(self) -> list[str]:
+        """What the caps left out of the drawing, one line each."""
+        out = []
+        if self.n_cut_traces:
+            named = ", ".join(f"#{c} after {d:,} ({u:,} more)" for c, d, u in self.cut_traces)
+            more = self.n_cut_traces - len(self.cut_traces)
+            out.append(f"{self.n_cut_traces} connections drawn only up to {MAX_CONN_RECORDS:,} "
+                       f"segments each: {named}" + (f" and {more} more" if more else ""))
+        if self.not_drawn:
+            out.append(f"{self.not_drawn} selected connections not drawn: the drawing holds at "
+                       f"most {MAX_TRACES:,} connections and {MAX_HELD_RECORDS:,} segments "
+                       "(choose some with --conn or --tuple)")
+        return out
 
     def sorted_traces(self) -> list[ConnectionTrace]:
         """The recorded connections in id order."""

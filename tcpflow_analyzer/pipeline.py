@@ -71,6 +71,8 @@ class Analyzer:
         self._host_good: dict[bytes, int] = {}  # capped at MAX_HOSTS
         self._offload_hosts: set[bytes] = set()  # capped at MAX_HOSTS
         self._offload_full = False  # more hosts than MAX_HOSTS looked like offload
+        self._clock_back = 0  # segments earlier than their connection's previous one
+        self._clock_back_max = 0.0
 
     def _finished(self, conn: Connection) -> None:
         self.on_flow(build_flow_report(conn, self.file))
@@ -102,6 +104,8 @@ class Analyzer:
             conn, from_a = lookup(seg)
             if conn is None:  # of a connection already reported, cut short by the cap
                 continue
+            if seg.ts < conn.last_ts:
+                self._clock_went_back(conn, seg, from_a)
             ok = seg.csum_ok
             if ok is False:
                 if strict or host_good.get(seg.src, 0):
@@ -127,6 +131,19 @@ class Analyzer:
                 on_segment(conn, seg, from_a, True)
         self.stats.frames += n
         self.stats.tcp_segments += segs
+
+    def _clock_went_back(self, conn: Connection, seg: Segment, from_a: bool) -> None:
+        """The capture clock stepped back within a connection: each connection keeps a
+        monotonic clock, so ``seg`` is taken to arrive at that connection's last time (no
+        duration, RTT, gap or rate can be negative), and the step is counted."""
+        back = conn.last_ts - seg.ts
+        conn.anomaly("clock_went_back", seg, conn.a if from_a else conn.b,
+                     f"captured at ts {seg.ts:.6f}, {back:.6f} s before the previous segment: "
+                     "taken as that segment's time")
+        seg.ts = conn.last_ts
+        self._clock_back += 1
+        if back > self._clock_back_max:
+            self._clock_back_max = back
 
     def _note_offload(self, src: bytes) -> None:
         self.stats.bad_checksums += 1
@@ -191,6 +208,24 @@ class Analyzer:
         st.max_active_connections = max(st.max_active_connections, self.table.max_active,
                                         self.table.peak_active)
         st.warnings.extend(self.table.vlan_warnings())
+        if self.table.late_segments:
+            ids = self.table.late_conns
+            named = ", ".join(f"#{i}" for i in ids[:10]) + (
+                f" and {len(ids) - 10}{'+' if len(ids) >= 1024 else ''} more"
+                if len(ids) > 10 else "")
+            st.warnings.append(
+                f"{self.table.late_segments} segments arrived after their connection was "
+                f"reported, within 2MSL of its close ({named}): FINs re-sent more than "
+                f"{self.config.close_linger_s:g} s late by an end still in LAST-ACK, and their "
+                "ACKs; counted as theirs, not analysed, no new connection")
+        if self._clock_back:
+            st.warnings.append(
+                f"the capture clock went back on {self._clock_back} segments (by up to "
+                f"{self._clock_back_max:.6f} s): each was taken as arriving at its "
+                "connection's previous segment's time (clock_went_back), so durations, RTTs "
+                "and rates are never negative")
+            self._clock_back = 0
+            self._clock_back_max = 0.0
         if self.table.evicted:
             st.warnings.append(
                 f"more than {self.config.max_active} connections were active at once: "
@@ -198,6 +233,9 @@ class Analyzer:
                 "they ended, marked cut_short_by_cap (their outcome may read open)"
                 + (f"; {self.table.cut_segments} later segments of theirs were counted, "
                    "not analysed" if self.table.cut_segments else "")
+                + (f"; {self.table.cut.folded} of them were forgotten, the record of "
+                   "evicted connections being full: their later segments may read as new "
+                   "connections" if self.table.cut.folded else "")
             )
         return st
 
