@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Peak RSS of ``analyze`` in every output format, side by side with tcptrace, in one run.
 
-For each capture (the 1M- and 4M-packet benchmark captures, and a SYN flood of one million
-unanswered SYNs from as many source ports and 4,096 source addresses) it runs
+For each capture (the 1M- and 4M-packet benchmark captures; a SYN flood of one million
+unanswered SYNs from as many source ports and 4,096 source addresses; ``held``: 262,144
+connections, the default active-connection cap, all open at once, see
+``gen_adversarial.py held-open``; ``offload``: 100,000 source addresses whose every
+checksum is wrong, see ``gen_adversarial.py offload``) it runs
 ``tcptrace -l -n CAP`` and ``tcpflow-analyzer analyze CAP -f FMT -o /dev/null`` for every
 format, each in its own process, and prints wall time, packets/s and peak RSS
 (``ru_maxrss`` of the measured process alone; see ``run.py``'s launcher).
@@ -11,11 +14,13 @@ Usage::
 
     python bench/format_memory.py                       # all captures, all formats
     python bench/format_memory.py --captures 1m,flood --formats json,ndjson
+    python bench/format_memory.py --captures held,offload --no-tcptrace
     python bench/format_memory.py --capture-1m PATH --capture-4m PATH
 
 The benchmark captures are made by ``run.py``'s generator when missing (``--packets``
-1,000,000 and 4,000,000, seed 1) and cached as ``run.py`` caches them; the flood is written
-once to ``$TMPDIR/tcpflow-bench/syn-flood-1m.pcap``.
+1,000,000 and 4,000,000, seed 1) and cached as ``run.py`` caches them; the flood and the
+two ``gen_adversarial.py`` captures are written once to ``$TMPDIR/tcpflow-bench/``
+(``syn-flood-1m.pcap``, ``held-open-262144.pcap``, ``offload-100000.pcap``).
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
+import gen_adversarial  # noqa: E402  (sibling module)
 import run as bench_run  # noqa: E402  (sibling module)
 from gen_capture import _ones_sum  # noqa: E402
 
 FORMATS = ("ndjson", "json", "csv", "zeek", "terminal")
-CAPTURES = ("1m", "4m", "flood")
+CAPTURES = ("1m", "4m", "flood", "held", "offload")
 
 
 def write_syn_flood(path: Path, n: int = 1_000_000) -> None:
@@ -77,13 +83,22 @@ def bench_capture(packets: int) -> Path:
     return path
 
 
-def flood_capture() -> Path:
+def cached_capture(name: str) -> Path:
+    """``$TMPDIR/tcpflow-bench/`` capture ``name`` (flood, held or offload), written when
+    missing."""
     d = Path(tempfile.gettempdir()) / "tcpflow-bench"
     d.mkdir(parents=True, exist_ok=True)
-    path = d / "syn-flood-1m.pcap"
+    file = {"flood": "syn-flood-1m.pcap", "held": "held-open-262144.pcap",
+            "offload": "offload-100000.pcap"}[name]
+    path = d / file
     if not path.exists():
         print(f"writing {path} ...", file=sys.stderr)
-        write_syn_flood(path)
+        if name == "flood":
+            write_syn_flood(path)
+        elif name == "held":
+            gen_adversarial.write(path, gen_adversarial.held_open(262_144))
+        else:
+            gen_adversarial.write(path, gen_adversarial.offload_hosts(100_000))
     return path
 
 
@@ -97,7 +112,7 @@ def measure(cmd: list[str], timeout: float) -> tuple[float | None, int | None, s
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--captures", default=",".join(CAPTURES),
-                    help="comma-separated subset of 1m,4m,flood")
+                    help="comma-separated subset of " + ",".join(CAPTURES))
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--capture-1m", type=Path)
     ap.add_argument("--capture-4m", type=Path)
@@ -116,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         elif c == "4m":
             paths[c] = args.capture_4m or bench_capture(4_000_000)
         else:
-            paths[c] = flood_capture()
+            paths[c] = cached_capture(c)
     ours = [sys.executable, "-m", "tcpflow_analyzer"]
     print(f"{'capture':<8} {'packets':>10} {'tool':<26} {'wall s':>8} {'packets/s':>11} "
           f"{'peak RSS MB':>12}")

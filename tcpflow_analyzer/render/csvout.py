@@ -1,5 +1,10 @@
 """CSV renderer: one row per connection with the fields scripts filter on most.
 
+With several captures every row ends with one more column, ``file``: the capture the
+connection came from (as the JSON report's ``file``).  It goes last so that every other
+column keeps its position whatever the number of captures, and a single capture's CSV is
+unchanged.
+
 Streams: each row is formatted as its connection ends and kept only as text, in a
 :class:`~.base.SortedSpool`, so the rows come out in id order with bounded memory.
 """
@@ -21,6 +26,8 @@ COLUMNS = [
     "reset_validity", "time_wait", "final_state_orig", "final_state_resp", "packets_orig",
     "packets_resp", "bytes_orig", "bytes_resp", "anomalies", "zeek_conn_state", "zeek_history",
 ]
+#: The column added, last, when the report spans several captures.
+FILE_COLUMN = "file"
 
 
 def flow_row(f: FlowReport) -> dict[str, Any]:
@@ -56,6 +63,7 @@ class CsvWriter:
         self.spool = SortedSpool(spool_dir)
         self._text = io.StringIO()
         self._csv = csv.writer(self._text, lineterminator="\n")
+        self._files = False  # whether the connections carry the capture they came from
 
     def _line(self, values: list[Any]) -> bytes:
         text = self._text
@@ -67,14 +75,20 @@ class CsvWriter:
     def flow(self, flow: FlowReport) -> None:
         """Format one finished connection's row and keep its text until :meth:`finish`."""
         row = flow_row(flow)
-        self.spool.add((0.0, flow["id"]), self._line([row[c] for c in COLUMNS]))
+        values = [row[c] for c in COLUMNS]
+        if FILE_COLUMN in flow:  # every connection has it when there are several captures
+            self._files = True
+            values.append(flow[FILE_COLUMN])
+        self.spool.add((0.0, flow["id"]), self._line(values))
 
     def finish(self, capture: dict[str, Any], summary: dict[str, Any],
                sections: Mapping[str, Any] | None = None) -> None:
         """Write the header and every row (a CSV holds one table: ``capture``, ``summary``
-        and extra ``sections`` are not part of it)."""
+        and extra ``sections`` are not part of it); with several captures the header ends
+        with ``file`` (even when no connection passed the filters)."""
         out = BinaryOut(self.out)
-        out.write(self._line(COLUMNS))
+        several = self._files or len(capture.get("files", ())) > 1
+        out.write(self._line([*COLUMNS, FILE_COLUMN] if several else COLUMNS))
         out.write_all(self.spool.drain())
         out.flush()
 

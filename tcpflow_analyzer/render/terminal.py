@@ -74,21 +74,25 @@ def interest(f: FlowReport) -> Interest:
 
 
 def _cells(f: FlowReport) -> tuple[str, ...]:
+    """The table cells of one connection, in ``_COLUMNS`` order, then its capture when the
+    report spans several (``file``)."""
     tw = ", ".join(f"{t['endpoint']}@{t['frame']}" for t in f["time_wait"]) or "-"
-    return (
+    cells = (
         str(f["id"]), _endpoint(f["orig"]), _endpoint(f["resp"]), f["outcome"],
         f["handshake"]["status"].replace("_", " "), _closing(f), tw, _rtt(f),
         f"{f['packets']['orig']}/{f['packets']['resp']}",
         f"{f['first_frame']}-{f['last_frame']}",
         f"{f['zeek']['conn_state']} {f['zeek']['history'] or '-'}",
     )
+    return (*cells, f["file"]) if "file" in f else cells
 
 
 class TerminalWriter:
     """The terminal view, streaming: the summary counts every connection, and the table
     lists at most ``limit`` of them, the most interesting (worst anomaly severity or
     outcome, then anomaly count, then the earliest), in id order, with counts of the
-    rest.  It keeps only those rows, however many connections the capture holds."""
+    rest.  It keeps only those rows, however many connections the capture holds.  With
+    several captures the table has a ``capture`` column after the id."""
 
     def __init__(self, console: Console, limit: int = 200) -> None:
         self.console = console
@@ -133,7 +137,7 @@ class TerminalWriter:
             console.print(f"anomalies: {listed}")
         rows = sorted(self._rows, key=_by_id)
         if rows:
-            self._table(rows)
+            self._table(rows, _capture_names(capture.get("files", [])))
         rest = self.seen - len(rows)
         if rest > 0:
             console.print(self._rest_line(rows, summary, rest))
@@ -141,16 +145,21 @@ class TerminalWriter:
         for w in capture["warnings"]:
             console.print(Text(f"warning: {w}", style="yellow"))
 
-    def _table(self, rows: list[tuple[Interest, tuple[str, ...]]]) -> None:
+    def _table(self, rows: list[tuple[Interest, tuple[str, ...]]],
+               short: bool = False) -> None:
         table = Table(show_lines=False, header_style="bold", expand=False)
-        for col, kw in _COLUMNS:
+        several = len(rows[0][1]) > len(_COLUMNS)  # the cells end with the capture
+        for i, (col, kw) in enumerate(_COLUMNS):
             table.add_column(col, **kw)
+            if i == 0 and several:
+                table.add_column("capture", overflow="fold")
         for _score, cells in rows:
             outcome = cells[3]
+            capture = [os.path.basename(c) or c if short else c for c in cells[len(_COLUMNS):]]
             table.add_row(
-                cells[0], cells[1], cells[2],
+                cells[0], *capture, cells[1], cells[2],
                 Text(outcome.replace("_", " "), style=_OUTCOME_STYLE.get(outcome, "")),
-                *cells[4:],
+                *cells[4:len(_COLUMNS)],
             )
         if len(rows) < self.seen:
             self.console.print(
@@ -171,6 +180,12 @@ class TerminalWriter:
         detail = f": {', '.join(counts)}" if counts else ""
         return (f"… {rest} more not listed{detail} (use --format json, or narrow with "
                 "--host/--port/--outcome)")
+
+
+def _capture_names(files: list[str]) -> bool:
+    """Whether the captures can be named by their file names alone (no two alike)."""
+    names = [os.path.basename(f) or f for f in files]
+    return len(set(names)) == len(names)
 
 
 def _by_id(row: tuple[Interest, tuple[str, ...]]) -> int:
