@@ -7,7 +7,10 @@ Without ``--capture`` it writes ``$TMPDIR/tcpflow-report-bench/short-N.pcap``: N
 HTTP-like connections (handshake, a 100-byte request, a 300-byte response, FIN close; 8
 packets each), one every 200 µs from 2,000 client addresses to one server, 3 % refused
 with a RST and 2 % left unanswered (SYN only); the addresses are only written to the file.
-Then it runs ``tcpflow-analyzer report`` (wall time, peak RSS), and loads the report in
+Then it runs ``tcpflow-analyzer report`` (wall and CPU time, peak RSS) and, for scale,
+``tcpflow-analyzer analyze -f json`` on the same capture (the report's CPU time over
+analyze's is the figure to watch: wall time on a shared machine says little), and loads the
+report in
 headless Chromium from ``file://`` with the network off (``tests/browser.py``), timing
 navigation to the page saying it is ready (table drawn, timeline and the first connection's
 graphs drawn), and checks there was no console error.
@@ -75,12 +78,45 @@ def write_capture(path: Path, n: int) -> None:
             put(t + 3 * rtt, c, server, cp, 80, A, ci + 102, si + 302)
 
 
+def _timed(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall s, CPU s (user + system) and peak RSS MB of one child process."""
+    import threading
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.Popen(args, env=env)
+    peak = [0.0]
+
+    def watch() -> None:  # ru_maxrss of RUSAGE_CHILDREN is the largest child so far
+        while proc.poll() is None:
+            try:
+                with open(f"/proc/{proc.pid}/status") as fh:
+                    for line in fh:
+                        if line.startswith("VmHWM:"):
+                            peak[0] = max(peak[0], int(line.split()[1]) / 1024)
+            except OSError:
+                pass
+            time.sleep(0.05)
+
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    if proc.wait() != 0:
+        raise SystemExit(f"{' '.join(args[2:4])} failed")
+    th.join()
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, peak[0]
+
+
 def main() -> int:
     """Generate (or take) the capture, make the report, open it in Chromium."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--connections", type=int, default=100_000)
     ap.add_argument("--capture", type=Path)
     ap.add_argument("--report", type=Path)
+    ap.add_argument("--no-analyze", action="store_true", help="do not time analyze")
+    ap.add_argument("--no-browser", action="store_true", help="do not load the report")
     args = ap.parse_args()
     work = Path(tempfile.gettempdir()) / "tcpflow-report-bench"
     work.mkdir(exist_ok=True)
@@ -92,12 +128,19 @@ def main() -> int:
               f"{time.perf_counter() - t:.1f} s", flush=True)
     out = args.report or work / (cap.stem + ".html")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tcpflow_analyzer", "report", str(cap), "-o",
-                    str(out)], check=True, env=env)
-    wall = time.perf_counter() - t
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"report: {out.stat().st_size / 1e6:.2f} MB in {wall:.1f} s, peak RSS {rss:.0f} MB")
+    tool = [sys.executable, "-m", "tcpflow_analyzer"]
+    wall, cpu, rss = _timed([*tool, "report", str(cap), "-o", str(out)], env)
+    print(f"report: {out.stat().st_size / 1e6:.2f} MB in {wall:.1f} s (CPU {cpu:.1f} s), "
+          f"peak RSS {rss:.0f} MB")
+    if not args.no_analyze:
+        json_out = work / (cap.stem + ".json")
+        a_wall, a_cpu, a_rss = _timed([*tool, "analyze", str(cap), "-f", "json", "-o",
+                                       str(json_out)], env)
+        json_out.unlink()
+        print(f"analyze -f json: {a_wall:.1f} s (CPU {a_cpu:.1f} s), peak RSS {a_rss:.0f} MB;"
+              f" report / analyze CPU time: {cpu / a_cpu:.2f}x")
+    if args.no_browser:
+        return 0
     sys.path.insert(0, str(ROOT))
     from tests.browser import chromium, load_page
 

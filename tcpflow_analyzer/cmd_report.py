@@ -2,7 +2,8 @@
 
 Wiring only: :func:`~tcpflow_analyzer.pipeline.analyze_captures` replays the captures with
 :class:`~tcpflow_analyzer.reportdata.ReportCollector` (rows, timeline, the choice of the
-most telling connections; a second replay records those, except from standard input) and
+most telling connections and their records; a second replay records those only when the
+active connections held too many records, and never from standard input) and
 :class:`~tcpflow_analyzer.listeners.ListenerView` (the listener table) attached;
 :func:`~tcpflow_analyzer.reportdata.build_report_data` makes the plain data and
 :func:`~tcpflow_analyzer.render.htmlreport.render_report` the page, written only when
@@ -18,7 +19,7 @@ import typer
 
 from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
 from .errors import TcpflowError
-from .reportdata import DEFAULT_MAX_DETAIL, DEFAULT_MAX_SEGMENTS
+from .reportdata import DEFAULT_LIVE_BUDGET, DEFAULT_MAX_DETAIL, DEFAULT_MAX_SEGMENTS
 
 ReportOutOpt = Annotated[str, typer.Option(
     "--output", "-o", metavar="FILE.html", help="Where to write the report (HTML).")]
@@ -73,19 +74,20 @@ def report(
 
         config = make_config(checksums, time_wait, semantics)
         view = ListenerView()
-        # A file can be read twice: choose the connections first, record only them after.
+        # Record while choosing (one replay); a file can be read twice, so there the
+        # records of active connections are bounded and a second replay records the
+        # chosen connections if that bound was reached.
         one_pass = "-" in captures
         collector = ReportCollector(max_detail=detail, max_segments=max_segments,
-                                    record=one_pass)
+                                    live_budget=None if one_pass else DEFAULT_LIVE_BUDGET)
 
         def on_flow(f: Any) -> None:
             view.add_flow(f)
             collector.on_flow(f)
 
         stats = analyze_captures(captures, config, on_flow, sink=_Sink(view, collector),
-                                 on_segment=collector.on_segment if one_pass and detail
-                                 else None)
-        if not one_pass and collector.chosen_ids():
+                                 on_segment=collector.on_segment if detail else None)
+        if collector.needs_detail_pass and not one_pass and collector.chosen_ids():
             collector.start_detail_pass()
             analyze_captures(captures, config, collector.on_flow,
                              on_segment=collector.on_segment)

@@ -56,12 +56,15 @@ class GraphCollector:
 
     def on_segment(self, conn: Connection, seg: Segment, from_a: bool, processed: bool) -> None:
         """Record one segment (called after the tracker processed it)."""
-        self.ladder.on_segment(conn, seg, from_a, processed)
+        ladder = self.ladder
+        ladder.on_segment(conn, seg, from_a, processed)
         cid = conn.id
-        if cid not in self.ladder._records or cid in self.ladder._unrecorded:
+        if cid not in ladder._records or cid in ladder._unrecorded:
             return  # not selected, or past the ladder's MAX_CONN_RECORDS
         extra = self.extras.get(cid)
         if extra is None:
+            if cid not in ladder._records:
+                return
             extra = self.extras[cid] = {"sack": [], "rtt": []}
         if seg.sack:
             extra["sack"].append((seg.frame, seg.sack))

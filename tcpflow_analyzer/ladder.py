@@ -26,7 +26,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .anomalies import severity
 from .report import FlowReport
@@ -61,9 +61,10 @@ MAX_LISTED_IDS = 65_536
 
 
 # -- what the collector records ------------------------------------------------------------
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SegmentRecord:
-    """One TCP segment of a connection, as the ladder needs it.
+class SegmentRecord(NamedTuple):
+    """One TCP segment of a connection, as the ladder needs it (immutable).  A named tuple,
+    not a frozen dataclass: one is built per recorded segment, and a frozen dataclass's
+    ``__init__`` (one ``object.__setattr__`` per field) cost the report a tenth of its time.
 
     Fields: ``frame``, ``ts`` (capture seconds), ``from_a`` (sent by the connection's
     endpoint *a*, the sender of its first segment), ``flags`` (int bitmask), ``seq`` /
@@ -204,7 +205,7 @@ class LadderCollector:
         self._records: dict[int, list[SegmentRecord]] = {}
         self._selected: dict[int, bool] = {}
         self._ntrans: dict[int, int] = {}
-        self._states: dict[int, tuple[str, str]] = {}
+        self._states: dict[int, tuple[Any, Any]] = {}  # (a, b) states at the last segment
         self._orig_is_a: dict[int, bool] = {}
         self.n_conns = 0  # connections seen (all_ids lists the first MAX_LISTED_IDS)
         self.id_range: tuple[int, int] | None = None
@@ -218,42 +219,50 @@ class LadderCollector:
     def on_segment(self, conn: Connection, seg: Segment, from_a: bool, processed: bool) -> None:
         """Record one segment (called after the tracker processed it)."""
         cid = conn.id
-        chosen = self._selected.get(cid)
-        if chosen is None:
+        records = self._records.get(cid)
+        if records is None:
+            if cid in self._selected:
+                return  # not selected
             a, b = conn.a, conn.b
             chosen = self.selection.matches(cid, a.addr, a.port, b.addr, b.port)
             self._selected[cid] = chosen
-            if chosen:
-                self._records[cid] = []
-                self._states[cid] = (a.initial.value, b.initial.value)
-        if not chosen:
-            return
-        start = self._ntrans.get(cid, 0)
-        new = conn.transitions[start:]
-        self._ntrans[cid] = len(conn.transitions)
-        states_a = tuple(t[4].value for t in new if t[2])
-        states_b = tuple(t[4].value for t in new if not t[2])
-        now = (conn.a.state.value, conn.b.state.value)
-        if len(conn.transitions) >= _TRANSITION_CAP and not new:
-            # The tracker's transition list is full: fall back to comparing states.
-            before = self._states[cid]
-            states_a = (now[0],) if now[0] != before[0] else ()
-            states_b = (now[1],) if now[1] != before[1] else ()
-        self._states[cid] = now
+            if not chosen:
+                return
+            records = self._records[cid] = []
+            self._states[cid] = (a.initial, b.initial)
+        now_a = conn.a.state
+        now_b = conn.b.state
+        before = self._states[cid]
+        states_a: tuple[str, ...] = ()
+        states_b: tuple[str, ...] = ()
+        if now_a is not before[0] or now_b is not before[1]:
+            # Only a segment that moved an endpoint can have recorded transitions (no
+            # endpoint returns to the state it had within one segment;
+            # tests/test_report_speed.py checks that on every sample and corpus trace), so
+            # the tracker's transition list, rebuilt at each read, is read only here.
+            transitions = conn.transitions
+            start = self._ntrans.get(cid, 0)
+            new = transitions[start:]
+            self._ntrans[cid] = len(transitions)
+            if new:
+                states_a = tuple(t[4].value for t in new if t[2])
+                states_b = tuple(t[4].value for t in new if not t[2])
+            elif len(transitions) >= _TRANSITION_CAP:
+                # The tracker's transition list is full: fall back to comparing states.
+                states_a = (now_a.value,) if now_a is not before[0] else ()
+                states_b = (now_b.value,) if now_b is not before[1] else ()
+            self._states[cid] = (now_a, now_b)
         reset = None
         if seg.flags & RST and processed and conn.resets and conn.resets[-1]["frame"] == seg.frame:
             r = conn.resets[-1]
             reset = {k: r[k] for k in ("by_a", "sender_state", "receiver_state", "validity",
                                        "situation")}
         self._orig_is_a[cid] = conn.orig_is_a
-        if len(self._records[cid]) >= MAX_CONN_RECORDS:
+        if len(records) >= MAX_CONN_RECORDS:
             self._unrecorded[cid] = self._unrecorded.get(cid, 0) + 1
             return
-        self._records[cid].append(SegmentRecord(
-            frame=seg.frame, ts=seg.ts, from_a=from_a, flags=seg.flags, seq=seg.seq,
-            ack=seg.ack, plen=seg.plen, win=seg.win, processed=processed,
-            states_a=states_a, states_b=states_b, reset=reset,
-        ))
+        records.append(SegmentRecord(seg.frame, seg.ts, from_a, seg.flags, seg.seq, seg.ack,
+                                     seg.plen, seg.win, processed, states_a, states_b, reset))
 
     def on_flow(self, report: FlowReport) -> None:
         """Pair a finished connection's report with its recorded segments."""

@@ -16,8 +16,9 @@
   ``max_segments`` segments (its ladder and graphs then say they stop there).
 
 Memory is bounded by the retained detail (``segment_budget`` records; in one pass also the
-active connections, each at most ``max_segments`` records) plus the rows (a few small
-values per connection).  No file, clock or terminal here.
+records of the active connections, at most ``live_budget`` of them when a second replay is
+possible) plus the rows (a few small values per connection).  No file, clock or terminal
+here.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ DEFAULT_MAX_DETAIL = 300
 DEFAULT_SEGMENT_BUDGET = 200_000
 #: Most segments recorded for one connection.
 DEFAULT_MAX_SEGMENTS = 20_000
+#: Most segments of still-active connections a one-pass run records before it gives up
+#: and leaves the detail to a second replay (about 250 bytes each).
+DEFAULT_LIVE_BUDGET = 400_000
 #: Bins of the timeline of connection starts and failures.
 TIMELINE_BINS = 240
 #: Outcomes counted as failures on the timeline.
@@ -91,24 +95,32 @@ class ReportCollector:
     docstring).  Pass :meth:`on_flow` as the analyzer's ``on_flow`` and call
     :meth:`start_file` before each capture file.
 
-    Two ways to get the detail.  **Two passes** (a capture that can be read again): the
-    first pass (``record=False``, no ``on_segment``) makes the rows and chooses the
-    connections by :func:`interest`, sizing each by its packet count; then
-    :meth:`start_detail_pass` and a second replay with :meth:`on_segment` records only those.
-    Recording costs per segment, so this is several times faster than one pass on a large
-    capture, and memory holds only the chosen connections.  **One pass** (``record=True``,
-    for standard input): every active connection is recorded and the least telling are
-    dropped as connections finish.
+    Two ways to get the detail.  **One pass** (``record=True``): every active connection
+    is recorded through :meth:`on_segment` and the least telling are dropped as connections
+    finish; recording costs far less than a replay.  With ``live_budget`` (a capture that
+    can be read again), once the active connections hold more than that many records the
+    collector drops them all and stops recording (:attr:`needs_detail_pass`), so memory
+    stays bounded on a capture of many long connections.  **Two passes** (``record=False``,
+    or after giving up): the first pass makes the rows and chooses the connections by
+    :func:`interest`; then :meth:`start_detail_pass` and a second replay with
+    :meth:`on_segment` records only those.  Both ways size a connection by its packet count
+    (at most ``max_segments``), so they choose the same connections and give the same
+    report.
     """
 
     def __init__(self, *, max_detail: int = DEFAULT_MAX_DETAIL,
                  segment_budget: int = DEFAULT_SEGMENT_BUDGET,
-                 max_segments: int = DEFAULT_MAX_SEGMENTS, record: bool = True) -> None:
+                 max_segments: int = DEFAULT_MAX_SEGMENTS, record: bool = True,
+                 live_budget: int | None = None) -> None:
         self.graphs = GraphCollector()
         self.max_detail = max_detail
         self.segment_budget = segment_budget
         self.max_segments = max_segments
         self.record = record and max_detail > 0
+        self.live_budget = live_budget
+        #: True once a one-pass run gave up recording: the detail needs a second replay
+        self.needs_detail_pass = max_detail > 0 and not self.record
+        self._live = 0  # records held for connections still active (one pass)
         self.rows = _Rows()
         self.files: list[str] = []
         self._file = -1
@@ -142,11 +154,28 @@ class ReportCollector:
 
     def on_segment(self, conn: Connection, seg: Segment, from_a: bool, processed: bool) -> None:
         """Record one segment for the connection's detail (up to ``max_segments``)."""
+        if not self.record and not self._detail_pass:
+            return
         records = self.graphs.ladder._records.get(conn.id)
         if records is not None and len(records) >= self.max_segments:
             self.truncated.add(conn.id)
             return
         self.graphs.on_segment(conn, seg, from_a, processed)
+        if self.record:
+            self._live += 1
+            if self.live_budget is not None and self._live > self.live_budget:
+                self._stop_recording()
+
+    def _stop_recording(self) -> None:
+        """Too many records held for active connections: drop every record (the kept
+        connections' too) and leave the detail to a second replay (see the class docstring)."""
+        self.record = False
+        self.needs_detail_pass = True
+        self.graphs = GraphCollector()
+        self._live = 0
+        self.truncated.clear()
+        # the heap's order never reaches the trace (ids are unique): it stays a heap
+        self._kept = [(i, neg, size, None) for i, neg, size, _ in self._kept]
 
     def on_flow(self, report: FlowReport) -> None:
         """Add a finished connection's row; keep its detail if it is among the most telling."""
@@ -166,10 +195,8 @@ class ReportCollector:
             if not traces:
                 return
             trace = traces.pop()
-            size = len(trace.records)
-        else:
-            size = min(report["packets"]["orig"] + report["packets"]["resp"],
-                       self.max_segments)
+            self._live -= len(trace.records)
+        size = min(report["packets"]["orig"] + report["packets"]["resp"], self.max_segments)
         cid = report["id"]
         heapq.heappush(self._kept, (interest(report), -cid, size, trace))
         self._kept_segments += size

@@ -166,3 +166,47 @@ def test_json_terminal_csv_and_check_show_the_listeners() -> None:
     assert failed.exit_code == 1
     assert "half_open_peak = 1 at 198.51.100.2:80 (frame 2)" in failed.stdout
     assert runner.invoke(app, ["check", cap, "--max", "half_open_peak=1"]).exit_code == 0
+
+
+def test_half_open_peak_counts_only_syn_received_among_connections_in_every_other_state(
+        tmp_path: Path) -> None:
+    """N handshakes answered and not yet acknowledged, while the listener also holds
+    connections in every other state the flow table keeps (established, closed and lingering,
+    in TIME-WAIT, reset, refused, a SYN never answered): the peak is exactly N, at the N-th
+    SYN-ACK; a SYN-ACK sent twice counts once, and the ACKs bring the count down."""
+    s = Script()
+    fin = 0x01
+    # before the half-open burst: connections in other states, still held by the table
+    s.syn(0.00, 200)
+    s.synack(0.001, 200)
+    s.ack(0.002, 200)                                   # 200: ESTABLISHED, stays open
+    s.syn(0.01, 201)
+    s.synack(0.011, 201)
+    s.ack(0.012, 201)
+    s.seg(0.013, 201, True, fin | ACK, 1001, 5001)      # 201: orig closes ...
+    s.seg(0.014, 201, False, fin | ACK, 5001, 1002)     # ... resp answers FIN+ACK
+    s.seg(0.015, 201, True, ACK, 1002, 5002)            # 201: orig in TIME-WAIT
+    s.syn(0.02, 202)
+    s.synack(0.021, 202)
+    s.ack(0.022, 202)
+    s.seg(0.023, 202, True, RST | ACK, 1001, 5001)      # 202: reset, lingering closed
+    s.syn(0.03, 203)
+    s.seg(0.031, 203, False, RST | ACK, 0, 1001)        # 203: refused
+    s.syn(0.04, 204)                                    # 204: never answered (SYN-SENT)
+    n = 30
+    for i in range(1, n + 1):
+        s.syn(0.1 + i * 0.001, i)
+    for i in range(1, n + 1):
+        s.synack(0.2 + i * 0.001, i)                    # the listener: i half-open
+    s.synack(0.25, 1)                                   # a re-sent SYN-ACK: still 30
+    s.seg(0.26, 2, True, RST, 1001)                     # client 2 gives up: 29
+    for i in range(3, n + 1):
+        s.ack(0.3 + i * 0.001, i)                       # ESTABLISHED one by one
+    for i in (40, 41):                                  # later: two half-open at once
+        s.syn(0.5, i)
+        s.synack(0.501 + i * 0.0001, i)
+    (entry,) = s.listeners(tmp_path)
+    # frames: 3 + 6 + 4 + 2 + 1 of the others, 30 SYNs, then the 30th SYN-ACK
+    assert entry["half_open_peak"] == n
+    assert entry["half_open_peak_frame"] == 16 + n + n
+    assert entry["half_open_peak_ts"] == 0.23
