@@ -16,7 +16,7 @@ def test_first_code_block_holds_the_two_commands() -> None:
     lines = [ln for ln in block.group(1).splitlines() if ln.strip()]
     assert len(lines) == 2
     assert "tcpflow-analyzer analyze samples/" in lines[0]
-    assert "pytest" in lines[1]
+    assert "tests/run_ci.py" in lines[1]  # the suite on both engines (it runs pytest)
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     assert lines[1] in ci  # .ci/run runs exactly the README's test command
 
