@@ -1,10 +1,23 @@
 #!/usr/bin/env python3
-"""Memory per active connection, measured with tracemalloc on the benchmark capture.
+"""Memory per active connection: the engine's objects divided by the connections it holds.
 
-Feeds the first ``--packets`` frames of the capture through the engine (the same objects
-``analyze`` builds), then divides the memory the engine holds by the number of connections
-it holds at that moment, with and without the anomaly detector.  The frames themselves are
-read before measuring starts, so only what the flow table keeps is counted.
+Two measurements, both with ``tracemalloc`` (only what the engine allocates while it is fed
+counts: the frames are built or read before tracing starts), each with and without the
+anomaly detector (``tracker._SEQ_FACTORY = False`` switches it off):
+
+* **held** (the default, issue 13's figure): ``--held`` connections (100,000) opened and
+  left open at once -- a three-way handshake with MSS / SACK-permitted / timestamp /
+  window-scale options, one request and one response with their ACKs, so that each
+  direction has a handshake and a data RTT sample, IPv4 ID, TSval and an advertised window:
+  the steady state of an open connection, nothing pending.  Five frames each, built in
+  memory (valid checksums), a few microseconds apart so that no timer expires.  Bytes per
+  held connection = everything the analyzer holds (flow table entry, tracker, Zeek model,
+  detector) / connections held.  Run for both engines: this process for the engine it
+  loaded, and a child process with ``TCPFLOW_ANALYZER_PURE=1`` for the interpreted one (or
+  the other way round), so one run prints both.
+* **capture** (``--capture PATH``): the first ``--packets`` frames of a real capture (the
+  benchmark one by default with ``--packets``), divided by the connections held at that
+  moment.  Connections there carry more history (retransmissions, closes in progress).
 
 ``--top K`` also lists, for the run with the detector, the K source lines whose allocations
 the engine still holds, in bytes and blocks per held connection (tracemalloc's snapshot
@@ -12,7 +25,8 @@ grouped by line, then by module): where the memory of a held connection goes.
 
 Usage::
 
-    python bench/memory.py [--capture PATH] [--packets N] [--top K]
+    python bench/memory.py [--held N] [--engine both|this] [--capture PATH] [--packets N]
+                           [--top K]
 
 Without ``--capture`` it uses (or makes) the capture ``bench/run.py`` uses.  For the
 memory at the active-connection cap, give it the capture of ``gen_adversarial.py
@@ -28,6 +42,9 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
+import os
+import struct
+import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
@@ -39,9 +56,81 @@ sys.path.insert(0, str(BENCH_DIR))
 import run as bench_run  # noqa: E402  (sibling module)
 
 import tcpflow_analyzer.tracker as tracker  # noqa: E402
+from tcpflow_analyzer import _engine  # noqa: E402
 from tcpflow_analyzer.pipeline import Analyzer  # noqa: E402
 from tcpflow_analyzer.sources.pcapfile import Frame, open_capture  # noqa: E402
 from tcpflow_analyzer.tracker import TrackerConfig  # noqa: E402
+
+_SYN, _ACK, _PSH, _FIN = 0x02, 0x10, 0x08, 0x01
+_ETH = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
+_SERVER = bytes((10, 255, 0, 1))
+
+
+def _csum(data: bytes) -> int:
+    if len(data) & 1:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def _frame(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int,
+           win: int, ip_id: int, opts: bytes, payload: bytes) -> bytes:
+    """One Ethernet/IPv4/TCP frame with correct checksums."""
+    thl = 20 + len(opts)
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (thl // 4) << 4, flags, win, 0, 0)
+    tcp += opts + payload
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+    c = _csum(pseudo + tcp)
+    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, 64, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    return _ETH + ip + tcp
+
+
+def _ts_opt(tsval: int, tsecr: int) -> bytes:
+    """NOP, NOP, timestamps (12 bytes)."""
+    return b"\x01\x01\x08\x0a" + struct.pack("!II", tsval, tsecr)
+
+
+def held_frames(n: int) -> list[Frame]:
+    """Five frames per connection for ``n`` connections left open (see the module doc)."""
+    frames: list[Frame] = []
+    frame = 0
+    ts = 1_700_000_000.0
+    syn_opts = b"\x02\x04\x05\xb4\x04\x02"  # MSS 1460, SACK permitted
+    req = b"GET / HTTP/1.1\r\nHost: example\r\n\r\n"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 400\r\n\r\n" + b"x" * 400
+    for i in range(n):
+        cli = bytes((10, (i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF))
+        sport = 1024 + (i * 7919) % 60000
+        c_isn = (i * 2654435761 + 0xF0000000) & 0xFFFFFFFF  # some near 2**32: wrap-around
+        s_isn = (i * 40503 * 65537 + 12345) & 0xFFFFFFFF
+        c_id = (i * 31) & 0xFFFF
+        s_id = (i * 17 + 5) & 0xFFFF
+        tv = i & 0xFFFFFF
+        segs = (
+            (True, c_isn, 0, _SYN, 64240, syn_opts + _ts_opt(tv, 0)[2:] + b"\x01\x03\x03\x07", b""),
+            (False, s_isn, c_isn + 1, _SYN | _ACK, 65160,
+             syn_opts + _ts_opt(tv + 7, tv)[2:] + b"\x01\x03\x03\x07", b""),
+            (True, c_isn + 1, s_isn + 1, _ACK | _PSH, 502, _ts_opt(tv + 1, tv + 7),
+             req),
+            (False, s_isn + 1, c_isn + 1 + len(req), _ACK | _PSH, 509,
+             _ts_opt(tv + 8, tv + 1), resp),
+            (True, c_isn + 1 + len(req), s_isn + 1 + len(resp), _ACK, 501,
+             _ts_opt(tv + 2, tv + 8), b""),
+        )
+        for k, (from_cli, seq, ack, flags, win, opts, payload) in enumerate(segs):
+            frame += 1
+            ts += 0.00001
+            src, dst, sp, dp = (cli, _SERVER, sport, 443) if from_cli else (
+                _SERVER, cli, 443, sport)
+            ip_id = (c_id + k) & 0xFFFF if from_cli else (s_id + k) & 0xFFFF
+            data = _frame(src, dst, sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, flags, win,
+                          ip_id, opts, payload)
+            frames.append((frame, ts, 1, data))
+    return frames
 
 
 def per_connection(
@@ -85,28 +174,53 @@ def _top_lines(snapshot: tracemalloc.Snapshot | None, top: int, held: int) -> li
     return lines
 
 
+def _report(frames: list[Frame], what: str, top: int = 0) -> None:
+    engine = _engine.engine()
+    for detector in (False, True):
+        held, per, sites = per_connection(frames, detector, top if detector else 0)
+        label = "tracker + anomaly detector" if detector else "tracker only"
+        print(f"{engine:8s} {label:27s} {held:7,d} connections held: {per:7.0f} bytes each "
+              f"({what})", flush=True)
+        for line in sites:
+            print(line)
+
+
 def main() -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--capture", type=Path, default=None)
-    ap.add_argument("--packets", type=int, default=300_000)
+    ap.add_argument("--held", type=int, default=100_000,
+                    help="open connections to hold (default 100,000)")
+    ap.add_argument("--engine", choices=("both", "this"), default="both",
+                    help="both: also run the other engine in a child process")
+    ap.add_argument("--capture", type=Path, default=None,
+                    help="measure on the first --packets frames of this capture instead")
+    ap.add_argument("--packets", type=int, default=None,
+                    help="with or without --capture: the benchmark capture's first N frames")
     ap.add_argument("--top", type=int, default=0,
                     help="list the K allocation sites holding most (with the detector)")
     args = ap.parse_args()
-    capture = args.capture
-    if capture is None:
-        run_args = bench_run.parse_args([])
-        capture, _count, _temporary = bench_run.prepare_capture(run_args)
-    reader = open_capture(str(capture))
-    frames = list(itertools.islice(reader, args.packets))
-    reader.close()
-    for detector in (False, True):
-        held, per, sites = per_connection(frames, detector, args.top if detector else 0)
-        what = "tracker + anomaly detector" if detector else "tracker only"
-        print(f"{what:28s} {held:7d} connections held, {per / 1024:5.2f} KiB each "
-              f"(after {len(frames):,} packets)")
-        for line in sites:
-            print(line)
+    if args.capture is not None or args.packets is not None:
+        capture = args.capture
+        if capture is None:
+            capture, _count, _temporary = bench_run.prepare_capture(bench_run.parse_args([]))
+        reader = open_capture(str(capture))
+        frames = list(itertools.islice(reader, args.packets or 300_000))
+        reader.close()
+        what = f"after {len(frames):,} packets of {capture.name}"
+    else:
+        frames = held_frames(args.held)
+        what = f"{args.held:,} held open, 5 packets each"
+    _report(frames, what, args.top)
+    if args.engine == "both":
+        env = dict(os.environ)
+        if _engine.engine() == "compiled":
+            env[_engine.PURE_ENV] = "1"
+        else:
+            env.pop(_engine.PURE_ENV, None)
+        cmd = [sys.executable, __file__, "--engine", "this", *sys.argv[1:]]
+        child = subprocess.run(cmd, env=env, check=False)
+        if child.returncode:
+            return child.returncode
     return 0
 
 

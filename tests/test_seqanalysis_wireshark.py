@@ -19,6 +19,7 @@ import dpkt
 import pytest
 
 from tcpflow_analyzer.segment import ACK, FIN, PSH, RST, SYN, Segment, SynOptions
+from tcpflow_analyzer import seqanalysis
 from tcpflow_analyzer.seqanalysis import SeqAnalysis
 from tcpflow_analyzer.tracker import TrackerConfig
 
@@ -103,7 +104,7 @@ def _ours(wscale: int | None, lines: list[str]) -> dict[int, set[str]]:
 
 @pytest.fixture(autouse=True)
 def _tshark_ack_lost(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(SeqAnalysis, "ws_ack_lost", True)
+    monkeypatch.setattr(seqanalysis, "WS_ACK_LOST", True)
 
 
 @pytest.mark.parametrize("name", sorted(PROBES))
@@ -126,7 +127,7 @@ def test_wireshark_mode_silences_the_default_reading() -> None:
 
 
 def test_ack_lost_is_left_to_the_tracker_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(SeqAnalysis, "ws_ack_lost", False)
+    monkeypatch.setattr(seqanalysis, "WS_ACK_LOST", False)
     wscale, lines, _ = PROBES["ack_lost_inside_a_hole_once"]
     assert _ours(wscale, lines) == {5: {"lost_segment"}}
 
