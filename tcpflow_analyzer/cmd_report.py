@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
+from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt, VlanMode, VlanOpt
 from .errors import TcpflowError
 from .reportdata import DEFAULT_MAX_DETAIL, DEFAULT_MAX_SEGMENTS
 
@@ -56,6 +56,7 @@ def report(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     debug: DebugOpt = False,
 ) -> None:
     """Write one self-contained HTML report: capture summary, listener table, timeline of
@@ -71,7 +72,7 @@ def report(
         from .render.htmlreport import render_report
         from .reportdata import ReportCollector, build_report_data
 
-        config = make_config(checksums, time_wait, semantics)
+        config = make_config(checksums, time_wait, semantics, vlan)
         view = ListenerView()
         # A file can be read twice: choose the connections first, record only them after.
         one_pass = "-" in captures
