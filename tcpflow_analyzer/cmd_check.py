@@ -25,6 +25,8 @@ from .clikit import (
     Semantics,
     SemanticsOpt,
     TimeWaitOpt,
+    VlanMode,
+    VlanOpt,
     count_value,
     err_console,
     host_value,
@@ -97,7 +99,7 @@ def build_scope(hosts: list[str] | None, ports: list[int] | None) -> Selector | 
 
 
 def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
-                        semantics: str = "default",
+                        semantics: str = "default", vlan: str = VlanMode.AUTO,
                         ) -> tuple[list[tuple[str, list[FlowReport]]], list[str],
                                    list[list[dict[str, Any]]]]:
     """Analyze the captures (all opened before any is read) and group connections by capture;
@@ -117,7 +119,7 @@ def analyze_per_capture(paths: list[str], checksums: str, time_wait: float,
 
     # Results are grouped by capture, so ids restart in each: `show CAPTURE --conn N` then
     # draws the connection a result names.
-    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics), collect,
+    stats = analyze_captures(paths, make_config(checksums, time_wait, semantics, vlan), collect,
                              sink=views, ids_per_capture=True)
     for flows in grouped.values():
         flows.sort(key=lambda f: f["id"])
@@ -206,6 +208,7 @@ def check(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     debug: DebugOpt = False,
 ) -> None:
     """Check the connections in captures against rules; exit 1 when an error rule fails.
@@ -222,7 +225,7 @@ def check(
                                        (ConditionKind.FORBID, forbid)])
         scope = build_scope(host, port)
         grouped, warnings, listeners = analyze_per_capture(captures, checksums, time_wait,
-                                                           semantics)
+                                                           semantics, vlan)
         report = evaluate(rules, grouped, scope, warnings, listeners=listeners)
         try:
             with output_stream(output) as out:

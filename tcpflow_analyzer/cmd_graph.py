@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
+from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt, VlanMode, VlanOpt
 from .cmd_show import ConnOpt, RawSeqOpt, TupleOpt, _check_found, _selection
 from .errors import TcpflowError
 from .graphdata import GRAPH_KINDS
@@ -46,6 +46,7 @@ def graph(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     debug: DebugOpt = False,
 ) -> None:
     """Draw one connection as a graph: tseq, throughput, rtt or window, into an SVG or PNG
@@ -64,7 +65,7 @@ def graph(
 
             _mpl()  # fail before reading the capture when matplotlib is missing
         selection = _selection(conn, tuple_)
-        config = make_config(checksums, time_wait, semantics)
+        config = make_config(checksums, time_wait, semantics, vlan)
         from .graphdata import GraphCollector, build_graph_data
         from .pipeline import analyze_captures
 

@@ -13,7 +13,16 @@ from typing import Annotated
 
 import typer
 
-from .clikit import ChecksumOpt, DebugOpt, OutputOpt, Semantics, SemanticsOpt, TimeWaitOpt
+from .clikit import (
+    ChecksumOpt,
+    DebugOpt,
+    OutputOpt,
+    Semantics,
+    SemanticsOpt,
+    TimeWaitOpt,
+    VlanMode,
+    VlanOpt,
+)
 
 
 class ListenerFormat(StrEnum):
@@ -36,6 +45,7 @@ def listeners(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     debug: DebugOpt = False,
 ) -> None:
     """Per server endpoint (the side that received the SYN): connections attempted,
@@ -49,7 +59,7 @@ def listeners(
         from .render.listeners import render_listeners_csv, render_listeners_terminal
 
         view = ListenerView()
-        stats = analyze_captures(captures, make_config(checksums, time_wait, semantics),
+        stats = analyze_captures(captures, make_config(checksums, time_wait, semantics, vlan),
                                  view.add_flow, sink=view)
         entries = view.to_list()
         with output_stream(output) as out:

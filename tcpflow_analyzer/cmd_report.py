@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt
+from .clikit import ChecksumOpt, DebugOpt, Semantics, SemanticsOpt, TimeWaitOpt, VlanMode, VlanOpt
 from .errors import TcpflowError
 from .reportdata import DEFAULT_LIVE_BUDGET, DEFAULT_MAX_DETAIL, DEFAULT_MAX_SEGMENTS
 
@@ -57,6 +57,7 @@ def report(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     debug: DebugOpt = False,
 ) -> None:
     """Write one self-contained HTML report: capture summary, listener table, timeline of
@@ -72,7 +73,7 @@ def report(
         from .render.htmlreport import render_report
         from .reportdata import ReportCollector, build_report_data
 
-        config = make_config(checksums, time_wait, semantics)
+        config = make_config(checksums, time_wait, semantics, vlan)
         view = ListenerView()
         # Record while choosing (one replay); a file can be read twice, so there the
         # records of active connections are bounded and a second replay records the

@@ -24,6 +24,8 @@ from .clikit import (
     Semantics,
     SemanticsOpt,
     TimeWaitOpt,
+    VlanMode,
+    VlanOpt,
     count_value,
     output_value,
 )
@@ -112,6 +114,7 @@ def show(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     debug: DebugOpt = False,
 ) -> None:
     """Draw TCP connections as ladder diagrams: one arrow per segment, the states of both
@@ -129,7 +132,7 @@ def show(
     def body() -> int:
         stdout = require_stdout()
         selection = _selection(conn, tuple_)
-        config = make_config(checksums, time_wait, semantics)
+        config = make_config(checksums, time_wait, semantics, vlan)
         collector = LadderCollector(selection)
         stats = analyze_captures([capture], config, collector.on_flow,
                                  on_segment=collector.on_segment)

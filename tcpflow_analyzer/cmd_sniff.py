@@ -46,6 +46,8 @@ from .clikit import (
     SemanticsOpt,
     Terminated,
     TimeWaitOpt,
+    VlanMode,
+    VlanOpt,
     build_filter,
     count_value,
     duration_value,
@@ -172,6 +174,7 @@ def sniff(
     checksums: ChecksumOpt = "auto",
     time_wait: TimeWaitOpt = 60.0,
     semantics: SemanticsOpt = Semantics.DEFAULT,
+    vlan: VlanOpt = VlanMode.AUTO,
     no_promisc: NoPromiscOpt = False,
     buffer_size: BufferOpt = 64,
     no_ring: NoRingOpt = False,
@@ -187,7 +190,7 @@ def sniff(
         if duration is not None and duration <= 0:
             raise TcpflowError("--duration must be more than 0 seconds")
         flt = build_filter(host, port, outcome, close, anomaly)
-        config = make_config(checksums, time_wait, semantics)
+        config = make_config(checksums, time_wait, semantics, vlan)
         from .sources.live import LiveCapture
 
         capture = LiveCapture(

@@ -4,13 +4,15 @@ The hot path of the product (STYLE §8): it reads only the fields it needs with 
 ``struct.Struct.unpack_from`` calls, drops non-TCP frames at the ethertype or protocol byte
 before building anything, and builds exactly one object (the Segment) per TCP frame.
 
-Link layers: Ethernet (with any stack of 802.1Q / 802.1ad / QinQ tags, MPLS label stacks,
-PPPoE sessions, 802.1ah PBB, VN-Tag and Cisco FabricPath), Linux cooked SLL and SLL2, BSD
-loopback (NULL, LOOP), PPP, and the raw-IP link types.  Network layers: IPv4 with options,
-IPv6 through its extension-header chain, IP-in-IP and 6in4 encapsulation.  Every frame that
-does not yield a segment is counted in :attr:`Decoder.skipped` under a reason such as
-``non_tcp:udp``, ``non_ip:arp``, ``ip_fragment`` (held for reassembly, see :mod:`.ipfrag`),
-``truncated`` or ``unsupported_linktype``.
+Link layers: Ethernet (with a stack of up to 64 802.1Q / 802.1ad / QinQ tags, MPLS label
+stacks, PPPoE sessions, 802.1ah PBB, VN-Tag and Cisco FabricPath), Linux cooked SLL and
+SLL2, BSD loopback (NULL, LOOP), PPP (protocol field compressed or not, MPLS over PPP),
+Cisco HDLC, IP over InfiniBand, and the raw-IP link types.  Network layers: IPv4 with
+options, IPv6 through its extension-header chain (up to 64 headers), IP-in-IP and 6in4
+encapsulation.  Every frame that does not yield a segment is counted in
+:attr:`Decoder.skipped` under a reason such as ``non_tcp:udp``, ``non_ip:arp``,
+``ip_fragment`` (held for reassembly, see :mod:`.ipfrag`), ``truncated`` or
+``unsupported_linktype``.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ LINKTYPE_RAW_BSD = 12  # DLT_RAW on most BSDs
 LINKTYPE_RAW_OPENBSD = 14
 LINKTYPE_PPP_HDLC = 50
 LINKTYPE_RAW = 101
+LINKTYPE_C_HDLC = 104  # Cisco HDLC
 LINKTYPE_LOOP = 108
 LINKTYPE_LINUX_SLL = 113
 LINKTYPE_IPV4 = 228
 LINKTYPE_IPV6 = 229
+LINKTYPE_IPOIB = 242  # IP over InfiniBand
 LINKTYPE_LINUX_SLL2 = 276
 
 LINKTYPE_NAMES = {
@@ -44,12 +48,15 @@ LINKTYPE_NAMES = {
     LINKTYPE_LINUX_SLL: "Linux cooked (SLL)", LINKTYPE_IPV4: "raw IPv4", LINKTYPE_IPV6: "raw IPv6",
     LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)", 105: "IEEE 802.11", 127: "802.11 radiotap",
     147: "user-defined", 192: "PPI", 220: "USB", 249: "NFLOG", 263: "Bluetooth",
+    LINKTYPE_C_HDLC: "Cisco HDLC", LINKTYPE_IPOIB: "IP over InfiniBand",
 }
 SUPPORTED_LINKTYPES = frozenset({
     LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_PPP, LINKTYPE_RAW_BSD, LINKTYPE_RAW_OPENBSD,
     LINKTYPE_PPP_HDLC, LINKTYPE_RAW, LINKTYPE_LOOP, LINKTYPE_LINUX_SLL, LINKTYPE_IPV4,
-    LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2, LINKTYPE_FDDI,
+    LINKTYPE_IPV6, LINKTYPE_LINUX_SLL2, LINKTYPE_FDDI, LINKTYPE_C_HDLC, LINKTYPE_IPOIB,
 })
+# The link types decoded by Decoder._other_link (off the common path of decode())
+_OTHER_LINKTYPES = frozenset({LINKTYPE_C_HDLC, LINKTYPE_IPOIB})
 
 
 # Skip reasons and unsupported link types are named after frame content (an address family,
@@ -111,6 +118,13 @@ _TS_PREFIX = b"\x01\x01\x08\x0a"
 #: The options of a SYN that carries none (shared: SynOptions are never mutated)
 NO_SYN_OPTIONS = SynOptions(None, None, False, None)
 _MAX_NESTING = 8  # IP-in-IP layers we unwrap before calling a frame hostile
+# Link-layer tags and shims (VLAN tags, PBB, VN-Tag, ...) and IPv6 extension headers walked
+# before a frame counts as hostile (too_many_link_headers / too_many_ipv6_ext_headers)
+_MAX_LINK_HEADERS = 64
+_MAX_V6_EXT_HEADERS = 64
+L2TP_PORT = 1701  # L2TPv2 over UDP (RFC 2661 §8.1)
+# Cisco HDLC protocols that are not IP and have no ethertype name of their own
+_CHDLC_NAMES = {0x8035: "non_ip:slarp", 0x2000: "non_ip:cdp"}
 _MAX_WSCALE = 14  # RFC 7323 §2.3: larger shifts are treated as 14
 
 
@@ -333,6 +347,8 @@ class Decoder:
                 self._skip("non_ip:llc")
                 return None
             return self._ether(frame, ts, data, _U16.unpack_from(data, 19)[0], 21, (), n)
+        if linktype in _OTHER_LINKTYPES:
+            return self._other_link(frame, ts, linktype, data, n)
         seen = self.unsupported_linktypes
         key = linktype if linktype in seen or len(seen) < MAX_SKIP_REASONS else -1  # capped
         seen[key] = seen.get(key, 0) + 1
@@ -350,8 +366,135 @@ class Decoder:
             return self._ipv4(frame, ts, data, off + 2, vlan, n)
         if proto == 0x0057:
             return self._ipv6(frame, ts, data, off + 2, vlan, n)
+        return self._ppp_other(frame, ts, data, off, proto, vlan, n)
+
+    def _ppp_other(
+        self, frame: int, ts: float, data: bytes, off: int, proto: int, vlan: tuple[int, ...],
+        n: int,
+    ) -> Segment | None:
+        """A PPP frame at ``data[off:]`` whose 16-bit protocol field is not IPv4 or IPv6:
+        a compressed one-byte field, MPLS, or a protocol that carries no TCP."""
+        if proto & 0x0100:
+            # Protocol-Field-Compression (RFC 1661 §6.5): every protocol number has an even
+            # high byte and an odd low byte, so an odd first byte is the low byte of a
+            # compressed one-byte field (0x21 IPv4, 0x57 IPv6), as PPPoE and L2TP peers
+            # send once they negotiate PFC.
+            proto >>= 8
+            if proto == 0x21:
+                return self._ipv4(frame, ts, data, off + 1, vlan, n)
+            if proto == 0x57:
+                return self._ipv6(frame, ts, data, off + 1, vlan, n)
+        elif proto == 0x0281 or proto == 0x0283:  # MPLS unicast / multicast (RFC 3032 §4.3)
+            return self._mpls(frame, ts, data, off + 2, vlan, n)
         self._skip(f"non_ip:ppp_0x{proto:04x}")
         return None
+
+    def _mpls(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        """An MPLS label stack at ``data[off:]`` (RFC 3032), outside Ethernet (over PPP):
+        labels until bottom-of-stack, then IP, or a pseudowire control word (RFC 4385) and
+        an Ethernet frame, unwrapped within the nesting bound."""
+        while True:
+            if n < off + 4:
+                self._skip("truncated")
+                return None
+            bos = data[off + 2] & 1
+            off += 4
+            if bos:
+                break
+        if n > off and data[off] >> 4 == 0:  # control word, then a whole Ethernet frame
+            if n < off + 18:
+                self._skip("truncated")
+                return None
+            if self._nest >= _MAX_NESTING:
+                self._skip("too_many_encapsulations")
+                return None
+            self._nest += 1
+            try:
+                return self._ether(frame, ts, data, _U16.unpack_from(data, off + 16)[0],
+                                   off + 18, vlan, n)
+            finally:
+                self._nest -= 1
+        return self._raw_ip(frame, ts, data, off, vlan, n)
+
+    def _l2tp(
+        self, frame: int, ts: float, data: bytes, q: int, end: int, vlan: tuple[int, ...]
+    ) -> Segment | None:
+        """An L2TP message on UDP port 1701 at ``data[q:end]``: an L2TPv2 data message
+        (RFC 2661 §3.1) carries one PPP frame after its header; control messages carry none.
+
+        Header: the flags/version word (T L x x S x O P x x x x Ver), the length if L, the
+        tunnel and session ids, Ns and Nr if S, the offset size and its padding if O.
+        """
+        if end < q + 2:
+            self._skip("truncated")
+            return None
+        flags = _U16.unpack_from(data, q)[0]
+        version = flags & 0x000F
+        if version == 3:  # L2TPv3 over UDP (RFC 3931 §4.1.2.1): cookie size not in the packet
+            self._skip("unsupported_l2tpv3")
+            return None
+        if version != 2:
+            self._skip("bad_l2tp_header")
+            return None
+        if flags & 0x8000:  # T: a control message (SCCRQ, HELLO, ZLB ack ...): no PPP inside
+            self._skip("non_tcp:l2tp_control")
+            return None
+        r = q + 2
+        length = -1
+        if flags & 0x4000:  # L: the message length, header included
+            if end < r + 2:
+                self._skip("truncated")
+                return None
+            length = _U16.unpack_from(data, r)[0]
+            r += 2
+        r += 4  # tunnel id, session id
+        if flags & 0x0800:  # S: Ns and Nr
+            r += 4
+        if flags & 0x0200:  # O: offset size, then that many bytes of padding
+            if end < r + 2:
+                self._skip("truncated")
+                return None
+            r += 2 + _U16.unpack_from(data, r)[0]
+        if length >= 0:
+            if length < r - q:  # shorter than its own header
+                self._skip("bad_l2tp_header")
+                return None
+            end = min(end, q + length)  # the datagram may hold more than the message
+        if end < r + 2:
+            self._skip("truncated")
+            return None
+        if data[r] == 0xFF and data[r + 1] == 0x03:  # HDLC address and control, if sent
+            r += 2
+        return self._ppp(frame, ts, data, r, vlan, end)
+
+    def _other_link(
+        self, frame: int, ts: float, linktype: int, data: bytes, n: int
+    ) -> Segment | None:
+        """Link types off the common path: Cisco HDLC (104) and IP over InfiniBand (242)."""
+        if linktype == LINKTYPE_IPOIB:
+            # libpcap's DLT_IPOIB (tcpdump print-ipoib.c, Wireshark packet-ipoib.c): a 40-byte
+            # pseudo-header (the GRH, or 20 zero bytes and the destination address), then
+            # RFC 4391 §6's 4-byte encapsulation header: a 16-bit ethertype and 16 reserved.
+            if n < 44:
+                self._skip("truncated")
+                return None
+            return self._ether(frame, ts, data, _U16.unpack_from(data, 40)[0], 44, (), n)
+        if n < 4:
+            self._skip("truncated")
+            return None
+        # Cisco HDLC: address 0x0F (unicast) or 0x8F (broadcast), control 0x00, then an
+        # ethertype (tcpdump print-chdlc.c); any other address is no Cisco HDLC frame.
+        if data[0] & 0x7F != 0x0F or data[1] != 0:
+            self._skip("bad_link_header")
+            return None
+        proto = _U16.unpack_from(data, 2)[0]
+        name = _CHDLC_NAMES.get(proto)
+        if name is not None:
+            self._skip(name)
+            return None
+        return self._ether(frame, ts, data, proto, 4, (), n)
 
     def _encap(
         self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
@@ -400,6 +543,8 @@ class Decoder:
             opt_len = (data[q] & 0x3F) * 4
             ptype = _U16.unpack_from(data, q + 2)[0]
             return self._by_ethertype(frame, ts, data, ptype, q + 8 + opt_len, vlan, end)
+        if L2TP_PORT in ports:
+            return self._l2tp(frame, ts, data, q, end, vlan)
         if 4754 in ports:  # GRE-in-UDP (RFC 8086)
             return self._gre(frame, ts, data, q, end, vlan)
         if 2152 in ports and end >= q + 8 and data[q] >> 5 == 1 and data[q + 1] == 0xFF:
@@ -508,7 +653,7 @@ class Decoder:
         n: int,
     ) -> Segment | None:
         """Unwrap tags and shims after an ethertype until IPv4/IPv6 (or give up)."""
-        for _ in range(16):  # bounded: a frame cannot make us loop forever
+        for _ in range(_MAX_LINK_HEADERS + 1):  # bounded: a frame cannot make us loop forever
             if etype == ETH_IPV4:
                 return self._ipv4(frame, ts, data, off, vlan, n)
             if etype == ETH_IPV6:
@@ -559,6 +704,9 @@ class Decoder:
             else:
                 self._skip(_name_non_ip(etype))
                 return None
+        else:
+            self._skip("too_many_link_headers")
+            return None
         self._skip("truncated")
         return None
 
@@ -621,7 +769,7 @@ class Decoder:
         dst = data[off + 24 : off + 40]
         p = off + 40
         end = p + plen
-        for _ in range(16):  # walk the extension-header chain (bounded)
+        for _ in range(_MAX_V6_EXT_HEADERS + 1):  # walk the extension-header chain (bounded)
             if nxt == 6:
                 break
             if nxt in _V6_EXT:
@@ -651,7 +799,7 @@ class Decoder:
                 return None
             p += hlen
         else:
-            self._skip("bad_ip_header")
+            self._skip("too_many_ipv6_ext_headers")
             return None
         if n < p + 20:
             self._skip("truncated")

@@ -97,9 +97,16 @@ def test_ipv6_no_next_header_and_udp_after_extensions() -> None:
     assert _skipped(101, udp) == {"non_tcp:udp": 1}
 
 
-def test_ipv6_endless_extension_chain_is_bounded() -> None:
-    chain = [cb.v6_ext(cb.V6_DSTOPTS)] * 40
-    assert _skipped(101, cb.tcp6(ext=chain)) == {"bad_ip_header": 1}
+@pytest.mark.parametrize("depth", [16, 20, 64])
+def test_ipv6_long_extension_chain_up_to_64_headers_is_walked(depth: int) -> None:
+    chain = [cb.v6_ext(cb.V6_DSTOPTS)] * depth
+    assert _fields(101, cb.tcp6(ext=chain)) == cb.expected_fields(ipver=6)
+
+
+@pytest.mark.parametrize("depth", [65, 400])
+def test_ipv6_endless_extension_chain_is_bounded(depth: int) -> None:
+    chain = [cb.v6_ext(cb.V6_DSTOPTS)] * depth
+    assert _skipped(101, cb.tcp6(ext=chain)) == {"too_many_ipv6_ext_headers": 1}
 
 
 def test_ipv6_extension_header_cut_short_is_truncated() -> None:

@@ -72,6 +72,18 @@ def test_vlan_tag_keeps_only_the_vid_bits() -> None:
     assert _decode(1, bytes(frame)) == _expect(4, vlan=(42,))
 
 
+@pytest.mark.parametrize("depth", [16, 20, 64])
+def test_vlan_stack_up_to_64_tags_is_decoded(depth: int) -> None:
+    tags = [(cb.ETH_8021AD, 1)] + [(cb.ETH_8021Q, vid) for vid in range(2, depth + 1)]
+    assert _decode(1, cb.ether(_v4(), tags=tags)) == _expect(4, vlan=tuple(range(1, depth + 1)))
+
+
+@pytest.mark.parametrize("depth", [65, 1000])
+def test_vlan_stack_deeper_than_64_tags_is_rejected_with_its_reason(depth: int) -> None:
+    frame = cb.ether(_v4(), tags=[(cb.ETH_8021Q, 7)] * depth)
+    assert _decode(1, frame) == {"too_many_link_headers": 1}
+
+
 def test_ethernet_vlan_tag_cut_short_is_truncated() -> None:
     frame = cb.ether(b"", ethertype=cb.ETH_8021Q)[:-2] + b"\x81\x00\x00"
     assert _decode(1, frame) == {"truncated": 1}
