@@ -68,14 +68,9 @@ def run_row(row: Row, timeout: float) -> None:
     """Run the row's command once (in its tree, with its environment) and record it."""
     if row.error is not None:
         return
-    saved = dict(os.environ)
-    os.environ.update(row.env)
-    os.environ["PYTHONPATH"] = str(row.tree)
-    try:
-        wall, code, rss, _out, err = bench_run.run_once(row.cmd, False, timeout)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    # cwd too: ``python -m`` puts the working directory first on sys.path
+    wall, code, rss, _out, err = bench_run.run_once(
+        row.cmd, False, timeout, {**row.env, "PYTHONPATH": str(row.tree)}, cwd=row.tree)
     if code != 0:
         row.error = bench_run.summarise_stderr(err, code)
         return

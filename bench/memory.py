@@ -53,6 +53,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 sys.path.insert(0, str(BENCH_DIR))
 
+import gen_capture  # noqa: E402  (sibling module)
 import run as bench_run  # noqa: E402  (sibling module)
 
 import tcpflow_analyzer.tracker as tracker  # noqa: E402
@@ -66,14 +67,6 @@ _ETH = b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00"
 _SERVER = bytes((10, 255, 0, 1))
 
 
-def _csum(data: bytes) -> int:
-    if len(data) & 1:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
 
 def _frame(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, flags: int,
            win: int, ip_id: int, opts: bytes, payload: bytes) -> bytes:
@@ -82,10 +75,10 @@ def _frame(src: bytes, dst: bytes, sport: int, dport: int, seq: int, ack: int, f
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, (thl // 4) << 4, flags, win, 0, 0)
     tcp += opts + payload
     pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    c = _csum(pseudo + tcp)
+    c = -gen_capture._ones_sum(pseudo + tcp) % 0xFFFF  # the ones'-complement checksum
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", -gen_capture._ones_sum(ip) % 0xFFFF) + ip[12:]
     return _ETH + ip + tcp
 
 

@@ -102,8 +102,9 @@ with open(result, "w") as fh:
 """
 
 
-def run_once(cmd: Sequence[str], keep_stdout: bool,
-             timeout: float) -> tuple[float, int, int, str, str]:
+def run_once(cmd: Sequence[str], keep_stdout: bool, timeout: float,
+             extra_env: dict[str, str] | None = None,
+             cwd: Path = REPO) -> tuple[float, int, int, str, str]:
     """Run ``cmd`` once; return (wall seconds, exit status, peak RSS KiB, stdout, stderr).
 
     Wall time and ``ru_maxrss`` are taken by a launcher process around ``cmd`` alone (see
@@ -112,13 +113,14 @@ def run_once(cmd: Sequence[str], keep_stdout: bool,
     """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+    env.update(extra_env or {})  # a caller's variables (and PYTHONPATH) win
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result"
         proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _LAUNCHER, str(result), *cmd],
                                 stdin=subprocess.DEVNULL,
                                 stdout=out if keep_stdout else subprocess.DEVNULL,
-                                stderr=err, cwd=REPO, env=env, start_new_session=True)
+                                stderr=err, cwd=cwd, env=env, start_new_session=True)
         try:
             proc.wait(timeout)
             timed_out = False
