@@ -59,7 +59,7 @@ def _factory(*_args: Any, **_kwargs: Any) -> Callable[[_T], _T]:
 # decorators that take no arguments
 cclass = ccall = cfunc = inline = final = _identity
 # decorators that take arguments (``@cython.exceptval(check=False)``, ``@cython.locals(i=int)``)
-exceptval = locals = returns = boundscheck = wraparound = cdivision = _factory
+exceptval = locals = returns = boundscheck = wraparound = cdivision = annotation_typing = _factory
 
 
 class _NoGil:

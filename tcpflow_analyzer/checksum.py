@@ -35,16 +35,45 @@ COMPILED: bool = cython.compiled
 @cython.exceptval(check=False)
 @cython.nogil
 def _sum_words(p: cython.p_const_uchar, n: cython.Py_ssize_t) -> cython.ulonglong:
-    """Sum of the big-endian 16-bit words of ``p[0:n]`` (an odd last byte padded with 0)."""
+    """A number congruent modulo 65535 to the sum of the big-endian 16-bit words of
+    ``p[0:n]`` (an odd last byte padded with 0).
+
+    It adds big-endian 32-bit words: ``hi * 65536 + lo`` is congruent to ``hi + lo``
+    (65536 = 1 mod 65535), so the sum of the 32-bit words is congruent to the sum of
+    their 16-bit halves, in half the steps (the compiler turns the four byte loads into
+    one load and a byte swap).  A 64-bit accumulator holds 2**32 such words.
+    """
     s: cython.ulonglong = 0
     i: cython.Py_ssize_t = 0
-    # 64-bit accumulator: 2**48 words of 0xFFFF before it could overflow
-    while i + 1 < n:
+    while i + 3 < n:
+        s += ((cython.cast(cython.uint, p[i]) << 24) | (cython.cast(cython.uint, p[i + 1]) << 16)
+              | (cython.cast(cython.uint, p[i + 2]) << 8) | p[i + 3])
+        i += 4
+    if i + 1 < n:
         s += (cython.cast(cython.ulonglong, p[i]) << 8) | p[i + 1]
         i += 2
     if i < n:
         s += cython.cast(cython.ulonglong, p[i]) << 8
     return s
+
+
+@cython.cfunc
+@cython.exceptval(check=False)
+@cython.nogil
+@cython.cdivision(True)  # unsigned operands: C's % is Python's, minus the zero check
+def tcp_verdict(seg: cython.p_const_uchar, seglen: cython.Py_ssize_t,
+                addrs: cython.p_const_uchar, alen: cython.Py_ssize_t,
+                field: cython.uint) -> cython.int:
+    """:func:`tcp_checksum_verdict` on C pointers, for the compiled decoder (``cimport``
+    through ``checksum.pxd``): 1 correct, 0 incorrect, -1 not computed (offload)."""
+    pseudo: cython.ulonglong = _sum_words(addrs, alen) + 6 + seglen
+    total: cython.ulonglong = pseudo + _sum_words(seg, seglen)
+    if total % _FOLD == 0:
+        return 1
+    partial: cython.ulonglong = pseudo % _FOLD
+    if partial == 0:
+        partial = 0xFFFF
+    return -1 if field == partial or (field == 0 and partial == 0xFFFF) else 0
 
 
 def tcp_checksum_ok(segment: bytes | memoryview, pseudo: int) -> bool:
@@ -93,11 +122,8 @@ def tcp_checksum_verdict(data: bytes | memoryview, start: cython.Py_ssize_t,
         a_buf: bytes = addrs if type(addrs) is bytes else bytes(addrs)
         p: cython.p_const_uchar = buf
         a: cython.p_const_uchar = a_buf
-        pseudo: cython.ulonglong = _sum_words(a, len(a_buf)) + 6 + seglen
-        total: cython.ulonglong = pseudo + _sum_words(p + start, seglen)
-        if total % _FOLD == 0:
-            return True
-        partial: cython.ulonglong = pseudo % _FOLD
+        v: cython.int = tcp_verdict(p + start, seglen, a, len(a_buf), field)
+        return True if v == 1 else (False if v == 0 else None)
     else:
         pseudo = int.from_bytes(addrs, "big") + 6 + seglen
         n = int.from_bytes(data[start:end], "big")
@@ -106,6 +132,6 @@ def tcp_checksum_verdict(data: bytes | memoryview, start: cython.Py_ssize_t,
         if (n + pseudo) % 0xFFFF == 0:
             return True
         partial = pseudo % 0xFFFF
-    if partial == 0:
-        partial = 0xFFFF
-    return None if field == partial or (field == 0 and partial == 0xFFFF) else False
+        if partial == 0:
+            partial = 0xFFFF
+        return None if field == partial or (field == 0 and partial == 0xFFFF) else False

@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """Frame decoder: ``(linktype, bytes)`` -> :class:`~tcpflow_analyzer.segment.Segment` or None.
 
 The hot path of the product (STYLE §8): it reads only the fields it needs with precompiled
@@ -13,15 +14,42 @@ encapsulation.  Every frame that does not yield a segment is counted in
 :attr:`Decoder.skipped` under a reason such as ``non_tcp:udp``, ``non_ip:arp``,
 ``ip_fragment`` (held for reassembly, see :mod:`.ipfrag`), ``truncated`` or
 ``unsupported_linktype``.
+
+One source, two engines (STYLE §8).  Compiled by Cython, the common frames (Ethernet and
+IPv4 without options, and every IPv4 or IPv6 header that reaches TCP) are read through C
+pointers by :func:`_tcp_at`, which checks the checksum with ``checksum.tcp_verdict`` and
+fills a :class:`Segment` field by field (``decode.pxd`` cimports both).  Interpreted, the
+``struct``-based code below does the same work, and every other frame takes it in both
+engines.  The two agree field for field; ``tests/test_engine_differential.py`` checks it
+on generated frames.  Argument annotations are for mypy only (``annotation_typing`` is
+off for this file, so no signature checks a type at run time); the typed helpers turn it
+back on.
 """
 
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING, Any
 
 from .checksum import tcp_checksum_ok, tcp_checksum_verdict  # noqa: F401 (re-exported)
 from .ipfrag import Reassembler
-from .segment import SYN, Segment, SynOptions
+from .segment import SYN, SynOptions
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:  # compiled, decode.pxd cimports both (C-level access)
+    from .segment import Segment
+
+    tcp_verdict: Any = None  # a C function of checksum.pxd: only _tcp_at calls it (compiled)
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
 
 # Link-layer header types (https://www.tcpdump.org/linktypes.html)
 LINKTYPE_NULL = 0
@@ -229,6 +257,7 @@ def _ipv4_options_ok(data: bytes, o: int, end: int) -> bool:
 _SYN_OPTIONS: dict[tuple[int | None, int | None, bool, bytes | None], SynOptions] = {}
 
 
+@cython.ccall  # compiled: a C call from _tcp_at
 def _syn_options(mss: int | None, wscale: int | None, sack_ok: bool,
                  cookie: bytes | None) -> SynOptions:
     """A shared :class:`SynOptions` per distinct set of values: every connection keeps its
@@ -240,6 +269,177 @@ def _syn_options(mss: int | None, wscale: int | None, sack_ok: bool,
             _SYN_OPTIONS.clear()
         opts = _SYN_OPTIONS[key] = SynOptions(mss, wscale, sack_ok, cookie)
     return opts
+
+
+
+# -- the typed hot path (compiled: C pointers and C fields; called only when compiled) --
+
+_SYN_C = cython.declare(cython.uint, 0x02)
+_TS_WORD = cython.declare(cython.uint, 0x0101080A)  # NOP, NOP, timestamps kind 8, length 10
+_MAX_WSCALE_C = cython.declare(cython.uint, 14)  # _MAX_WSCALE
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+@cython.annotation_typing(True)
+def _u16(p: cython.p_const_uchar, o: cython.Py_ssize_t) -> cython.uint:
+    """The big-endian 16-bit word at ``p[o]``."""
+    return (cython.cast(cython.uint, p[o]) << 8) | p[o + 1]
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+@cython.annotation_typing(True)
+def _u32(p: cython.p_const_uchar, o: cython.Py_ssize_t) -> cython.uint:
+    """The big-endian 32-bit word at ``p[o]`` (each byte widened before its shift)."""
+    return ((cython.cast(cython.uint, p[o]) << 24) | (cython.cast(cython.uint, p[o + 1]) << 16)
+            | (cython.cast(cython.uint, p[o + 2]) << 8) | cython.cast(cython.uint, p[o + 3]))
+
+
+@cython.cfunc
+@cython.annotation_typing(True)
+def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: cython.int,
+                 src: bytes, dst: bytes, sport: cython.int, dport: cython.int,
+                 seq: cython.longlong, ack: cython.longlong, flags: cython.int,
+                 win: cython.longlong, plen: cython.longlong, csum_ok: Any,
+                 ip_id: cython.longlong, tcp_csum: cython.int, tsval: Any, tsecr: Any,
+                 sack: Any, syn_opts: Any) -> Segment:
+    """A Segment filled field by field (compiled: C stores, no ``__init__`` call)."""
+    seg: Segment = Segment.__new__(Segment)
+    seg.frame = frame
+    seg.ts = ts
+    seg.vlan = vlan
+    seg.ipver = ipver
+    seg.src = src
+    seg.dst = dst
+    seg.sport = sport
+    seg.dport = dport
+    seg.seq = seq
+    seg.ack = ack
+    seg.flags = flags
+    seg.win = win
+    seg.plen = plen
+    seg.csum_ok = csum_ok
+    seg.ip_id = ip_id
+    seg.tcp_csum = tcp_csum
+    seg.tsval = tsval
+    seg.tsecr = tsecr
+    seg.sack = sack
+    seg.syn_opts = syn_opts
+    return seg
+
+
+@cython.cfunc
+@cython.annotation_typing(True)
+def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple,
+            ipver: cython.int, data: bytes, toff: cython.Py_ssize_t, seglen: cython.Py_ssize_t,
+            n: cython.Py_ssize_t, aoff: cython.Py_ssize_t, alen: cython.Py_ssize_t,
+            ip_id: cython.longlong) -> Segment | None:
+    """:meth:`Decoder._tcp` on C pointers: the TCP header at ``data[toff:]`` -> Segment.
+
+    The caller checked that ``data[:n]`` holds the 20 fixed bytes (``n <= len(data)``);
+    ``seglen`` is the TCP length the IP header claims, ``data[aoff:aoff + 2 * alen]`` the
+    source and destination addresses.  Every branch is the one of ``_tcp``, in its order.
+    """
+    p: cython.p_const_uchar = data
+    cp: cython.p_const_char = data
+    offflags: cython.uint = _u16(p, toff + 12)
+    csum: cython.uint = _u16(p, toff + 16)
+    doff: cython.Py_ssize_t = (offflags >> 10) & 0x3C
+    if doff < 20 or doff > seglen:
+        dec._skip("bad_tcp_header")
+        return None
+    end: cython.Py_ssize_t = toff + seglen
+    if n < end and n >= toff + doff and tcp_verdict(p + toff, n - toff, p + aoff, 2 * alen,
+                                                    csum) != 0:
+        dec.ip_length_beyond_frame += 1  # a damaged IP length: see _tcp
+        seglen = n - toff
+        end = n
+    flags: cython.uint = offflags & 0xFF
+    src: bytes = cp[aoff : aoff + alen]
+    dst: bytes = cp[aoff + alen : aoff + 2 * alen]
+    sport: cython.int = _u16(p, toff)
+    dport: cython.int = _u16(p, toff + 2)
+    seq: cython.longlong = _u32(p, toff + 4)
+    ack: cython.longlong = _u32(p, toff + 8)
+    win: cython.longlong = _u16(p, toff + 14)
+    if n < toff + doff:  # a header-only capture: see _tcp
+        dec.options_not_captured += 1
+        if seglen > doff:
+            dec.payload_truncated += 1
+        return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
+                            win, seglen - doff, None, ip_id, csum, None, None, None, None)
+    csum_ok: Any = None
+    if n < end:
+        dec.payload_truncated += 1
+    elif dec.verify_checksums:
+        v: cython.int = tcp_verdict(p + toff, seglen, p + aoff, 2 * alen, csum)
+        csum_ok = True if v == 1 else (False if v == 0 else None)
+    if doff == 20:
+        return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
+                            win, seglen - 20, csum_ok, ip_id, csum, None, None, None,
+                            NO_SYN_OPTIONS if flags & _SYN_C else None)
+    if doff == 32 and not flags & _SYN_C and _u32(p, toff + 20) == _TS_WORD:
+        return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
+                            win, seglen - 32, csum_ok, ip_id, csum, _u32(p, toff + 24),
+                            _u32(p, toff + 28), None, None)
+    # the options walk of parse_tcp_options, on C locals (-1: option absent)
+    mss: cython.int = -1
+    wscale: cython.int = -1
+    sack_ok: cython.bint = False
+    has_ts: cython.bint = False
+    tsval: cython.uint = 0
+    tsecr: cython.uint = 0
+    sack: Any = None
+    cookie: Any = None
+    o: cython.Py_ssize_t = toff + 20
+    oend: cython.Py_ssize_t = toff + doff
+    kind: cython.uint
+    olen: cython.Py_ssize_t
+    q: cython.Py_ssize_t
+    while o < oend:
+        kind = p[o]
+        if kind == 0:
+            break
+        if kind == 1:
+            o += 1
+            continue
+        if o + 1 >= oend:
+            break
+        olen = p[o + 1]
+        if olen < 2 or o + olen > oend:
+            break
+        if kind == 2 and olen == 4:
+            mss = _u16(p, o + 2)
+        elif kind == 3 and olen == 3:
+            wscale = min(p[o + 2], _MAX_WSCALE_C)
+        elif kind == 4 and olen == 2:
+            sack_ok = True
+        elif kind == 5 and olen >= 10 and (olen - 2) % 8 == 0:
+            blocks: list = []
+            q = o + 2
+            while q < o + olen:
+                blocks.append((_u32(p, q), _u32(p, q + 4)))
+                q += 8
+            sack = tuple(blocks)
+        elif kind == 8 and olen == 10:
+            has_ts = True
+            tsval = _u32(p, o + 2)
+            tsecr = _u32(p, o + 6)
+        elif kind == 34:  # TCP Fast Open cookie
+            cookie = cp[o + 2 : o + olen]
+        elif kind == 254 and olen >= 4 and p[o + 2] == 0xF9 and p[o + 3] == 0x89:
+            cookie = cp[o + 4 : o + olen]  # experimental TFO
+        o += olen
+    return _new_segment(
+        frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
+        csum_ok, ip_id, csum, tsval if has_ts else None, tsecr if has_ts else None, sack,
+        _syn_options(None if mss < 0 else mss, None if wscale < 0 else wscale, sack_ok, cookie)
+        if flags & _SYN_C else None)
 
 
 class Decoder:
@@ -287,6 +487,22 @@ class Decoder:
         self, frame: int, ts: float, linktype: int, data: bytes
     ) -> Segment | None:
         """Decode one frame; return its TCP Segment, or None (and count why)."""
+        if cython.compiled and type(data) is bytes and linktype == 1:
+            # (declare, not annotations: annotation typing is off in this method)
+            buf = cython.declare(bytes, data)
+            p = cython.declare(cython.p_const_uchar, buf)
+            nb = cython.declare(cython.Py_ssize_t, len(buf))
+            # Ethernet, IPv4 without options, TCP, not a fragment: as the unpack below
+            if (nb >= 54 and p[12] == 0x08 and p[13] == 0 and p[14] == 0x45 and p[23] == 6
+                    and not _u16(p, 20) & 0x3FFF and _u16(p, 16) >= 40):
+                return _tcp_at(self, frame, ts, (), 4, buf, 34, _u16(p, 16) - 20, nb, 26, 4,
+                               _u16(p, 18))
+            # Ethernet, IPv6 with TCP right after the fixed header: as _ipv6
+            if nb >= 74 and p[12] == 0x86 and p[13] == 0xDD and p[14] >> 4 == 6 and p[20] == 6:
+                plen6 = cython.declare(cython.Py_ssize_t, _u16(p, 18))
+                if plen6 == 0:  # jumbogram or offloaded: the captured length
+                    plen6 = nb - 54
+                return _tcp_at(self, frame, ts, (), 6, buf, 54, plen6, nb, 22, 16, -1)
         n = len(data)
         if linktype == 1 and n >= 54:
             # The most common frame by far (Ethernet, IPv4 without options, TCP): one unpack
@@ -748,6 +964,9 @@ class Decoder:
         if n < toff + 20:
             self._skip("truncated")
             return None
+        if cython.compiled and type(data) is bytes and n <= len(data):
+            return _tcp_at(self, frame, ts, vlan, 4, data, toff, tot_len - ihl, n, off + 12, 4,
+                           ip_id)
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, toff)
         return self._tcp(frame, ts, vlan, 4, data[off + 12 : off + 16], data[off + 16 : off + 20],
                          data, toff, tot_len - ihl, n, data[off + 12 : off + 20], ip_id, sport,
@@ -804,6 +1023,8 @@ class Decoder:
         if n < p + 20:
             self._skip("truncated")
             return None
+        if cython.compiled and type(data) is bytes and n <= len(data):
+            return _tcp_at(self, frame, ts, vlan, 6, data, p, end - p, n, off + 8, 16, -1)
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, p)
         return self._tcp(frame, ts, vlan, 6, src, dst, data, p, end - p, n, src + dst, -1,
                          sport, dport, seq, ack, offflags, win, csum)

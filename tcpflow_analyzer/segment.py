@@ -9,6 +9,18 @@ from __future__ import annotations
 
 import ipaddress
 from enum import Enum, IntFlag
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
 
 FIN = 0x01
 SYN = 0x02
@@ -103,12 +115,20 @@ class Segment:
     (IPv4 identification, -1 for IPv6), ``tcp_csum`` (the raw checksum field), ``tsval`` /
     ``tsecr`` (RFC 7323 timestamps or None), ``sack`` (tuple of ``(left, right)`` blocks or
     None) and ``syn_opts`` (:class:`SynOptions` on SYN segments, else None).
+
+    Compiled, it is an extension type whose fields are declared in ``segment.pxd`` (C
+    integers and a C double where the value is always a number; every field public, so
+    plain Python reads and writes them under the same names); typed modules that
+    ``cimport`` it read and build it without any Python attribute lookup.  Interpreted, it
+    is this slotted class.
     """
 
-    __slots__ = (
-        "ack", "csum_ok", "dport", "dst", "flags", "frame", "ip_id", "ipver", "plen", "sack",
-        "seq", "sport", "src", "syn_opts", "tcp_csum", "ts", "tsecr", "tsval", "vlan", "win",
-    )
+    if not cython.compiled:
+        __slots__ = (
+            "ack", "csum_ok", "dport", "dst", "flags", "frame", "ip_id", "ipver", "plen",
+            "sack", "seq", "sport", "src", "syn_opts", "tcp_csum", "ts", "tsecr", "tsval",
+            "vlan", "win",
+        )
 
     def __init__(
         self, frame: int, ts: float, vlan: tuple[int, ...], ipver: int, src: bytes, dst: bytes,

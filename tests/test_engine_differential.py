@@ -22,7 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tcpflow_analyzer import _engine, checksum, seqnum
+from tcpflow_analyzer import _engine, checksum, decode, seqnum
+
+from . import capbuild as cb
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".gz", ".bz2", ".xz")
@@ -85,6 +87,7 @@ def _interpreted(module: ModuleType) -> ModuleType:
 
 PURE_SEQNUM = _interpreted(seqnum)
 PURE_CHECKSUM = _interpreted(checksum)
+PURE_DECODE = _interpreted(decode)
 
 # raw 32-bit values, values just outside them, and unwrapped offsets (|value| < 2**62)
 seq = st.one_of(st.integers(0, 0xFFFFFFFF), st.sampled_from([0, 1, 0x7FFFFFFF, 0x80000000,
@@ -127,3 +130,66 @@ def test_checksum_verdicts_agree(data: bytes, lead: int, trail: int, alen: int,
         assert PURE_CHECKSUM.tcp_checksum_verdict(f, start, end, addrs, field) == expected
         assert checksum.tcp_checksum_verdict(memoryview(f), start, end, addrs, field) \
             == expected
+
+
+_SEG_FIELDS = ("frame", "ts", "vlan", "ipver", "src", "dst", "sport", "dport", "seq", "ack",
+               "flags", "win", "plen", "csum_ok", "ip_id", "tcp_csum", "tsval", "tsecr", "sack")
+
+
+def _decoded(module: ModuleType, linktype: int, frame: bytes, verify: bool) -> tuple[object, ...]:
+    """Everything a decoder makes of one frame: the segment's fields and every counter."""
+    dec = module.Decoder(verify_checksums=verify)
+    seg = dec.decode(7, 1.25, linktype, frame)
+    fields = None if seg is None else tuple(
+        (name, type(v).__name__, v) for name in _SEG_FIELDS for v in [getattr(seg, name)])
+    syn = None if seg is None or seg.syn_opts is None else seg.syn_opts.to_dict()
+    return (fields, syn, dict(dec.skipped), dec.payload_truncated, dec.take_counts())
+
+
+_OPTION = st.one_of(
+    st.builds(cb.opt_mss, st.integers(0, 0xFFFF)), st.builds(cb.opt_wscale, st.integers(0, 255)),
+    st.just(cb.opt_sack_ok()), st.just(cb.NOP), st.just(cb.EOL),
+    st.builds(cb.opt_timestamps, st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF)),
+    st.builds(lambda bl: cb.opt_sack(*bl), st.lists(
+        st.tuples(st.integers(0, 0xFFFFFFFF), st.integers(0, 0xFFFFFFFF)), min_size=1,
+        max_size=4)),
+    st.builds(cb.opt_tfo, st.binary(max_size=16)),
+    st.builds(cb.opt_tfo_experimental, st.binary(max_size=16)),
+    st.binary(min_size=1, max_size=6),  # junk: bad lengths, unknown kinds
+)
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> tuple[int, bytes]:
+    """Ethernet (maybe VLAN-tagged) frames of IPv4 or IPv6 TCP with random options, flags,
+    lengths, checksums and payloads, then maybe cut short or with a few bytes changed."""
+    options = b"".join(draw(st.lists(_OPTION, max_size=5)))[:40]
+    tcp = {"flags": draw(st.integers(0, 0xFF)), "seq": draw(st.integers(0, 0xFFFFFFFF)),
+           "ack": draw(st.integers(0, 0xFFFFFFFF)), "win": draw(st.integers(0, 0xFFFF)),
+           "options": options, "payload": draw(st.binary(max_size=64))}
+    if draw(st.booleans()):
+        tcp["checksum"] = draw(st.integers(0, 0xFFFF))
+    if draw(st.integers(0, 9)) == 0:
+        tcp["data_offset"] = draw(st.integers(0, 15))
+    if draw(st.booleans()):
+        l3 = cb.tcp4(total_length=draw(st.none() | st.integers(0, 200)), **tcp)
+        etype = cb.ETH_IPV4
+    else:
+        l3 = cb.tcp6(payload_length=draw(st.none() | st.integers(0, 200)), **tcp)
+        etype = cb.ETH_IPV6
+    tags = draw(st.lists(st.tuples(st.just(cb.ETH_8021Q), st.integers(0, 0xFFF)), max_size=2))
+    frame = bytearray(cb.ether(l3, ethertype=etype, tags=tags))
+    for at, value in draw(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)),
+                                   max_size=3)):
+        frame[at % len(frame)] = value
+    cut = draw(st.none() | st.integers(0, len(frame)))
+    return 1, bytes(frame[:cut])
+
+
+@settings(max_examples=500, deadline=None)
+@given(_frames(), st.booleans())
+def test_decoders_agree_field_for_field(case: tuple[int, bytes], verify: bool) -> None:
+    _compiled_or_skip()
+    linktype, frame = case
+    assert _decoded(decode, linktype, frame, verify) == _decoded(PURE_DECODE, linktype, frame,
+                                                                 verify)
