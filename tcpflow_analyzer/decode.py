@@ -487,7 +487,11 @@ class Decoder:
         self, frame: int, ts: float, linktype: int, data: bytes
     ) -> Segment | None:
         """Decode one frame; return its TCP Segment, or None (and count why)."""
-        if cython.compiled and type(data) is bytes and linktype == 1:
+        if type(data) is not bytes:
+            # a live ring's bytearray or a memoryview: the segment's addresses must be bytes
+            # (the compiled Segment declares them so, and they key the flow table)
+            data = bytes(data)
+        if cython.compiled and linktype == 1:
             # (declare, not annotations: annotation typing is off in this method)
             buf = cython.declare(bytes, data)
             p = cython.declare(cython.p_const_uchar, buf)
