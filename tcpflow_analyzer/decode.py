@@ -449,8 +449,9 @@ class Decoder:
     both capped at :data:`MAX_SKIP_REASONS` keys, the rest under ``other`` / ``-1``),
     ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded),
     ``options_not_captured`` (TCP segments whose options the snaplen cut: header-only
-    captures; still decoded from the fixed header) and ``verify_checksums`` (compute
-    ``csum_ok`` when the segment was captured whole).
+    captures; still decoded from the fixed header), ``ip_length_beyond_frame`` (IP lengths
+    beyond what the frame, or a PPPoE header's length, carried: payload clamped) and
+    ``verify_checksums`` (compute ``csum_ok`` when the segment was captured whole).
     """
 
     def __init__(self, *, verify_checksums: bool = True) -> None:
@@ -583,6 +584,44 @@ class Decoder:
         if proto == 0x0057:
             return self._ipv6(frame, ts, data, off + 2, vlan, n)
         return self._ppp_other(frame, ts, data, off, proto, vlan, n)
+
+    def _pppoe(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        """A PPPoE session frame at ``data[off:]`` (RFC 2516 §4): a 6-byte header whose
+        LENGTH counts the PPP frame after it; bytes the frame holds beyond LENGTH are not
+        PPP (Ethernet padding, a trailer).
+
+        So an IP datagram whose own length reaches past LENGTH ends there on this link:
+        Linux's ``pppoe_rcv`` trims the frame to LENGTH (and IP then drops the datagram as
+        truncated), tshark dissects only LENGTH bytes.  Where the frame holds the rest
+        anyway, the TCP segment is decoded as its IP header says (the sender's checksum
+        covers those bytes) and the bytes beyond LENGTH are taken out of its payload into
+        ``link_pad`` (counted in ``ip_length_beyond_frame``): no phantom bytes enter the
+        sequence space.  Zeek ignores LENGTH, so its reading counts them as payload.
+        """
+        seg = self._ppp(frame, ts, data, off + 6, vlan, n)
+        if seg is None:
+            return None
+        end = off + 6 + _U16.unpack_from(data, off + 4)[0]
+        if end >= n:  # the common case: LENGTH reaches the end of the frame (or beyond)
+            return seg
+        p = off + 6
+        proto = data[p] if data[p] & 1 else _U16.unpack_from(data, p)[0]  # RFC 1661 §6.5
+        ip = p + (1 if data[p] & 1 else 2)
+        if (proto == 0x21 and n >= ip + 20 and data[ip] >> 4 == 4 and data[ip + 9] == 6
+                and not _U16.unpack_from(data, ip + 6)[0] & 0x3FFF):
+            ip_end = ip + _U16.unpack_from(data, ip + 2)[0]
+        elif proto == 0x57 and n >= ip + 40 and data[ip + 6] == 6:
+            ip_end = ip + 40 + _U16.unpack_from(data, ip + 4)[0]
+        else:  # not TCP right inside IP: a tunnel's or a fragment's lengths are their own
+            return seg
+        pad = min(ip_end - end, seg.plen) if end < ip_end <= n else 0
+        if pad > 0:
+            seg.plen -= pad
+            seg.link_pad = pad
+            self.ip_length_beyond_frame += 1
+        return seg
 
     def _ppp_other(
         self, frame: int, ts: float, data: bytes, off: int, proto: int, vlan: tuple[int, ...],
@@ -901,7 +940,7 @@ class Decoder:
                     continue
                 return self._raw_ip(frame, ts, data, off, vlan, n)
             elif etype == ETH_PPPOE_SESSION:
-                return self._ppp(frame, ts, data, off + 6, vlan, n)
+                return self._pppoe(frame, ts, data, off, vlan, n)
             elif etype == ETH_PBB:  # 802.1ah: 4-byte I-TAG, then a whole customer frame
                 if n < off + 18:
                     break
