@@ -647,13 +647,33 @@ class Decoder:
     def _mpls(
         self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
     ) -> Segment | None:
-        """An MPLS label stack at ``data[off:]`` (RFC 3032), outside Ethernet (over PPP):
-        labels until bottom-of-stack, then IP, or a pseudowire control word (RFC 4385) and
-        an Ethernet frame, unwrapped within the nesting bound."""
+        """An MPLS label stack at ``data[off:]`` outside Ethernet (over PPP): what
+        :meth:`_mpls_stack` finds after it, an inner Ethernet frame unwrapped within the
+        nesting bound (PPP can carry MPLS that carries PPPoE that carries PPP again)."""
+        at, etype = self._mpls_stack(data, off, n)
+        if etype is None:
+            return None if at < 0 else self._raw_ip(frame, ts, data, at, vlan, n)
+        if self._nest >= _MAX_NESTING:
+            self._skip("too_many_encapsulations")
+            return None
+        self._nest += 1
+        try:
+            return self._ether(frame, ts, data, etype, at, vlan, n)
+        finally:
+            self._nest -= 1
+
+    def _mpls_stack(self, data: bytes, off: int, n: int) -> tuple[int, int | None]:
+        """Walk the MPLS label stack at ``data[off:]`` (RFC 3032) to bottom-of-stack.
+
+        Returns ``(at, None)`` for an IP packet at ``data[at:]``; ``(at, ethertype)`` when a
+        pseudowire control word (RFC 4385: first nibble 0) and a whole Ethernet frame follow,
+        its payload at ``data[at:]``; ``(-1, None)`` when the frame ends inside the stack or
+        that Ethernet header (counted as ``truncated``).
+        """
         while True:
             if n < off + 4:
                 self._skip("truncated")
-                return None
+                return -1, None
             bos = data[off + 2] & 1
             off += 4
             if bos:
@@ -661,17 +681,9 @@ class Decoder:
         if n > off and data[off] >> 4 == 0:  # control word, then a whole Ethernet frame
             if n < off + 18:
                 self._skip("truncated")
-                return None
-            if self._nest >= _MAX_NESTING:
-                self._skip("too_many_encapsulations")
-                return None
-            self._nest += 1
-            try:
-                return self._ether(frame, ts, data, _U16.unpack_from(data, off + 16)[0],
-                                   off + 18, vlan, n)
-            finally:
-                self._nest -= 1
-        return self._raw_ip(frame, ts, data, off, vlan, n)
+                return -1, None
+            return off + 18, _U16.unpack_from(data, off + 16)[0]
+        return off, None
 
     def _l2tp(
         self, frame: int, ts: float, data: bytes, q: int, end: int, vlan: tuple[int, ...]
@@ -919,26 +931,11 @@ class Decoder:
                 tci, etype = struct.unpack_from("!HH", data, off)
                 vlan = (*vlan, tci & 0x0FFF)
                 off += 4
-            elif etype in _MPLS_TYPES:
-                while True:  # label stack until bottom-of-stack (RFC 3032)
-                    if n < off + 4:
-                        self._skip("truncated")
-                        return None
-                    bos = data[off + 2] & 1
-                    off += 4
-                    if bos:
-                        break
-                if n <= off:
-                    break
-                nib = data[off] >> 4
-                if nib == 0:  # pseudowire control word (RFC 4385), then an Ethernet frame
-                    off += 4
-                    if n < off + 14:
-                        break
-                    etype = _U16.unpack_from(data, off + 12)[0]
-                    off += 14
-                    continue
-                return self._raw_ip(frame, ts, data, off, vlan, n)
+            elif etype in _MPLS_TYPES:  # the inner Ethernet frame goes round this loop
+                at, inner = self._mpls_stack(data, off, n)
+                if inner is None:
+                    return None if at < 0 else self._raw_ip(frame, ts, data, at, vlan, n)
+                etype, off = inner, at
             elif etype == ETH_PPPOE_SESSION:
                 return self._pppoe(frame, ts, data, off, vlan, n)
             elif etype == ETH_PBB:  # 802.1ah: 4-byte I-TAG, then a whole customer frame
