@@ -449,8 +449,9 @@ class Decoder:
     both capped at :data:`MAX_SKIP_REASONS` keys, the rest under ``other`` / ``-1``),
     ``payload_truncated`` (TCP segments whose payload the snaplen cut; still decoded),
     ``options_not_captured`` (TCP segments whose options the snaplen cut: header-only
-    captures; still decoded from the fixed header) and ``verify_checksums`` (compute
-    ``csum_ok`` when the segment was captured whole).
+    captures; still decoded from the fixed header), ``ip_length_beyond_frame`` (IP lengths
+    beyond what the frame, or a PPPoE header's length, carried: payload clamped) and
+    ``verify_checksums`` (compute ``csum_ok`` when the segment was captured whole).
     """
 
     def __init__(self, *, verify_checksums: bool = True) -> None:
@@ -588,6 +589,44 @@ class Decoder:
             return self._ipv6(frame, ts, data, off + 2, vlan, n)
         return self._ppp_other(frame, ts, data, off, proto, vlan, n)
 
+    def _pppoe(
+        self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
+    ) -> Segment | None:
+        """A PPPoE session frame at ``data[off:]`` (RFC 2516 §4): a 6-byte header whose
+        LENGTH counts the PPP frame after it; bytes the frame holds beyond LENGTH are not
+        PPP (Ethernet padding, a trailer).
+
+        So an IP datagram whose own length reaches past LENGTH ends there on this link:
+        Linux's ``pppoe_rcv`` trims the frame to LENGTH (and IP then drops the datagram as
+        truncated), tshark dissects only LENGTH bytes.  Where the frame holds the rest
+        anyway, the TCP segment is decoded as its IP header says (the sender's checksum
+        covers those bytes) and the bytes beyond LENGTH are taken out of its payload into
+        ``link_pad`` (counted in ``ip_length_beyond_frame``): no phantom bytes enter the
+        sequence space.  Zeek ignores LENGTH, so its reading counts them as payload.
+        """
+        seg = self._ppp(frame, ts, data, off + 6, vlan, n)
+        if seg is None:
+            return None
+        end = off + 6 + _U16.unpack_from(data, off + 4)[0]
+        if end >= n:  # the common case: LENGTH reaches the end of the frame (or beyond)
+            return seg
+        p = off + 6
+        proto = data[p] if data[p] & 1 else _U16.unpack_from(data, p)[0]  # RFC 1661 §6.5
+        ip = p + (1 if data[p] & 1 else 2)
+        if (proto == 0x21 and n >= ip + 20 and data[ip] >> 4 == 4 and data[ip + 9] == 6
+                and not _U16.unpack_from(data, ip + 6)[0] & 0x3FFF):
+            ip_end = ip + _U16.unpack_from(data, ip + 2)[0]
+        elif proto == 0x57 and n >= ip + 40 and data[ip + 6] == 6:
+            ip_end = ip + 40 + _U16.unpack_from(data, ip + 4)[0]
+        else:  # not TCP right inside IP: a tunnel's or a fragment's lengths are their own
+            return seg
+        pad = min(ip_end - end, seg.plen) if end < ip_end <= n else 0
+        if pad > 0:
+            seg.plen -= pad
+            seg.link_pad = pad
+            self.ip_length_beyond_frame += 1
+        return seg
+
     def _ppp_other(
         self, frame: int, ts: float, data: bytes, off: int, proto: int, vlan: tuple[int, ...],
         n: int,
@@ -612,13 +651,33 @@ class Decoder:
     def _mpls(
         self, frame: int, ts: float, data: bytes, off: int, vlan: tuple[int, ...], n: int
     ) -> Segment | None:
-        """An MPLS label stack at ``data[off:]`` (RFC 3032), outside Ethernet (over PPP):
-        labels until bottom-of-stack, then IP, or a pseudowire control word (RFC 4385) and
-        an Ethernet frame, unwrapped within the nesting bound."""
+        """An MPLS label stack at ``data[off:]`` outside Ethernet (over PPP): what
+        :meth:`_mpls_stack` finds after it, an inner Ethernet frame unwrapped within the
+        nesting bound (PPP can carry MPLS that carries PPPoE that carries PPP again)."""
+        at, etype = self._mpls_stack(data, off, n)
+        if etype is None:
+            return None if at < 0 else self._raw_ip(frame, ts, data, at, vlan, n)
+        if self._nest >= _MAX_NESTING:
+            self._skip("too_many_encapsulations")
+            return None
+        self._nest += 1
+        try:
+            return self._ether(frame, ts, data, etype, at, vlan, n)
+        finally:
+            self._nest -= 1
+
+    def _mpls_stack(self, data: bytes, off: int, n: int) -> tuple[int, int | None]:
+        """Walk the MPLS label stack at ``data[off:]`` (RFC 3032) to bottom-of-stack.
+
+        Returns ``(at, None)`` for an IP packet at ``data[at:]``; ``(at, ethertype)`` when a
+        pseudowire control word (RFC 4385: first nibble 0) and a whole Ethernet frame follow,
+        its payload at ``data[at:]``; ``(-1, None)`` when the frame ends inside the stack or
+        that Ethernet header (counted as ``truncated``).
+        """
         while True:
             if n < off + 4:
                 self._skip("truncated")
-                return None
+                return -1, None
             bos = data[off + 2] & 1
             off += 4
             if bos:
@@ -626,17 +685,9 @@ class Decoder:
         if n > off and data[off] >> 4 == 0:  # control word, then a whole Ethernet frame
             if n < off + 18:
                 self._skip("truncated")
-                return None
-            if self._nest >= _MAX_NESTING:
-                self._skip("too_many_encapsulations")
-                return None
-            self._nest += 1
-            try:
-                return self._ether(frame, ts, data, _U16.unpack_from(data, off + 16)[0],
-                                   off + 18, vlan, n)
-            finally:
-                self._nest -= 1
-        return self._raw_ip(frame, ts, data, off, vlan, n)
+                return -1, None
+            return off + 18, _U16.unpack_from(data, off + 16)[0]
+        return off, None
 
     def _l2tp(
         self, frame: int, ts: float, data: bytes, q: int, end: int, vlan: tuple[int, ...]
@@ -884,28 +935,13 @@ class Decoder:
                 tci, etype = struct.unpack_from("!HH", data, off)
                 vlan = (*vlan, tci & 0x0FFF)
                 off += 4
-            elif etype in _MPLS_TYPES:
-                while True:  # label stack until bottom-of-stack (RFC 3032)
-                    if n < off + 4:
-                        self._skip("truncated")
-                        return None
-                    bos = data[off + 2] & 1
-                    off += 4
-                    if bos:
-                        break
-                if n <= off:
-                    break
-                nib = data[off] >> 4
-                if nib == 0:  # pseudowire control word (RFC 4385), then an Ethernet frame
-                    off += 4
-                    if n < off + 14:
-                        break
-                    etype = _U16.unpack_from(data, off + 12)[0]
-                    off += 14
-                    continue
-                return self._raw_ip(frame, ts, data, off, vlan, n)
+            elif etype in _MPLS_TYPES:  # the inner Ethernet frame goes round this loop
+                at, inner = self._mpls_stack(data, off, n)
+                if inner is None:
+                    return None if at < 0 else self._raw_ip(frame, ts, data, at, vlan, n)
+                etype, off = inner, at
             elif etype == ETH_PPPOE_SESSION:
-                return self._ppp(frame, ts, data, off + 6, vlan, n)
+                return self._pppoe(frame, ts, data, off, vlan, n)
             elif etype == ETH_PBB:  # 802.1ah: 4-byte I-TAG, then a whole customer frame
                 if n < off + 18:
                     break

@@ -24,3 +24,4 @@ cdef class Segment:
     cdef public object tsecr
     cdef public object sack
     cdef public object syn_opts
+    cdef public long long link_pad

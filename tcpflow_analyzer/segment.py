@@ -114,7 +114,10 @@ class Segment:
     ``csum_ok`` (True/False, or None when the segment was not captured whole), ``ip_id``
     (IPv4 identification, -1 for IPv6), ``tcp_csum`` (the raw checksum field), ``tsval`` /
     ``tsecr`` (RFC 7323 timestamps or None), ``sack`` (tuple of ``(left, right)`` blocks or
-    None) and ``syn_opts`` (:class:`SynOptions` on SYN segments, else None).
+    None), ``syn_opts`` (:class:`SynOptions` on SYN segments, else None) and ``link_pad``
+    (set by the decoder, 0 unless the link layer's own length ended the datagram before the
+    IP header's length did, as a PPPoE length can: those bytes are not payload and not in
+    ``plen``, but Zeek, which ignores the PPPoE length, reads them as payload).
 
     Compiled, it is an extension type whose fields are declared in ``segment.pxd`` (C
     integers and a C double where the value is always a number; every field public, so
@@ -125,9 +128,9 @@ class Segment:
 
     if not cython.compiled:
         __slots__ = (
-            "ack", "csum_ok", "dport", "dst", "flags", "frame", "ip_id", "ipver", "plen",
-            "sack", "seq", "sport", "src", "syn_opts", "tcp_csum", "ts", "tsecr", "tsval",
-            "vlan", "win",
+            "ack", "csum_ok", "dport", "dst", "flags", "frame", "ip_id", "ipver", "link_pad",
+            "plen", "sack", "seq", "sport", "src", "syn_opts", "tcp_csum", "ts", "tsecr",
+            "tsval", "vlan", "win",
         )
 
     def __init__(
@@ -156,6 +159,7 @@ class Segment:
         self.tsecr = tsecr
         self.sack = sack
         self.syn_opts = syn_opts
+        self.link_pad = 0
 
     def __repr__(self) -> str:
         return (

@@ -1030,6 +1030,12 @@ class SeqAnalysis:
         sh: cython.int
         nextseq: cython.longlong
         not_adv: cython.bint
+        if flags & (_SYN | _ACK) == _SYN and fwd.base_set and seq == fwd.base:
+            # dissect_tcp (4.0, Wireshark issue 17616): a SYN sent again with the base seq
+            # first restores nextseq to maxseqtobeacked, so that a RST whose seq lay far
+            # ahead (RFC 9293 §3.10.7.3: a RST answering an ACK takes that ACK as its seq)
+            # does not turn the retried attempt's data and FIN into retransmissions
+            fwd.nextseq = fwd.maxack
         if flags & (_SYN | _ACK) == _SYN | _ACK:
             # dissect_tcp (4.0.17, observed): a SYN-ACK whose seq differs from the
             # direction's base seq is reused_ports and becomes the new base (same tcp.stream)

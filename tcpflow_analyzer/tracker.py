@@ -462,7 +462,7 @@ class Connection:
     def process(self, seg: Segment, from_a: bool) -> None:
         """Feed one segment sent by endpoint a (``from_a``) or b.  Never raises on data."""
         s, r = (self.a, self.b) if from_a else (self.b, self.a)
-        if self._steady_ok and not seg.flags & _CONTROL:
+        if self._steady_ok and not seg.flags & _CONTROL and not seg.link_pad:
             self._steady(seg, s, r, from_a)
             return
         self._general(seg, s, r, from_a)
@@ -475,8 +475,9 @@ class Connection:
         seq = seg.seq
         zk.zeek_before(self, seg, from_a)
         self._count(s, seg)
-        zk.zeek_process(
-            self, s, r, from_a == self.orig_is_a, flags, seq, seg.ack, plen, seg.win,
+        zk.zeek_process(  # Zeek reads a PPPoE frame's link_pad as payload (decode._pppoe)
+            self, s, r, from_a == self.orig_is_a, flags, seq, seg.ack, plen + seg.link_pad,
+            seg.win,
             seg.syn_opts.wscale if seg.syn_opts is not None else None,
         )
         s.win = seg.win

@@ -12,9 +12,10 @@ PPPoE, SLL, SLL2, Loopback, LLC, raw IP4/IP6, IP-in-IP).  dpkt's verdict is one 
   The payload length is computed from the IP header (IPv4 total length minus header
   lengths; IPv6 payload length minus extension headers), not from ``len(tcp.data)``,
   because dpkt's TCP data is what was captured (snaplen cuts it; a zero IPv4 length, as
-  TSO leaves it, makes dpkt keep Ethernet padding).  The checksum verdict is checked
-  against ``dpkt.in_cksum`` over the pseudo-header and segment when the whole segment was
-  captured, and must be None otherwise.
+  TSO leaves it, makes dpkt keep Ethernet padding); ours is ``plen + link_pad``, as dpkt
+  ignores a PPPoE LENGTH shorter than the IP length (see ``Decoder._pppoe``).  The
+  checksum verdict is checked against ``dpkt.in_cksum`` over the pseudo-header and segment
+  when the whole segment was captured, and must be None otherwise.
 * **fragment** — an IPv4 TCP fragment (MF or offset) or an IPv6 non-atomic fragment
   header: dpkt still parses a first fragment's TCP header, but we count ``ip_fragment``.
   (A fragment of UDP & co. is simply "not TCP".)
@@ -165,7 +166,8 @@ def _ours(seg: Segment) -> dict[str, object]:
     return {
         "vlan": seg.vlan, "ipver": seg.ipver, "src": seg.src, "dst": seg.dst,
         "sport": seg.sport, "dport": seg.dport, "seq": seg.seq, "ack": seg.ack,
-        "flags": seg.flags, "win": seg.win, "plen": seg.plen, "csum_ok": seg.csum_ok,
+        "flags": seg.flags, "win": seg.win, "plen": seg.plen + seg.link_pad,
+        "csum_ok": seg.csum_ok,
     }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -133,7 +134,8 @@ def test_checksum_verdicts_agree(data: bytes, lead: int, trail: int, alen: int,
 
 
 _SEG_FIELDS = ("frame", "ts", "vlan", "ipver", "src", "dst", "sport", "dport", "seq", "ack",
-               "flags", "win", "plen", "csum_ok", "ip_id", "tcp_csum", "tsval", "tsecr", "sack")
+               "flags", "win", "plen", "csum_ok", "ip_id", "tcp_csum", "tsval", "tsecr", "sack",
+               "link_pad")
 
 
 def _decoded(module: ModuleType, linktype: int, frame: bytes, verify: bool) -> tuple[object, ...]:
@@ -177,6 +179,11 @@ def _frames(draw: st.DrawFn) -> tuple[int, bytes]:
     else:
         l3 = cb.tcp6(payload_length=draw(st.none() | st.integers(0, 200)), **tcp)
         etype = cb.ETH_IPV6
+    if draw(st.integers(0, 3)) == 0:  # PPPoE, its LENGTH maybe short of the datagram
+        ppp = (b"\x00\x21" if etype == cb.ETH_IPV4 else b"\x00\x57") + l3
+        short = draw(st.integers(0, 12))
+        l3 = struct.pack("!BBHH", 0x11, 0, 1, max(0, len(ppp) - short)) + ppp
+        etype = cb.ETH_PPPOE
     tags = draw(st.lists(st.tuples(st.just(cb.ETH_8021Q), st.integers(0, 0xFFF)), max_size=2))
     frame = bytearray(cb.ether(l3, ethertype=etype, tags=tags))
     for at, value in draw(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)),

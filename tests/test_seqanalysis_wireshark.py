@@ -66,6 +66,12 @@ PROBES: dict[str, tuple[int | None, list[str], dict[int, set[str]]]] = {
     "fin_retransmission_is_not_out_of_order": (None, HANDSHAKE + [
         "100 a FA 1 1 0", "1 a FA 1 1 0"],
         {5: {"retransmission"}}),
+    # a RST far ahead (one answering a stray ACK takes its ack as seq), then the same SYN
+    # again: tshark restores nextseq, so the retried attempt's data and FIN are new
+    "syn_again_with_the_base_seq_restores_nextseq": (None, [
+        "0 a S 0 0 0", "1 a R 100000 0 0", "1000 a S 0 0 0", "10 b SA 0 1 0",
+        "10 a A 1 1 0", "1 a PA 1 1 100", "1 a FA 101 1 0"],
+        {3: {"retransmission"}}),
 }
 
 
