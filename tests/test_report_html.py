@@ -111,6 +111,19 @@ def test_timeline_spans_the_connections_in_round_bins(tmp_path: Path) -> None:
     assert tl["span_s"] < (end - tl["t0"]) + tl["bin_s"] + 1e-9
 
 
+def test_report_says_its_peak_of_open_connections_counts_the_lingering(
+        tmp_path: Path) -> None:
+    """The flow table's peak counts closed connections still lingering for their close
+    delay: three duplicated connections that never overlap make a peak of 3, so the page
+    must not call it "active at once"."""
+    cap = str(ROOT / "samples/anomalies/network-duplicate.pcap")
+    _, html = _report(tmp_path, cap)
+    data = _blocks(html)["report-data"]
+    assert isinstance(data, dict) and data["capture"]["max_active_connections"] == 3
+    assert "<dd>3 (most open at once, incl. lingering: 3)</dd>" in html
+    assert "active at once" not in html
+
+
 def test_report_listener_table_is_the_listener_view(tmp_path: Path) -> None:
     _, html = _report(tmp_path, *SAMPLES)
     data = _blocks(html)["report-data"]
