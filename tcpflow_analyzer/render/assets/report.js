@@ -238,7 +238,7 @@
   function tseqRange(d) {
     let lo = Infinity, hi = -Infinity, win = -Infinity;
     d.segments.forEach((s) => { lo = Math.min(lo, s[1]); hi = Math.max(hi, s[2]); });
-    d.acks.forEach((p) => { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); win = Math.max(win, p[2]); });
+    d.acks.forEach((p) => { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); if (p[2] != null) win = Math.max(win, p[2]); });
     d.sack.forEach((p) => { hi = Math.max(hi, p[2]); });
     if (!isFinite(lo)) return [0, 1];
     const span = Math.max(hi - lo, 1);
