@@ -197,7 +197,7 @@ class ReportCollector:
             if not traces:
                 return
             trace = traces.pop()
-            self._live -= len(trace.records)
+            self._live -= trace.n_records
         size = min(report["packets"]["orig"] + report["packets"]["resp"], self.max_segments)
         cid = report["id"]
         heapq.heappush(self._kept, (interest(report), -cid, size, trace))
