@@ -12,7 +12,10 @@ everything succeeded.
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -46,6 +49,27 @@ class _Sink:
 
     def append(self, event: Any) -> None:
         self.view.append(event)
+
+
+#: Allocations between two young-generation collections while the report records (the
+#: interpreter's default is 700).
+_YOUNG_THRESHOLD = 10_000
+
+
+@contextmanager
+def _fewer_young_collections() -> Iterator[None]:
+    """Collect the young generation less often while recording.  Each recorded segment
+    is one more tracked allocation, so at the default threshold the young collections ran
+    ten times as often as in ``analyze``, promoted the tracker's connections to the old
+    generation and set off full collections, each walking every live connection (a fifth
+    of the report's CPU on the 200k-packet slice).  Peak memory is unchanged: the
+    connections' cycles are still collected, in bigger batches."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], _YOUNG_THRESHOLD), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def report(
@@ -86,12 +110,13 @@ def report(
             view.add_flow(f)
             collector.on_flow(f)
 
-        stats = analyze_captures(captures, config, on_flow, sink=_Sink(view, collector),
-                                 on_segment=collector.on_segment if detail else None)
-        if collector.needs_detail_pass and not one_pass and collector.chosen_ids():
-            collector.start_detail_pass()
-            analyze_captures(captures, config, collector.on_flow,
-                             on_segment=collector.on_segment)
+        with _fewer_young_collections():
+            stats = analyze_captures(captures, config, on_flow, sink=_Sink(view, collector),
+                                     on_segment=collector.on_segment if detail else None)
+            if collector.needs_detail_pass and not one_pass and collector.chosen_ids():
+                collector.start_detail_pass()
+                analyze_captures(captures, config, collector.on_flow,
+                                 on_segment=collector.on_segment)
         data = build_report_data(collector, stats.to_dict(), view.to_list(),
                                  time_wait_s=config.time_wait_s)
         names = ", ".join("standard input" if c == "-" else os.path.basename(c)

@@ -13,6 +13,8 @@ uPlot in the browser.  Golden tests compare this data, not pixels.
 Conventions: ``t`` is seconds since the connection's first segment; sequence numbers are
 relative to each side's ISN (as in ``show``) unless ``raw_seq``; a direction is named by
 its *sender* (``orig`` = data orig sent, the ACKs and windows resp advertised for it).
+A RST's window field advertises nothing: its ACK point has no window edge (``None``) and
+the window graph has no point at it.
 """
 
 from __future__ import annotations
@@ -169,10 +171,13 @@ def build_graph_data(trace: ConnectionTrace, extras: dict[str, list[Any]] | None
             if rec.plen:
                 data_pts[role].append((rec.ts - t0, rec.plen))
         if ack is not None:
-            # this segment acknowledges peer's data and advertises a window for it
+            # this segment acknowledges peer's data and advertises a window for it; a RST
+            # advertises none (RFC 9293 §3.10.7 gives its window field no meaning, Linux
+            # sends 0): its ACK stays on the ACK line, its window is left out (tcptrace too)
+            rst = bool(rec.flags & RST)
             shift = 0 if rec.flags & SYN else shifts[role]
             win = rec.win << shift
-            dirs[peer]["acks"].append([t, ack, ack + win, rec.frame])
+            dirs[peer]["acks"].append([t, ack, None if rst else ack + win, rec.frame])
             if acked[peer] is None or ack > (acked[peer] or 0):
                 acked[peer] = ack
             for left, right in sacks.get(rec.frame, ()):
@@ -189,10 +194,11 @@ def build_graph_data(trace: ConnectionTrace, extras: dict[str, list[Any]] | None
             elif zero_since[peer] is not None:
                 dirs[peer]["zero_window"].append([zero_since[peer], t])
                 zero_since[peer] = None
-            flight = 0
-            if top[peer] is not None and acked[peer] is not None:
-                flight = max(0, (top[peer] or 0) - (acked[peer] or 0))
-            dirs[peer]["window"].append([t, win, flight, rec.frame])
+            if not rst:
+                flight = 0
+                if top[peer] is not None and acked[peer] is not None:
+                    flight = max(0, (top[peer] or 0) - (acked[peer] or 0))
+                dirs[peer]["window"].append([t, win, flight, rec.frame])
         if rec.plen and acked[role] is not None and dirs[role]["window"]:
             # the sender's bytes in flight grew: a point on its window graph
             last = dirs[role]["window"][-1]

@@ -90,18 +90,46 @@ class SegmentRecord(NamedTuple):
     reset: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
 class ConnectionTrace:
     """Everything recorded about one finished connection.
 
     Fields: ``report`` (its :func:`~tcpflow_analyzer.report.build_flow_report` dict),
-    ``records`` (its segments in capture order) and ``orig_is_a`` (whether endpoint *a* of
-    the records ended up as the originator).
+    ``records`` (its segments in capture order, :class:`SegmentRecord`) and ``orig_is_a``
+    (whether endpoint *a* of the records ended up as the originator).
+
+    The collector records plain tuples, named only when ``records`` is first read: the
+    garbage collector stops tracking a plain tuple of numbers and strings, never a named
+    one, and the report holds hundreds of thousands of records while it chooses (every
+    full collection walked them all: a third of the report's recording time).
     """
 
-    report: FlowReport
-    records: tuple[SegmentRecord, ...]
-    orig_is_a: bool
+    __slots__ = ("_named", "_raw", "orig_is_a", "report")
+
+    def __init__(self, *, report: FlowReport, records: tuple[tuple[Any, ...], ...],
+                 orig_is_a: bool) -> None:
+        self.report = report
+        self.orig_is_a = orig_is_a
+        self._raw = records
+        self._named: tuple[SegmentRecord, ...] | None = None
+
+    @property
+    def records(self) -> tuple[SegmentRecord, ...]:
+        """The segments in capture order."""
+        named = self._named
+        if named is None:
+            make = SegmentRecord._make
+            named = self._named = tuple(make(r) for r in self._raw)
+            self._raw = ()
+        return named
+
+    @property
+    def n_records(self) -> int:
+        """How many segments were recorded (without naming them)."""
+        return len(self._named) if self._named is not None else len(self._raw)
+
+    def __repr__(self) -> str:
+        return (f"ConnectionTrace(id={self.report.get('id')}, records={self.n_records}, "
+                f"orig_is_a={self.orig_is_a})")
 
 
 # -- selecting connections -----------------------------------------------------------------
@@ -202,7 +230,8 @@ class LadderCollector:
         self.selection = selection or Selection()
         self.traces: list[ConnectionTrace] = []
         self.all_ids: list[int] = []
-        self._records: dict[int, list[SegmentRecord]] = {}
+        #: conn id -> its records so far, plain tuples in SegmentRecord's field order
+        self._records: dict[int, list[tuple[Any, ...]]] = {}
         self._selected: dict[int, bool] = {}
         self._ntrans: dict[int, int] = {}
         self._states: dict[int, tuple[Any, Any]] = {}  # (a, b) states at the last segment
@@ -261,8 +290,9 @@ class LadderCollector:
         if len(records) >= MAX_CONN_RECORDS:
             self._unrecorded[cid] = self._unrecorded.get(cid, 0) + 1
             return
-        records.append(SegmentRecord(seg.frame, seg.ts, from_a, seg.flags, seg.seq, seg.ack,
-                                     seg.plen, seg.win, processed, states_a, states_b, reset))
+        # a plain tuple (see ConnectionTrace), in SegmentRecord's field order
+        records.append((seg.frame, seg.ts, from_a, seg.flags, seg.seq, seg.ack, seg.plen,
+                        seg.win, processed, states_a, states_b, reset))
 
     def on_flow(self, report: FlowReport) -> None:
         """Pair a finished connection's report with its recorded segments."""
@@ -303,7 +333,7 @@ class LadderCollector:
         if len(self.traces) >= MAX_TRACES:
             return False
         if self._held + n > MAX_HELD_RECORDS:
-            self._held = sum(len(t.records) for t in self.traces)
+            self._held = sum(t.n_records for t in self.traces)
             if self._held + n > MAX_HELD_RECORDS:
                 return False
         self._held += n

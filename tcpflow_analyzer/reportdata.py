@@ -7,7 +7,8 @@
   endpoints as indexes into a string table), about 60 bytes of JSON each, so the report of a
   100,000-connection capture stays a few MB;
 * connection starts and failures feed one **timeline** (capture time, every file) of at
-  most :data:`TIMELINE_BINS` bins, built at the end from the start ts of each connection;
+  most :data:`TIMELINE_BINS` bins of a round width, built at the end from the start ts of
+  each connection and spanning from the first start to the last connection's end;
 * the **detail** of a connection (its ladder, drawn as ``show`` draws it, and its graph data,
   :func:`~tcpflow_analyzer.graphdata.build_graph_data`) is kept for at most ``max_detail``
   connections holding at most ``segment_budget`` recorded segments between them.  Which
@@ -24,6 +25,7 @@ here.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,7 +197,7 @@ class ReportCollector:
             if not traces:
                 return
             trace = traces.pop()
-            self._live -= len(trace.records)
+            self._live -= trace.n_records
         size = min(report["packets"]["orig"] + report["packets"]["resp"], self.max_segments)
         cid = report["id"]
         heapq.heappush(self._kept, (interest(report), -cid, size, trace))
@@ -254,21 +256,39 @@ def _merge_summary(total: dict[str, Any], one: dict[str, Any]) -> None:
             total[key] += value
 
 
-def _timeline(starts: list[float], fails: list[float]) -> dict[str, Any]:
-    """Connection starts and failures counted in at most TIMELINE_BINS equal bins."""
+def _bin_width(span_s: float) -> float:
+    """The smallest 1, 2 or 5 times a power of ten that cuts ``span_s`` into at most
+    TIMELINE_BINS bins (1 ms for a zero span: one bin)."""
+    if span_s <= 0:
+        return 1e-3
+    raw = span_s / TIMELINE_BINS
+    exp = math.floor(math.log10(raw))
+    for step in (1, 2, 5, 10):
+        width = step * 10.0 ** exp
+        if width >= raw * (1 - 1e-9):
+            return float(f"{width:.12g}")
+    return 10.0 ** (exp + 1)  # pragma: no cover - the loop's 10 always fits
+
+
+def _timeline(starts: list[float], fails: list[float], end: float) -> dict[str, Any]:
+    """Connection starts and failures counted in at most TIMELINE_BINS equal bins of a
+    round width, from the first start to ``end`` (the last connection's last segment), so
+    the time axis spans the capture's connections, not just their starts."""
     if not starts:
-        return {"t0": None, "bin_s": 0.0, "starts": [], "failures": []}
-    lo, hi = min(starts), max(starts)
-    span = hi - lo
-    bins = TIMELINE_BINS if span > 0 else 1
-    width = span / bins if span > 0 else 1.0
+        return {"t0": None, "bin_s": 0.0, "span_s": 0.0, "starts": [], "failures": []}
+    lo = min(starts)
+    span = max(end, max(starts)) - lo
+    width = _bin_width(span)
+    bins = max(1, min(TIMELINE_BINS, math.ceil(span / width * (1 - 1e-12))))
     s = [0] * bins
     f = [0] * bins
     for ts in starts:
         s[min(int((ts - lo) / width), bins - 1)] += 1
     for ts in fails:
         f[min(int((ts - lo) / width), bins - 1)] += 1
-    return {"t0": lo, "bin_s": width, "starts": s, "failures": f}
+    # 12 significant digits: 189 bins of 0.1 s span 18.9 s, not 18.900000000000002
+    return {"t0": lo, "bin_s": width, "span_s": float(f"{max(span, bins * width):.12g}"),
+            "starts": s, "failures": f}
 
 
 def build_report_data(collector: ReportCollector, capture: dict[str, Any],
@@ -300,7 +320,9 @@ def build_report_data(collector: ReportCollector, capture: dict[str, Any],
         "listeners": listeners,
         "files": collector.files,
         "timeline": _timeline([t for ts in collector._starts for t in ts],
-                              [t for ts in collector._fails for t in ts]),
+                              [t for ts in collector._fails for t in ts],
+                              max(map(sum, zip(rows.cols["start"], rows.cols["duration"],
+                                               strict=True)), default=0.0)),
         "columns": list(COLUMNS),
         "strings": rows.strings,
         "rows": rows.cols,

@@ -77,6 +77,23 @@ def test_marks_and_stalls_come_from_the_report() -> None:
     assert d["directions"]["orig"]["sack"] == [] and d["directions"]["resp"]["sack"]
 
 
+def test_a_rst_keeps_its_ack_but_advertises_no_window(tmp_path: Path) -> None:
+    """A RST's window field means nothing (Linux sends 0): the window lines leave it out,
+    as tcptrace does, instead of dropping to 0 at the end; its ACK is still drawn."""
+    (d,), _ = graph_data("samples/kernel-rst-linger0.pcap")
+    rst_acks = [(role, a) for role in ("orig", "resp") for a in d["directions"][role]["acks"]
+                if a[2] is None]
+    assert len(rst_acks) == 1  # the RST+ACK of SO_LINGER 0
+    role, (_t, ack, _win, frame) = rst_acks[0]
+    assert ack > 0
+    windows = d["directions"][role]["window"]
+    assert windows and all(w[3] != frame for w in windows) and windows[-1][1] > 0
+    out = tmp_path / "t.svg"
+    assert run("graph", str(ROOT / "samples/kernel-rst-linger0.pcap"), "--conn", "1",
+               "-k", "tseq", "-o", str(out))[0] == 0
+    assert f"frame {frame}: ACK {ack}, RST: no window" in out.read_text(encoding="utf-8")
+
+
 def test_relative_numbers_keep_growing_past_the_wrap_and_raw_seq_shows_the_wire() -> None:
     (rel,), _ = graph_data("samples/seq-wrap.pcap")
     (raw,), _ = graph_data("samples/seq-wrap.pcap", raw_seq=True)

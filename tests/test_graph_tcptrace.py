@@ -22,12 +22,11 @@ each says who is right:
    mod 2**32; both are the same numbers.
 4. **The first ACK** (normally the SYN-ACK's) only starts tcptrace's ACK and window lines
    (no point is drawn at it); we plot it.  So we have exactly one ACK point more, the first.
-5. **ACK and window of a RST**: tcptrace leaves RST segments out of its ACK and window
-   lines; we plot the ACK of a RST+ACK (the field is valid there, RFC 9293 §3.10.7) with its
-   window field.  Our points at RSTs are left out of the comparison.  tcptrace is the more
-   useful here for the window: a RST's window field advertises nothing (Linux sends 0), so
-   our window line's last step at a RST can mislead (not changed here: the graph goldens
-   would move; noted for the graph's owner).
+5. **ACK of a RST**: tcptrace leaves RST segments out of its ACK line; we plot the ACK of
+   a RST+ACK (the field is valid there, RFC 9293 §3.10.7).  Our ACK points at RSTs are left
+   out of the ACK comparison.  The *window* of a RST both tools leave out (it advertises
+   nothing; Linux sends 0): our window edge there is ``None``, so the window lines are
+   compared whole, RSTs included.
 6. **Retransmission marks**: tcptrace marks ``R`` on any segment whose sequence numbers it
    saw before.  We name the cause instead: a keep-alive probe (``keep_alive``, RFC 9293
    §3.8.4) or a copy the network made (``duplicate_segment``, same IP ID) is not a
@@ -177,10 +176,11 @@ def compare(theirs: dict[str, Any], ours: dict[str, Any]) -> list[str]:
         if not (same and end_ok):
             bad.append(f"segment {a} (tcptrace) vs {b[:3]} (ours)")
     # -- ACK and window lines (differences 4 and 5)
-    acks = [a for a in d["acks"] if a[3] not in ours["rsts"]]
+    acks = {"ack": [a for a in d["acks"] if a[3] not in ours["rsts"]],
+            "win": [a for a in d["acks"] if a[2] is not None]}
     for name, col in (("ack", 1), ("win", 2)):
         series = steps(theirs[name])
-        last = {t0 + a[0]: a[col] % MOD for a in acks}  # the value after each ACK time
+        last = {t0 + a[0]: a[col] % MOD for a in acks[name]}  # the value after each ACK
         if len(series) != max(len(last) - 1, 0):
             bad.append(f"{name}: {len(series)} points by tcptrace, {len(last)} by us")
         times = sorted(last)

@@ -89,6 +89,41 @@ def test_report_has_a_row_per_connection_and_the_ladder_show_draws(tmp_path: Pat
     assert det["graph"]["directions"]["resp"]["sack"]
 
 
+def test_timeline_spans_the_connections_in_round_bins(tmp_path: Path) -> None:
+    """The timeline runs from the first connection's start to the last one's end, in
+    bins of a round width: a 2.5 s capture of one connection gets a 2.5 s axis (it used
+    to get a single 1 s bin, which the browser stretched to 0–100 s)."""
+    cap = str(ROOT / "samples/anomalies/kernel-zero-window.pcap")
+    data = _blocks(_report(tmp_path, cap)[1])["report-data"]
+    assert isinstance(data, dict)
+    tl = data["timeline"]
+    (start,), (duration,) = data["rows"]["start"], data["rows"]["duration"]
+    assert tl["t0"] == start and 2.5 < duration < 2.51
+    assert tl["bin_s"] == 0.02 and len(tl["starts"]) == 126  # 2.507 s / 240 -> 20 ms
+    assert tl["span_s"] == pytest.approx(2.52) and tl["starts"][0] == 1
+    # many connections over a long span: at most TIMELINE_BINS bins, each start counted
+    _, html = _report(tmp_path, *SAMPLES)
+    data = _blocks(html)["report-data"]
+    assert isinstance(data, dict)
+    tl, rows = data["timeline"], data["rows"]
+    end = max(s + d for s, d in zip(rows["start"], rows["duration"], strict=True))
+    assert len(tl["starts"]) <= 240 and tl["t0"] + tl["span_s"] >= end
+    assert tl["span_s"] < (end - tl["t0"]) + tl["bin_s"] + 1e-9
+
+
+def test_report_says_its_peak_of_open_connections_counts_the_lingering(
+        tmp_path: Path) -> None:
+    """The flow table's peak counts closed connections still lingering for their close
+    delay: three duplicated connections that never overlap make a peak of 3, so the page
+    must not call it "active at once"."""
+    cap = str(ROOT / "samples/anomalies/network-duplicate.pcap")
+    _, html = _report(tmp_path, cap)
+    data = _blocks(html)["report-data"]
+    assert isinstance(data, dict) and data["capture"]["max_active_connections"] == 3
+    assert "<dd>3 (most open at once, incl. lingering: 3)</dd>" in html
+    assert "active at once" not in html
+
+
 def test_report_listener_table_is_the_listener_view(tmp_path: Path) -> None:
     _, html = _report(tmp_path, *SAMPLES)
     data = _blocks(html)["report-data"]
@@ -179,13 +214,14 @@ def _distinct_colours(png: bytes) -> int:
 
 @needs_chromium
 def test_report_opens_offline_with_no_error_and_draws_its_graphs(tmp_path: Path) -> None:
-    out, _ = _report(tmp_path, *SAMPLES)
+    out, html = _report(tmp_path, *SAMPLES)
     res = load_page(out.as_uri() + "#conn=7", {
         "rows": "document.querySelectorAll('#conn-body tr').length",
         "charts": "Number(document.getElementById('detail').dataset.charts)",
         "ink": _INK,
         "ladder": "document.querySelector('pre.ladder').textContent",
         "timeline": "document.querySelectorAll('#timeline canvas').length",
+        "xrange": "document.querySelector('#timeline .chart').dataset.xrange",
         "listeners": "document.querySelectorAll('#listeners tbody tr').length",
         "interact": _FILTER,
     })
@@ -193,6 +229,8 @@ def test_report_opens_offline_with_no_error_and_draws_its_graphs(tmp_path: Path)
     assert res.errors == [] and res.requests == []
     v = res.values
     assert v["rows"] == 8 and v["timeline"] >= 1 and v["listeners"] >= 1
+    tl = _blocks(html)["report-data"]["timeline"]  # type: ignore[index]
+    assert [float(x) for x in v["xrange"].split()] == pytest.approx([0, tl["span_s"]])
     # connection 7: the zero-window capture, two tseq, throughput, rtt, two window graphs
     assert v["charts"] == 6 and all(n > 1000 for n in v["ink"]), v["ink"]
     assert "Connection #7" in v["ladder"] and "zero_window" in v["ladder"]

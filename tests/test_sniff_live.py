@@ -524,7 +524,7 @@ def test_terminal_shows_live_view_then_report(netns: str) -> None:
     assert "RST by orig (abort" in text
     assert "RST by resp (refused" in text
     assert "TIME-WAIT entered by orig" in text
-    assert "active" in text and "kernel drops: 0" in text
+    assert "open (incl. lingering)" in text and "kernel drops: 0" in text
     assert "3 TCP connections" in text  # the final terminal report
     assert "refused" in text and "-way, orig first" in text
 

@@ -308,6 +308,7 @@ def test_live_view_logs_events_and_draws_active_connections() -> None:
     assert "TIME-WAIT entered by orig" in out
     assert "RST by resp (abort, in window)" in out
     assert "1 more events not shown" in out  # max_lines=3 of 4 logged events
+    assert "1 open (incl. lingering)" in out  # the table's count: closed ones linger in it
     assert "10.0.0.1:40000" in out and "TIME-WAIT" in out and "1.2k" in out
 
 

@@ -12,6 +12,7 @@ browser) naming its frame, so the frame behind any mark is one hover away.
 from __future__ import annotations
 
 import io
+import math
 import re
 from typing import Any
 from xml.sax.saxutils import escape
@@ -118,7 +119,7 @@ def _tseq_range(d: dict[str, Any]) -> tuple[float, float]:
         return (0.0, 1.0)
     lo, hi = min(lows), max(highs)
     span = max(hi - lo, 1)
-    win = max((p[2] for p in d["acks"]), default=hi)
+    win = max((p[2] for p in d["acks"] if p[2] is not None), default=hi)
     if win <= hi + 0.5 * span:
         hi = max(hi, win)
     pad = max((hi - lo) * 0.05, 1)
@@ -148,12 +149,14 @@ def _tseq(fig: Any, data: dict[str, Any], titles: _Titles) -> None:
             t = [p[0] for p in d["acks"]]
             (ack_line,) = ax.step(t, [p[1] for p in d["acks"]], where="post", color=ACK_COLOUR,
                                   lw=1, label=f"ACK from {receiver}")
-            ax.step(t, [p[2] for p in d["acks"]], where="post", color=WINDOW_COLOUR, lw=1,
-                    label="advertised window edge (ACK + window)")
+            # a RST's window edge is None: the line stops there (NaN breaks it)
+            ax.step(t, [math.nan if p[2] is None else p[2] for p in d["acks"]], where="post",
+                    color=WINDOW_COLOUR, lw=1, label="advertised window edge (ACK + window)")
             handles += [ack_line, Line2D([], [], color=WINDOW_COLOUR,
                                          label="advertised window edge (ACK + window)")]
             dots = ax.scatter(t, [p[1] for p in d["acks"]], s=2, color=ACK_COLOUR, zorder=3)
-            titles.add(dots, [f"frame {p[3]}: ACK {p[1]}, window edge {p[2]}"
+            titles.add(dots, [f"frame {p[3]}: ACK {p[1]}, "
+                              + ("RST: no window" if p[2] is None else f"window edge {p[2]}")
                               for p in d["acks"]])
         if d["sack"]:
             lc = LineCollection([[(p[0], p[1]), (p[0], p[2])] for p in d["sack"]],

@@ -97,7 +97,9 @@ def _summary(data: dict[str, Any]) -> str:
     items: list[tuple[str, str]] = [
         ("files", ", ".join(cap["files"]) or "–"),
         ("frames", f"{cap['frames']:,} ({cap['tcp_segments']:,} TCP segments)"),
-        ("connections", f"{summ['connections']:,} (most active at once: "
+        # the flow table's peak: closed and reset connections linger there for their close
+        # delay, unanswered ones until their timeout (not the listeners' half-open peak)
+        ("connections", f"{summ['connections']:,} (most open at once, incl. lingering: "
                         f"{cap['max_active_connections']:,})"),
     ]
     if rows["start"]:

@@ -230,7 +230,7 @@ class LiveView:
         head.append(st.source, style="bold")
         head.append(f"  {int(st.elapsed_s) // 60:02d}:{int(st.elapsed_s) % 60:02d}")
         head.append(f"  {st.frames:,} frames ({st.rate:,.0f}/s), {st.tcp_segments:,} TCP")
-        head.append(f"  {st.active:,} active, {st.finished:,} ended")
+        head.append(f"  {st.active:,} open (incl. lingering), {st.finished:,} ended")
         head.append("  kernel drops: ")
         head.append(f"{st.kernel_dropped:,}", style="red bold" if st.kernel_dropped else "")
         table = Table(header_style="bold", expand=False, box=None, padding=(0, 1))

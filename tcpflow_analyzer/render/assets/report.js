@@ -238,7 +238,7 @@
   function tseqRange(d) {
     let lo = Infinity, hi = -Infinity, win = -Infinity;
     d.segments.forEach((s) => { lo = Math.min(lo, s[1]); hi = Math.max(hi, s[2]); });
-    d.acks.forEach((p) => { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); win = Math.max(win, p[2]); });
+    d.acks.forEach((p) => { lo = Math.min(lo, p[1]); hi = Math.max(hi, p[1]); if (p[2] != null) win = Math.max(win, p[2]); });
     d.sack.forEach((p) => { hi = Math.max(hi, p[2]); });
     if (!isFinite(lo)) return [0, 1];
     const span = Math.max(hi - lo, 1);
@@ -404,14 +404,18 @@
       box.appendChild(h);
       host.appendChild(box);
       const u = new uPlot({
-        width: chartWidth(host), height: 200, scales: { x: { time: false } },
+        // the axis spans the connections (first start to last end), never uPlot's guess
+        // (a lone bin would get 0–100 s whatever the capture's length)
+        width: chartWidth(host), height: 200,
+        scales: { x: { time: false, range: [xs[0], xs[0] + (tl.span_s || tl.bin_s * xs.length)] } },
         series: [
-          { label: "since capture start", value: (u, v) => v == null ? "–" : fmtS(v) },
+          { label: "since the first connection started", value: (u, v) => v == null ? "–" : fmtS(v) },
           { label: "started, did not fail", stroke: COLOURS.direction.orig, fill: COLOURS.direction.orig + "99", paths: bars, points: { show: false } },
           { label: "failed (refused, unanswered, incomplete, reset)", stroke: COLOURS.marks.lost_segment, fill: COLOURS.marks.lost_segment + "cc", paths: bars, points: { show: false } },
         ],
         axes: [{ label: "time since the first connection started", values: (u, v) => v.map(fmtS), space: 70 },
           { label: "connections", size: 60 }],
+        hooks: { draw: [(u) => { box.dataset.xrange = u.scales.x.min + " " + u.scales.x.max; }] },
       }, [xs, ok, tl.failures], box);
       charts.push(u);
       box.dataset.points = String(xs.length);
