@@ -13,6 +13,7 @@ from tcpflow_analyzer.history cimport (
 )
 from tcpflow_analyzer.record cimport ConnRecord, Endpoint
 from tcpflow_analyzer.segment cimport Segment
+from tcpflow_analyzer.seqanalysis cimport SeqAnalysis
 from tcpflow_analyzer.seqnum cimport in_window, seq_diff
 
 cdef bint _is_steady(Endpoint ep)
@@ -41,5 +42,6 @@ cdef class Connection(ConnRecord):
     cdef void _ack_arrives(self, Endpoint s, Endpoint r, Segment seg)
     cdef void _zeek_gap(self, Endpoint s, Endpoint r, Segment seg, bint gap)
     cdef void _handshake_done(self, Segment seg)
+    cdef void _analyse(self, Segment seg, bint from_a)
     cdef void _send_rst(self, Endpoint s, Endpoint r, Segment seg)
     cdef int _window_shift(self, Endpoint ep)

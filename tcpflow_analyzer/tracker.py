@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # mypy reads the stand-in's signatures
     )
     from .record import ConnRecord, Endpoint
     from .segment import Segment
+    from .seqanalysis import SeqAnalysis
     from .seqnum import in_window, seq_diff
 else:
     try:
@@ -432,8 +433,7 @@ class Connection(ConnRecord):
         # 3. what S sends
         if flags & _RST:
             self._send_rst(s, r, seg)
-            if self.seq is not None:
-                self.seq.process(self, seg, from_a)
+            self._analyse(seg, from_a)
             return
         if flags & _SYN:
             if has_ack:
@@ -450,8 +450,7 @@ class Connection(ConnRecord):
         if has_ack:
             self._ack_arrives(s, r, seg)
             s._last_ack = ack
-        if self.seq is not None:
-            self.seq.process(self, seg, from_a)
+        self._analyse(seg, from_a)
 
     @cython.cfunc
     def _count(self, s: Endpoint, seg: Segment) -> cython.void:
@@ -514,8 +513,18 @@ class Connection(ConnRecord):
             elif r._z_hole >= 0:
                 self._zeek_gap(s, r, seg, False)
             s._last_ack = ack
-        if self.seq is not None:
-            self.seq.process(self, seg, from_a)
+        self._analyse(seg, from_a)
+
+    @cython.cfunc
+    def _analyse(self, seg: Segment, from_a: cython.bint) -> cython.void:
+        """The last peer: the sequence analysis (a C call when compiled), if it is on."""
+        sa = self.seq
+        if sa is None:
+            return
+        if cython.compiled:
+            cython.cast(SeqAnalysis, sa, typecheck=True).process(self, seg, from_a)
+        else:
+            sa.process(self, seg, from_a)
 
     @cython.cfunc
     def _advance(self, s: Endpoint, seq: cython.longlong, plen: cython.longlong,
