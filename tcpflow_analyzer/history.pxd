@@ -23,10 +23,12 @@ cdef void _set(Endpoint ep, int state) noexcept
 cdef void _zeek_state_machine(ConnRecord conn, Endpoint ep, Endpoint peer, bint is_orig,
                               int flags, long long plen)
 cdef void _set_reset_state(Endpoint ep) noexcept
-cdef object _life(ConnRecord conn)
+cdef void _life(ConnRecord conn)
+cdef void _expire_clear(ConnRecord conn)
+cdef void _expire_add(ConnRecord conn, double first)
 cdef void _swap_roles(ConnRecord conn)
 cdef void _connection_closed(ConnRecord conn, Endpoint ep, Endpoint peer)
-cdef bint _timer_fired(ConnRecord conn, object life, double ts)
+cdef bint _timer_fired(ConnRecord conn, double ts)
 cdef bint _is_reuse(ConnRecord conn, int flags, long long seq)
 cpdef void zeek_before(ConnRecord conn, Segment seg, bint from_a)
 cdef void _new_row(ConnRecord conn, Segment seg, bint from_a)

@@ -13,7 +13,7 @@ This module reproduces the rules of Zeek's TCP session adapter as documented in
 
 Everything here is pure and driven by the orchestrator (:class:`.tracker.Connection`): it
 reads the connection record (:mod:`.record`) and the segment and writes only the record's
-Zeek fields (``z_*``, ``history``, ``hist_seen``, ``zeek_life``, ``z_swap`` and, for a role
+Zeek fields (``z_*``, ``history``, ``hist_seen``, the timers, ``z_swap`` and, for a role
 flip, ``orig_is_a``); nothing is stored that can be derived.  It imports no other peer.
 
 Typed for Cython 3 in pure Python mode (STYLE §8, ``history.pxd``): the per-segment helpers
@@ -311,7 +311,8 @@ def _zeek_state_machine(
         if flags & _SYN:
             if is_orig:
                 _set(ep, Z_SYN_ACK_SENT if flags & _ACK else Z_SYN_SENT)
-                _life(conn).attempt = conn.last_ts + TCP_ATTEMPT_DELAY_S
+                _life(conn)
+                conn.z_attempt = conn.last_ts + TCP_ATTEMPT_DELAY_S
             else:
                 if not flags & _ACK and peer.z_state == Z_SYN_ACK_SENT:
                     # SYN / SYN-ACK seen in reverse order (two capture interfaces): flip
@@ -392,66 +393,85 @@ TCP_CONNECTION_LINGER_S = 5.0
 MAX_ZEEK_ROWS = 32
 
 
-class ZeekLife:
-    """Zeek's timers for the current row, and the rows already finished.
-
-    ``attempt``/``delete``: AttemptTimer / ConnDeleteTimer times (0: none); ``expire``:
-    first times of ExpireTimer chains (re-armed every ``tcp_session_timer``); ``active``:
-    Zeek's ``is_active``; ``row_start``: ts of the row's first packet; ``base``: our
-    packet and byte counters (a, b) when the row began; ``rows``: finished rows.
-    """
-
-    __slots__ = ("active", "attempt", "base", "delete", "expire", "row_start", "rows")
-
-    def __init__(self, start: float) -> None:
-        self.attempt = 0.0
-        self.delete = 0.0
-        self.expire = [start + TCP_SYN_TIMEOUT_S]
-        self.active = True
-        self.row_start = start
-        self.base = (0, 0, 0, 0)
-        self.rows: list[dict[str, object]] = []
-
+# Zeek's timers for the current row and the rows already finished live in the record's
+# ``z_*`` connection fields: ``z_life`` (timers started), ``z_attempt``/``z_delete``
+# (AttemptTimer / ConnDeleteTimer times, 0: none), the first times of the ExpireTimer
+# chains (re-armed every ``tcp_session_timer``: ``z_n_expire`` of them, the first in
+# ``z_expire0``, the others in the list ``z_expire_more``), ``z_active`` (Zeek's
+# ``is_active``), ``z_row_start`` (ts of the row's first packet), ``z_base`` (our packet
+# and byte counters (a, b) when the row began, None: zeros) and ``z_rows`` (finished rows).
 
 _ZEEK_EP = ("z_state", "z_prev", "z_start", "z_last", "z_hist_syn", "z_hist_fin", "z_hist_rst",
             "z_wscale", "z_did_close", "_z_hole", "z_n_c", "z_n_w", "z_n_t", "z_n_g")
-_ZEEK_CONN = ("history", "hist_seen", "zeek_last_ts", "orig_is_a", "z_swap")
+_ZEEK_CONN = ("history", "hist_seen", "zeek_last_ts", "orig_is_a", "z_swap", "z_life",
+              "z_active", "z_attempt", "z_delete", "z_row_start", "z_expire0", "z_n_expire",
+              "z_base")
 
 
 def zeek_snapshot(conn: ConnRecord) -> tuple[Any, ...]:
     """All of the Zeek reading's state of ``conn``, for :func:`zeek_restore`."""
-    life = conn.zeek_life
+    more, rows = conn.z_expire_more, conn.z_rows
     return (
         tuple(getattr(conn.a, k) for k in _ZEEK_EP),
         tuple(getattr(conn.b, k) for k in _ZEEK_EP),
         tuple(getattr(conn, k) for k in _ZEEK_CONN),
-        None if life is None else (life.attempt, life.delete, list(life.expire), life.active,
-                                   life.row_start, life.base, list(life.rows)),
+        None if more is None else list(more), None if rows is None else list(rows),
     )
 
 
 def zeek_restore(conn: ConnRecord, snap: tuple[Any, ...]) -> None:
     """Put back the Zeek reading as :func:`zeek_snapshot` found it: a segment Zeek never
     analysed leaves no trace in it."""
-    a_vals, b_vals, c_vals, life = snap
+    a_vals, b_vals, c_vals, more, rows = snap
     for ep, vals in ((conn.a, a_vals), (conn.b, b_vals)):
         for k, v in zip(_ZEEK_EP, vals, strict=True):
             setattr(ep, k, v)
     for k, v in zip(_ZEEK_CONN, c_vals, strict=True):
         setattr(conn, k, v)
-    if life is None:
-        conn.zeek_life = None
-    else:
-        z = conn.zeek_life = ZeekLife(0.0)
-        z.attempt, z.delete, z.expire, z.active, z.row_start, z.base, z.rows = life
+    conn.z_expire_more = more
+    conn.z_rows = rows
 
 
 @cython.cfunc
-def _life(conn: ConnRecord) -> object:
-    life = conn.zeek_life
-    if life is None:
-        life = conn.zeek_life = ZeekLife(conn.first_ts)
-    return life  # type: ignore[no-any-return]
+def _life(conn: ConnRecord) -> cython.void:
+    """Start Zeek's timers for the connection (once): its first row, begun at its start."""
+    if conn.z_life:
+        return
+    conn.z_life = True
+    conn.z_attempt = conn.z_delete = 0.0
+    _expire_clear(conn)
+    _expire_add(conn, conn.first_ts + TCP_SYN_TIMEOUT_S)
+    conn.z_active = True
+    conn.z_row_start = conn.first_ts
+    conn.z_base = None
+    conn.z_rows = None
+
+
+@cython.cfunc
+def _expire_clear(conn: ConnRecord) -> cython.void:
+    conn.z_n_expire = 0
+    conn.z_expire_more = None
+
+
+@cython.cfunc
+def _expire_add(conn: ConnRecord, first: cython.double) -> cython.void:
+    """Start one more ExpireTimer chain, first firing at ``first``."""
+    if conn.z_n_expire == 0:
+        conn.z_expire0 = first
+    elif conn.z_expire_more is None:
+        conn.z_expire_more = [first]
+    else:
+        conn.z_expire_more.append(first)
+    conn.z_n_expire += 1
+
+
+def _chain_fired(first: Any, idle_after: Any, ts: Any) -> bool:
+    """Whether the ExpireTimer chain first firing at ``first`` fired by ``ts`` after the
+    idle period ending at ``idle_after`` (Python floats: the same arithmetic either way)."""
+    tick = first
+    if tick <= idle_after:  # the first tick of this chain after the idle period
+        tick += TCP_SESSION_TIMER_S * (int((idle_after - first) // TCP_SESSION_TIMER_S) + 1)
+    return bool(tick <= ts)
 
 
 def zeek_orig_resp(conn: ConnRecord) -> tuple[Endpoint, Endpoint]:
@@ -464,8 +484,7 @@ def zeek_orig_resp(conn: ConnRecord) -> tuple[Endpoint, Endpoint]:
 def _swap_roles(conn: ConnRecord) -> cython.void:
     """Zeek's FlipRoles.  In the first row our roles follow Zeek's (as they always have);
     in a later row only Zeek's naming flips, so our own roles keep saying who began."""
-    life = conn.zeek_life
-    if life is not None and life.rows:
+    if conn.z_life and conn.z_rows:
         conn.z_swap = not conn.z_swap
     else:
         conn.orig_is_a = not conn.orig_is_a
@@ -477,44 +496,47 @@ def _connection_closed(conn: ConnRecord, ep: Endpoint, peer: Endpoint) -> cython
     if ep.z_did_close:
         return
     ep.z_did_close = True
-    life = _life(conn)
+    _life(conn)
     if ep.z_state == Z_RESET or peer.z_did_close or peer.z_state == Z_INACTIVE:
-        life.attempt = 0.0  # CancelTimers
-        life.expire = []
-        life.active = False
-        life.delete = conn.zeek_last_ts + TCP_CLOSE_DELAY_S
+        conn.z_attempt = 0.0  # CancelTimers
+        _expire_clear(conn)
+        conn.z_active = False
+        conn.z_delete = conn.zeek_last_ts + TCP_CLOSE_DELAY_S
     elif ep.z_prev != Z_INACTIVE:
-        life.expire.append(conn.zeek_last_ts + TCP_SESSION_TIMER_S)
+        _expire_add(conn, conn.zeek_last_ts + TCP_SESSION_TIMER_S)
     if ep.z_state == Z_RESET:
-        life.active = False
+        conn.z_active = False
 
 
 @cython.cfunc
-def _timer_fired(conn: ConnRecord, life: Any, ts: cython.double) -> cython.bint:
+def _timer_fired(conn: ConnRecord, ts: cython.double) -> cython.bint:
     """Whether one of Zeek's timers removed the connection before a packet at ``ts``."""
-    if life.delete:
-        return ts >= life.delete
+    if conn.z_delete:
+        return ts >= conn.z_delete
+    o: Endpoint
+    r: Endpoint
     o, r = zeek_orig_resp(conn)
-    if life.attempt and ts >= life.attempt:
-        life.attempt = 0.0
+    if conn.z_attempt and ts >= conn.z_attempt:
+        conn.z_attempt = 0.0
         if o.z_state in (Z_SYN_SENT, Z_SYN_ACK_SENT) and r.z_state == Z_INACTIVE:
             return True
-    if not life.active:
+    if not conn.z_active:
         return False
-    last = conn.zeek_last_ts
-    idle_after = last + TCP_CONNECTION_LINGER_S
-    os_, rs = o.z_state, r.z_state
-    gone = ((o.z_did_close or r.z_did_close) and (
+    idle_after = conn.zeek_last_ts + TCP_CONNECTION_LINGER_S
+    os_: cython.int = o.z_state
+    rs: cython.int = r.z_state
+    gone: cython.bint = ((o.z_did_close or r.z_did_close) and (
         (o.z_did_close and r.z_did_close) or Z_RESET in (os_, rs) or Z_INACTIVE in (os_, rs)
     )) or (os_ == Z_INACTIVE and rs == Z_INACTIVE)
     if not gone:
         return False
-    for first in life.expire:
-        tick = first
-        if tick <= idle_after:  # the first tick of this chain after the idle period
-            tick += TCP_SESSION_TIMER_S * (int((idle_after - first) // TCP_SESSION_TIMER_S) + 1)
-        if tick <= ts:
-            return True
+    if conn.z_n_expire and _chain_fired(conn.z_expire0, idle_after, ts):
+        return True
+    more = conn.z_expire_more
+    if more is not None:
+        for first in more:
+            if _chain_fired(first, idle_after, ts):
+                return True
     return False
 
 
@@ -540,24 +562,23 @@ def zeek_before(conn: ConnRecord, seg: Segment, from_a: cython.bint) -> cython.v
     """Before a general-path segment is counted: does Zeek begin a new row with it?"""
     if not conn.a.pkts and not conn.b.pkts:
         return  # the connection's first segment
-    life = conn.zeek_life
-    ts = seg.ts
+    life: cython.bint = conn.z_life
+    ts: cython.double = seg.ts
     # a timer removed the connection, or IsReuse takes this SYN for a new one
     flags: cython.int = seg.flags
-    if (life is not None and _timer_fired(conn, life, ts)) or (
+    if (life and _timer_fired(conn, ts)) or (
         flags & _SFR == _SYN and _is_reuse(conn, flags, seg.seq)
     ):
         _new_row(conn, seg, from_a)
-    elif life is None and seg.ts >= conn.first_ts + TCP_SYN_TIMEOUT_S:
+    elif not life and ts >= conn.first_ts + TCP_SYN_TIMEOUT_S:
         o, r = zeek_orig_resp(conn)
         if o.z_state == Z_INACTIVE and r.z_state == Z_INACTIVE:
             _new_row(conn, seg, from_a)  # nothing ever happened: ExpireTimer dropped it
 
 
 def _current_row(conn: ConnRecord) -> dict[str, object]:
-    life = conn.zeek_life
-    start = conn.first_ts if life is None else life.row_start
-    base = (0, 0, 0, 0) if life is None else life.base
+    start = conn.z_row_start if conn.z_life else conn.first_ts
+    base = conn.z_base if conn.z_life and conn.z_base is not None else (0, 0, 0, 0)
     o, r = zeek_orig_resp(conn)
     a_first = o is conn.a
     pkts = (conn.a.pkts - base[0], conn.b.pkts - base[1])
@@ -577,10 +598,13 @@ def _current_row(conn: ConnRecord) -> dict[str, object]:
 
 @cython.cfunc
 def _new_row(conn: ConnRecord, seg: Segment, from_a: cython.bint) -> cython.void:
-    life = _life(conn)
-    if len(life.rows) >= MAX_ZEEK_ROWS - 1:
+    _life(conn)
+    rows = conn.z_rows
+    if rows is not None and len(rows) >= MAX_ZEEK_ROWS - 1:
         return  # bounded: later segments stay in the last row
-    life.rows.append(_current_row(conn))
+    if rows is None:
+        rows = conn.z_rows = []
+    rows.append(_current_row(conn))
     _set_reset_state(conn.a)
     _set_reset_state(conn.b)
     conn.history = ""
@@ -591,25 +615,24 @@ def _new_row(conn: ConnRecord, seg: Segment, from_a: cython.bint) -> cython.void
         conn.history = "^"
     conn.z_swap = zeek_orig_is_a != conn.orig_is_a
     conn.zeek_last_ts = seg.ts
-    life.attempt = life.delete = 0.0
-    life.expire = [seg.ts + TCP_SYN_TIMEOUT_S]
-    life.active = True
-    life.row_start = seg.ts
-    life.base = (conn.a.pkts, conn.b.pkts, conn.a.bytes, conn.b.bytes)
+    conn.z_attempt = conn.z_delete = 0.0
+    _expire_clear(conn)
+    _expire_add(conn, seg.ts + TCP_SYN_TIMEOUT_S)
+    conn.z_active = True
+    conn.z_row_start = seg.ts
+    conn.z_base = (conn.a.pkts, conn.b.pkts, conn.a.bytes, conn.b.bytes)
 
 
 def zeek_rows(conn: ConnRecord) -> list[dict[str, object]]:
     """Every row Zeek's conn.log would hold for this connection, in order (usually one)."""
-    life = conn.zeek_life
-    rows = [] if life is None else list(life.rows)
+    rows = list(conn.z_rows) if conn.z_life and conn.z_rows else []
     rows.append(_current_row(conn))
     return rows
 
 
 def zeek_row_start(conn: ConnRecord) -> float:
     """Capture time of the first packet of Zeek's current (last) row."""
-    life = conn.zeek_life
-    return conn.first_ts if life is None else life.row_start
+    return conn.z_row_start if conn.z_life else conn.first_ts
 
 
 def zeek_conn_state(orig: Endpoint, resp: Endpoint, history: str) -> str:

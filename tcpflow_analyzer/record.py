@@ -67,9 +67,10 @@ class Endpoint:
 
     if not cython.compiled:
         __slots__ = (
-            "_contig", "_fin_seq", "_isn", "_last_ack", "_snd_nxt", "_z_hole", "addr", "bytes",
-            "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
-            "fin_delivered_frame", "fin_rec", "initial", "is_a", "last_tsval", "missed_bytes",
+            "_contig", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt", "_z_hole",
+            "addr",
+            "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
+            "fin_delivered_frame", "fin_rec", "initial", "is_a", "missed_bytes",
             "moved", "ooo", "opts", "pkts", "port", "rst_frames", "state", "syn_delivered",
             "syn_plen", "syn_rec", "synack_rec", "win", "z_did_close", "z_hist_fin",
             "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
@@ -102,7 +103,7 @@ class Endpoint:
         self._last_ack = -1
         self.win = 0
         self.opts: SynOptions | None = None
-        self.last_tsval: int | None = None
+        self._last_tsval = -1  # TSval of its latest segment with the option
         self.pkts = 0
         self.data_pkts = 0
         self.bytes = 0
@@ -171,6 +172,15 @@ class Endpoint:
         self._contig = -1 if v is None else v
 
     @property
+    def last_tsval(self) -> int | None:
+        """TSval of its latest segment that carried the timestamps option (RFC 7323)."""
+        return _opt(self._last_tsval)
+
+    @last_tsval.setter
+    def last_tsval(self, v: int | None) -> None:
+        self._last_tsval = -1 if v is None else v
+
+    @property
     def z_hole(self) -> int | None:
         """First byte sent but cut by the snap length and not yet ACKed (Zeek's gap)."""
         return _opt(self._z_hole)
@@ -226,8 +236,9 @@ class ConnRecord:
             "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b",
             "config", "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen",
             "history", "id", "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev",
-            "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_swap",
-            "zeek_last_ts", "zeek_life",
+            "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_active",
+            "z_attempt", "z_base", "z_delete", "z_expire0", "z_expire_more", "z_life",
+            "z_n_expire", "z_row_start", "z_rows", "z_swap", "zeek_last_ts",
         )
 
     def __init__(self, conn_id: int, seg: Segment, config: Any, sink: Any) -> None:
@@ -242,9 +253,16 @@ class ConnRecord:
         self.orig_is_a = True
         self.roles_inferred = False
         self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
-        # Zeek's reading: its connection lifecycle (timers, reuse, the rows it would log)
-        # and whether its current row names orig/resp the other way round (see history.py)
-        self.zeek_life: Any = None
+        # Zeek's reading: its connection lifecycle (timers, reuse, the rows it would log;
+        # see history.py), started on first use, and whether its current row names
+        # orig/resp the other way round
+        self.z_life = False
+        self.z_active = False
+        self.z_attempt = self.z_delete = self.z_row_start = self.z_expire0 = 0.0
+        self.z_n_expire = 0
+        self.z_expire_more: list[float] | None = None
+        self.z_base: tuple[int, int, int, int] | None = None
+        self.z_rows: list[dict[str, object]] | None = None
         self.z_swap = False
         self.first_frame = self.last_frame = seg.frame
         # transitions packed in one array of doubles, (code, ts) per change, the code

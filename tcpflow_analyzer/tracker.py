@@ -464,7 +464,7 @@ class Connection(ConnRecord):
             s.bytes += plen
         tsval = seg.tsval
         if tsval is not None:
-            s.last_tsval = tsval
+            s._last_tsval = tsval
         # Zeek stops its duration once both sides closed (conn/main.zeek)
         if not (self.a.z_did_close and self.b.z_did_close):
             self.zeek_last_ts = seg.ts
