@@ -85,7 +85,7 @@ else:  # a cimported type is no module attribute: importers find it here as befo
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
 
-S = TcpState
+S = _rec.S  # TcpState's members, read fast (see record.S)
 _STATES = _rec.STATES
 _STATE_INDEX = {st: i for i, st in enumerate(_STATES)}
 _STEADY = frozenset({S.ESTABLISHED, S.PARTIAL})
