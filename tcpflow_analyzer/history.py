@@ -280,7 +280,7 @@ def zeek_process(
     # update_last_seq: retransmission ('T') when a payload does not advance the sequence
     # (a SYN or RST that jumps more than a megabyte is not trusted, nor anything after a RST)
     delta: cython.longlong = seq_diff(last_seq, ep.z_last)
-    huge_jump: cython.bint = flags & (_SYN | _RST) and abs(delta) > _TOO_LARGE_SEQ_DELTA
+    huge_jump: cython.bint = (flags & (_SYN | _RST)) != 0 and abs(delta) > _TOO_LARGE_SEQ_DELTA
     if not huge_jump:
         if flags & _FIN and ep.z_last == ((ep.z_start + 1) & _MASK):
             ep.z_last = last_seq

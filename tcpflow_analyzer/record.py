@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # mypy reads the stand-in's signatures
     from tcpflow_analyzer import _cython as cython
 
     from .segment import Segment, SynOptions
+    from .tracker import Connection  # the annotation of ``prev`` only, never imported
 else:
     try:
         import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
@@ -305,7 +306,7 @@ class ConnRecord:
         self.port_reuse: dict[str, Any] | None = None
         # the previous incarnation of the 4-tuple while it is still alive (the flow table
         # routes its late segments to it: a challenge ACK, a RST, a retransmitted FIN)
-        self.prev: Any = None
+        self.prev: Connection | None = None
         self.sim_open = False
         self.fin_crossed = False
         # both endpoints synchronized with nothing pending: only the orchestrator's general

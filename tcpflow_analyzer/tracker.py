@@ -322,6 +322,7 @@ class Connection(ConnRecord):
             self._events = []
         counts[code] = counts.get(code, 0) + 1
         events = self._events
+        assert events is not None
         if len(events) < self.config.max_events:
             events.append((code, seg.frame, seg.ts, ep.is_a, detail))
         if self.sink is not None:
@@ -823,7 +824,7 @@ class Connection(ConnRecord):
         # Acceptability: in SYN-SENT a RST is valid iff it acknowledges the SYN; otherwise
         # exact when seq == RCV.NXT, in window when inside RCV.WND (RFC 5961 challenge ACK).
         if r_state is S.SYN_SENT and r._isn >= 0:
-            ok: cython.bint = flags & _ACK and seg.ack == ((r._isn + 1) & _MASK)
+            ok: cython.bint = (flags & _ACK) != 0 and seg.ack == ((r._isn + 1) & _MASK)
             validity = "exact" if ok else "out_of_window"
         else:
             rcv_nxt = r._last_ack if r._last_ack >= 0 else s._snd_nxt
@@ -894,6 +895,7 @@ class Connection(ConnRecord):
         if (o.syn_rec is None and o.synack_rec is None) or (
                 p.syn_rec is None and p.synack_rec is None):
             return -1
-        if o.opts is None or o.opts.wscale is None or p.opts is None or p.opts.wscale is None:
+        if o.wscale is None or p.wscale is None:
             return 0
-        return ep.opts.wscale
+        shift: int | None = ep.wscale  # ep is o or p: not None
+        return 0 if shift is None else shift
