@@ -26,7 +26,10 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 PKG = "tcpflow_analyzer"
-TYPED_MODULES = ("seqnum", "checksum", "segment", "decode", "seqanalysis")  # keep equal to _engine.TYPED_MODULES (a test checks)
+# keep equal to _engine.TYPED_MODULES (a test checks)
+TYPED_MODULES = (
+    "seqnum", "checksum", "segment", "decode", "seqanalysis", "record", "history", "tracker",
+)
 MANIFEST = "_build.json"
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -37,6 +37,7 @@ cdef class SeqAnalysis:
     cdef public double _hs_syn, _hs_synack, _hs_rtt
     cdef public object _tfo, _ws_state
 
+    cpdef void process(self, object conn, object seg, bint from_a)
     cdef void _say(self, object conn, str code, object seg, bint from_a, str detail=*)
     cdef double _full_rtt(self)
     cdef double _react_s(self)

@@ -393,8 +393,10 @@ class SeqAnalysis:
         return rtt / 2 if rtt > 0.0 else _FALLBACK_REACT_S
 
     # ------------------------------------------------------------------ default reading
-    def process(self, conn: Connection, seg: Segment, from_a: cython.bint) -> None:
-        """Analyse one segment sent by endpoint a (``from_a``) or b."""
+    @cython.ccall
+    def process(self, conn: Connection, seg: Segment, from_a: cython.bint) -> cython.void:
+        """Analyse one segment sent by endpoint a (``from_a``) or b (a C call from the
+        compiled tracker)."""
         s: _Flow
         r: _Flow
         if self._wa is not None:

@@ -30,11 +30,12 @@ guessing about packets that were not seen.  Sequence numbers are compared only t
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import history as zk
+from . import record as _rec
+from . import segment as _segment
 from .events import (
     AnomalySeen,
     HandshakeCompleted,
@@ -42,22 +43,94 @@ from .events import (
     StateChanged,
     TimeWaitEntered,
 )
-from .segment import ACK, FIN, RST, SYN, Segment, SynOptions, format_endpoint
-from .seqnum import MASK, in_window, seq_diff
 from .states import TcpState
 
-S = TcpState
-_LIST_CAP = 32  # bound on per-connection frame lists (counts stay exact)
-_CONTROL = SYN | FIN | RST
-_STATES = tuple(TcpState)
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+
+    from .history import (
+        record_once,
+        retransmitted,
+        zeek_bad_checksum,
+        zeek_before,
+        zeek_gap,
+        zeek_process,
+        zero_window,
+    )
+    from .record import ConnRecord, Endpoint
+    from .segment import Segment
+    from .seqanalysis import SeqAnalysis
+    from .seqnum import in_window, seq_diff
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:  # compiled, tracker.pxd cimports these (C calls, C types)
+    from .history import (
+        record_once,
+        retransmitted,
+        zeek_bad_checksum,
+        zeek_before,
+        zeek_gap,
+        zeek_process,
+        zero_window,
+    )
+    from .record import ConnRecord, Endpoint
+    from .seqnum import in_window, seq_diff
+else:  # a cimported type is no module attribute: importers find it here as before
+    globals()["Endpoint"] = _rec.Endpoint
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
+
+S = _rec.S  # TcpState's members, read fast (see record.S)
+_STATES = _rec.STATES
 _STATE_INDEX = {st: i for i, st in enumerate(_STATES)}
 _STEADY = frozenset({S.ESTABLISHED, S.PARTIAL})
-_Z_STEADY = frozenset({zk.Z_ESTABLISHED, zk.Z_PARTIAL})
-_ZH_DATA = zk.H_DATA
-_ZH_ACK = zk.H_ACK
 _AFTER_ESTABLISHED = frozenset({
     S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT,
 })
+
+# C constants (an undeclared module constant is a Python object; see compiled-core.md)
+_LIST_CAP = cython.declare(cython.Py_ssize_t, 32)  # = record.LIST_CAP (checked below)
+_MASK = cython.declare(cython.longlong, 0xFFFFFFFF)
+_SEQ_SPACE = cython.declare(cython.longlong, 0x100000000)
+_FIN = cython.declare(cython.int, 0x01)
+_SYN = cython.declare(cython.int, 0x02)
+_RST = cython.declare(cython.int, 0x04)
+_ACK = cython.declare(cython.int, 0x10)
+_CONTROL = cython.declare(cython.int, 0x07)  # SYN | FIN | RST
+# the Zeek model's states and history bits that the steady path reads (history.py's)
+_Z_PARTIAL = cython.declare(cython.int, 3)
+_Z_ESTABLISHED = cython.declare(cython.int, 4)
+_Z_CLOSED = cython.declare(cython.int, 5)
+_ZH_DATA = cython.declare(cython.longlong, 16)
+_ZH_ACK = cython.declare(cython.longlong, 32)
+if ((_FIN, _SYN, _RST, _ACK) != (_segment.FIN, _segment.SYN, _segment.RST, _segment.ACK)
+        or _LIST_CAP != _rec.LIST_CAP
+        or zk.ZEEK_STATE_NAMES[3:6] != ("PARTIAL", "ESTABLISHED", "CLOSED")):
+    raise ImportError("tracker: constants disagree with segment.py, record.py or history.py")
+
+# Switches of the steady-state fast path, for its differential test (see set_fast_path)
+_fast_path = cython.declare(cython.bint, True)
+_steady_count = cython.declare(cython.longlong, 0)
+
+
+def set_fast_path(enabled: bool) -> bool:
+    """Let steady segments take the fast path (the default) or send every segment through
+    the general one; returns the previous setting.  For the test that proves both give the
+    same reports (``tests/test_tracker_fast_path.py``)."""
+    global _fast_path
+    previous: bool = _fast_path
+    _fast_path = enabled
+    return previous
+
+
+def steady_segments() -> int:
+    """How many segments took the fast path in this process (for the same test)."""
+    return _steady_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +168,8 @@ class TrackerConfig:
     vlan: str = "auto"
 
 
-def _pairs(a: array[float] | None) -> list[tuple[int, float]]:
-    if a is None:
-        return []
-    return [(int(a[i]), a[i + 1]) for i in range(0, len(a), 2)]
-
-
 def _record(a: array[float] | None, *values: float) -> array[float]:
-    """Append one record to a packed array (created on first use), up to ``_LIST_CAP``."""
+    """Append one record to a packed array (created on first use), up to ``LIST_CAP``."""
     if a is None:
         return array("d", values)
     if len(a) < _LIST_CAP * len(values):
@@ -110,23 +177,40 @@ def _record(a: array[float] | None, *values: float) -> array[float]:
     return a
 
 
-def _is_steady(ep: Endpoint) -> bool:
+@cython.cfunc
+def _is_steady(ep: Endpoint) -> cython.bint:
     """Synchronized (RFC and Zeek states) with no SYN undelivered, no FIN and no RST: what
     :meth:`Connection._steady` needs of both endpoints."""
+    zs: cython.int = ep.z_state
     return (
-        ep.state in _STEADY and ep.z_state in _Z_STEADY and ep.fin_seq is None
-        and not ep.rst_frames and (ep.isn is None or ep.syn_delivered)
+        zs in (_Z_ESTABLISHED, _Z_PARTIAL) and ep._fin_seq < 0
+        and (ep._isn < 0 or ep.syn_delivered) and ep.state in _STEADY and not ep.rst_frames
     )
 
 
-def _acks_syn(ep: Endpoint, ack: int) -> bool:
+@cython.cfunc
+def _acks_syn(ep: Endpoint, ack: cython.longlong) -> cython.bint:
     """Whether ``ack`` acknowledges ``ep``'s SYN: ISN+1, or past the SYN's own data when it
-    carried some (TCP Fast Open, RFC 7413 §4.2)."""
-    isn = ep.isn
-    assert isn is not None
-    if ack == ((isn + 1) & MASK):
+    carried some (TCP Fast Open, RFC 7413 §4.2).  False when ``ep`` sent no SYN."""
+    isn: cython.longlong = ep._isn
+    if isn < 0:
+        return False
+    if ack == ((isn + 1) & _MASK):
         return True
-    return ep.syn_plen > 0 and ack == ((isn + 1 + ep.syn_plen) & MASK)
+    return ep.syn_plen > 0 and ack == ((isn + 1 + ep.syn_plen) & _MASK)
+
+
+@cython.cfunc
+@cython.exceptval(check=False)
+def _rcv_window(win: cython.longlong, shift: cython.int) -> cython.longlong:
+    """``max(win << shift, 1)``, capped at the sequence space (beyond it, every offset is
+    inside): exact for any shift, without a C shift past the type's width."""
+    if win <= 0:
+        return 1
+    if shift >= 32:
+        return _SEQ_SPACE
+    w: cython.longlong = win << shift
+    return w if w < _SEQ_SPACE else _SEQ_SPACE
 
 
 def _make_seq_analysis(config: TrackerConfig) -> Any:
@@ -145,219 +229,46 @@ def _make_seq_analysis(config: TrackerConfig) -> Any:
 _SEQ_FACTORY: Any = None
 
 
-class Endpoint:
-    """One side of a connection: its RFC state, sequence bookkeeping and Zeek state."""
+@cython.final
+@cython.cclass
+class Connection(ConnRecord):
+    """One connection incarnation, and the orchestrator of its per-segment path.
 
-    __slots__ = (
-        "addr", "bytes", "contig", "data_pkts", "data_after_peer_fin", "fin_ack_frame",
-        "fin_delivered",
-        "fin_delivered_frame",
-        "fin_rec", "fin_seq", "initial", "is_a", "isn", "last_ack", "last_tsval",
-        "missed_bytes", "moved", "ooo", "opts", "pkts", "port", "rst_frames", "snd_nxt",
-        "state", "syn_delivered", "syn_plen", "syn_rec", "synack_rec", "win", "z_counts",
-        "z_did_close", "z_hist_fin", "z_hist_rst", "z_hist_syn", "z_hole", "z_last", "z_prev",
-        "z_start", "z_state", "z_wscale",
-    )
-
-    def __init__(self, addr: bytes, port: int, is_a: bool) -> None:
-        self.addr = addr
-        self.port = port
-        self.is_a = is_a
-        self.state = S.INACTIVE
-        self.initial = S.INACTIVE
-        self.moved = False
-        self.isn: int | None = None
-        # SYNs, SYN-ACKs and FINs sent, packed flat in arrays of doubles (frame numbers, ACK
-        # numbers and times are exact in a double): (frame, ts) or (frame, ts, ack) per
-        # segment, at most _LIST_CAP of them, None until the first.  A list of tuples costs
-        # about 200 bytes per record, these 16 or 24 (see the *_frames views).
-        self.syn_rec: array[float] | None = None
-        self.synack_rec: array[float] | None = None
-        self.syn_delivered = False
-        self.syn_plen = 0  # payload carried by this endpoint's SYN (TFO)
-        self.snd_nxt: int | None = None
-        self.fin_seq: int | None = None
-        self.fin_rec: array[float] | None = None
-        self.fin_delivered = False
-        self.fin_delivered_frame = 0
-        self.fin_ack_frame = 0
-        self.data_after_peer_fin = False
-        self.last_ack: int | None = None
-        self.win = 0
-        self.opts: SynOptions | None = None
-        self.last_tsval: int | None = None
-        self.pkts = 0
-        self.data_pkts = 0
-        self.bytes = 0
-        self.rst_frames: Sequence[int] = ()
-        self.contig: int | None = None
-        self.ooo: Sequence[tuple[int, int]] = ()
-        self.missed_bytes = 0
-        self.z_state = zk.Z_INACTIVE
-        self.z_prev = zk.Z_INACTIVE
-        self.z_start = 0
-        self.z_last = 0
-        self.z_hist_syn = -1
-        self.z_hist_fin = -1
-        self.z_hist_rst = -1
-        self.z_wscale = 0
-        self.z_counts: list[int] | None = None  # C, W, T, G (created on first use)
-        self.z_did_close = False
-        # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
-        # Zeek's reassembler never got it (see Connection.payload_uncaptured)
-        self.z_hole: int | None = None
-
-    @property
-    def syn_frames(self) -> list[tuple[int, float]]:
-        """(frame, ts) of each SYN this endpoint sent (at most ``_LIST_CAP``)."""
-        return _pairs(self.syn_rec)
-
-    @property
-    def synack_frames(self) -> list[tuple[int, float, int]]:
-        """(frame, ts, ack) of each SYN-ACK this endpoint sent (at most ``_LIST_CAP``)."""
-        a = self.synack_rec
-        if a is None:
-            return []
-        return [(int(a[i]), a[i + 1], int(a[i + 2])) for i in range(0, len(a), 3)]
-
-    @property
-    def fin_frames(self) -> list[tuple[int, float]]:
-        """(frame, ts) of each FIN this endpoint sent (at most ``_LIST_CAP``)."""
-        return _pairs(self.fin_rec)
-
-    def first_syn_frame(self) -> int:
-        """Frame of this endpoint's first SYN or SYN-ACK (0 if none)."""
-        syn, synack = self.syn_rec, self.synack_rec
-        if syn is None:
-            return 0 if synack is None else int(synack[0])
-        return int(syn[0] if synack is None else min(syn[0], synack[0]))
-
-    @property
-    def wscale(self) -> int | None:
-        """Window scale this endpoint offered on its SYN, None if it offered none."""
-        return None if self.opts is None else self.opts.wscale
-
-
-class Connection:
-    """One connection incarnation: two endpoints, what happened, and its Zeek history.
-
-    ``a`` is the endpoint that sent the first segment; ``orig_is_a`` says whether it is the
-    originator (roles follow Zeek, including its flips).  Everything a report needs is
-    recorded here as facts with frame numbers; outcomes are derived in :mod:`.verdict`.
+    The data lives in the record it extends (:class:`.record.ConnRecord`: two endpoints,
+    what happened, the Zeek reading).  :meth:`process` runs the peers on each segment in
+    order: the RFC 9293 machines of this module, the Zeek model (:mod:`.history`) and the
+    sequence analysis (:mod:`.seqanalysis`, ``self.seq``); each writes only its part of the
+    record.  A segment without SYN/FIN/RST between two synchronized endpoints takes
+    :meth:`_steady`, which gives the same result with C fields and C locals only.
     """
 
-    __slots__ = (
-        "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b", "config",
-        "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen", "history", "id",
-        "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev", "roles_inferred", "seq",
-        "sim_open", "sink", "vlan", "vlan_b", "z_swap", "zeek_last_ts", "zeek_life",
-    )
+    if not cython.compiled:
+        __slots__ = ()
 
     def __init__(
-        self, conn_id: int, seg: Segment, config: TrackerConfig, sink: list[Any] | None = None
+        self, conn_id: int, seg: Segment, config: TrackerConfig, sink: Any = None
     ) -> None:
-        self.id = conn_id
-        self.config = config
-        self.sink = sink
-        self.vlan = seg.vlan
-        # the VLAN ids of endpoint b's segments when they differ from a's (flow table, auto)
-        self.vlan_b: tuple[int, ...] | None = None
-        self.a = Endpoint(seg.src, seg.sport, True)
-        self.b = Endpoint(seg.dst, seg.dport, False)
-        flags = seg.flags
-        pure_syn = bool(flags & SYN) and not flags & ACK
-        self.orig_is_a = True
+        ConnRecord.__init__(self, conn_id, seg, config, sink)
+        flags: cython.int = seg.flags
+        pure_syn: cython.bint = flags & (_SYN | _ACK) == _SYN
         self.roles_inferred = not pure_syn
-        self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
-        # Zeek's reading: its connection lifecycle (timers, reuse, the rows it would log)
-        # and whether its current row names orig/resp the other way round (see history.py)
-        self.zeek_life: Any = None
-        self.z_swap = False
-        self.first_frame = self.last_frame = seg.frame
-        # transitions packed in one array of doubles, (code, ts) per change, the code
-        # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
-        # sixth of the memory of a list of tuples; see the ``transitions`` view
-        self._tr: array[float] = array("d")
-        # created on first use: most connections never need them (keeps memory per
-        # connection small; the properties below read them as empty)
-        self._anomalies: dict[str, int] | None = None
-        self._events: list[tuple[str, int, float, bool, str]] | None = None
-        self.history = ""
-        self.hist_seen = 0
-        self.handshake_ack: tuple[int, float] | None = None
-        self._resets: list[dict[str, Any]] | None = None
-        self._time_wait: list[tuple[bool, int, float]] | None = None
-        self.port_reuse: dict[str, Any] | None = None
-        # the previous incarnation of the 4-tuple while it is still alive (the flow table
-        # routes its late segments to it: a challenge ACK, a RST, a retransmitted FIN)
-        self.prev: Connection | None = None
-        self.sim_open = False
-        self.fin_crossed = False
-        # both endpoints synchronized with nothing pending (see _is_steady): only the general
-        # path of process() can change that, so it is re-evaluated there, once per segment
-        self._steady_ok = False
+        a: Endpoint = self.a
+        b: Endpoint = self.b
         # Initial states: a pure SYN means the peer is presumably listening; a SYN-ACK first
         # means we missed the SYN; anything else is a mid-stream pick-up.
         if pure_syn:
-            self.a.initial = self.a.state = S.CLOSED
-            self.b.initial = self.b.state = S.LISTEN
-        elif flags & SYN:
-            self.a.initial = self.a.state = S.LISTEN
-            self.b.initial = self.b.state = S.SYN_SENT
+            a.initial = a.state = S.CLOSED
+            b.initial = b.state = S.LISTEN
+        elif flags & _SYN:
+            a.initial = a.state = S.LISTEN
+            b.initial = b.state = S.SYN_SENT
         else:
-            self.a.initial = self.a.state = S.PARTIAL
+            a.initial = a.state = S.PARTIAL
             # a lone RST says nothing about its receiver; anything else implies a peer
-            self.b.initial = self.b.state = S.INACTIVE if flags & RST else S.PARTIAL
+            b.initial = b.state = S.INACTIVE if flags & _RST else S.PARTIAL
         if zk.want_flip_at_start(flags, seg.sport, seg.dport):
             self.zeek_flip()
-        self.seq: Any = _make_seq_analysis(config)
-
-    # -- what happened (read-only views of lazily created records) --------------------------
-    @property
-    def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
-        """(frame, ts, endpoint is a, from, to) for every recorded state change."""
-        tr = self._tr
-        out = []
-        for i in range(0, len(tr), 2):
-            c = int(tr[i])
-            out.append((c >> 9, tr[i + 1], bool(c >> 8 & 1), _STATES[c >> 4 & 15],
-                        _STATES[c & 15]))
-        return out
-
-    @property
-    def anomalies(self) -> dict[str, int]:
-        """Anomaly code -> occurrences."""
-        return self._anomalies if self._anomalies is not None else {}
-
-    @property
-    def anomaly_events(self) -> list[tuple[str, int, float, bool, str]]:
-        """(code, frame, ts, sender is a, detail) for the first ``max_events`` anomalies."""
-        return self._events if self._events is not None else []
-
-    @property
-    def resets(self) -> list[dict[str, Any]]:
-        """One record per RST: frame, ts, by_a, sender/receiver state, validity, situation."""
-        return self._resets if self._resets is not None else []
-
-    @property
-    def time_wait(self) -> list[tuple[bool, int, float]]:
-        """(endpoint is a, frame, ts) for each endpoint that entered TIME-WAIT."""
-        return self._time_wait if self._time_wait is not None else []
-
-    # -- roles ----------------------------------------------------------------------------
-    @property
-    def orig(self) -> Endpoint:
-        """The originator endpoint."""
-        return self.a if self.orig_is_a else self.b
-
-    @property
-    def resp(self) -> Endpoint:
-        """The responder endpoint."""
-        return self.b if self.orig_is_a else self.a
-
-    def role(self, ep_is_a: bool) -> str:
-        """``orig`` or ``resp`` for endpoint a (True) or b (False), with current roles."""
-        return "orig" if ep_is_a == self.orig_is_a else "resp"
+        self.seq = _make_seq_analysis(config)
 
     def zeek_flip(self) -> None:
         """Swap originator and responder (Zeek's FlipRoles), recording ``^``."""
@@ -365,12 +276,9 @@ class Connection:
         if len(self.history) < 128:
             self.history += "^"
 
-    def zeek_orig_state(self) -> int:
-        """Zeek state of the current originator."""
-        return self.orig.z_state
-
     # -- recording --------------------------------------------------------------------------
-    def _set_state(self, ep: Endpoint, new: TcpState, seg: Segment) -> None:
+    @cython.cfunc
+    def _set_state(self, ep: Endpoint, new: TcpState, seg: Segment) -> cython.void:
         """The single choke point for RFC state changes: records and emits the transition."""
         old = ep.state
         if old is new:
@@ -383,7 +291,7 @@ class Connection:
                       | _STATE_INDEX[new])
             tr.append(seg.ts)
         if new is S.ESTABLISHED and self.handshake_ack is None:
-            peer = self.b if ep.is_a else self.a
+            peer: Endpoint = self.b if ep.is_a else self.a
             if peer.state is S.ESTABLISHED or peer.state in _AFTER_ESTABLISHED:
                 self._handshake_done(seg)
         if new is S.TIME_WAIT:
@@ -398,13 +306,15 @@ class Connection:
                 conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a),
                 from_state=old.value, to_state=new.value))
 
-    def _retag_initial(self, ep: Endpoint, state: TcpState) -> None:
+    @cython.cfunc
+    def _retag_initial(self, ep: Endpoint, state: TcpState) -> cython.void:
         """Correct an endpoint's assumed initial state before it has moved (e.g. the peer
         that refused a SYN was CLOSED, not LISTEN)."""
         if not ep.moved:
             ep.initial = ep.state = state
 
-    def anomaly(self, code: str, seg: Segment, ep: Endpoint, detail: str = "") -> None:
+    @cython.ccall
+    def anomaly(self, code: str, seg: Any, ep: Endpoint, detail: str = "") -> cython.void:
         """Record one anomaly occurrence (count always; event while under the cap)."""
         counts = self._anomalies
         if counts is None:
@@ -419,208 +329,239 @@ class Connection:
             self.sink.append(AnomalySeen(conn_id=self.id, name=code, frame=seg.frame, ts=seg.ts,
                                          endpoint=self.role(ep.is_a), detail=detail))
 
-    def bad_checksum(self, seg: Segment, from_a: bool) -> None:
+    def bad_checksum(self, seg: Segment, from_a: cython.bint) -> None:
         """A segment dropped for its checksum: counted and lettered, state untouched."""
-        zk.zeek_before(self, seg, from_a)
-        s = self.a if from_a else self.b
+        zeek_before(self, seg, from_a)
+        s: Endpoint = self.a if from_a else self.b
         self.last_ts = seg.ts
         self.last_frame = seg.frame
         s.pkts += 1
         self.anomaly("bad_checksum", seg, s, f"checksum 0x{seg.tcp_csum:04x}")
-        zk.zeek_bad_checksum(self, s, from_a == self.orig_is_a)
+        zeek_bad_checksum(self, s, from_a == self.orig_is_a)
 
-    def payload_uncaptured(self, seg: Segment, from_a: bool) -> None:
+    def payload_uncaptured(self, seg: Segment, from_a: cython.bint) -> None:
         """The capture cut ``seg``'s payload (snap length); call before :meth:`process`.
 
         Our own fields count those bytes as sent, which they were.  Zeek's reassembler never
         receives them, so in the Zeek reading the peer's ACK of them is a content gap (G/g).
         """
-        s, r = (self.a, self.b) if from_a else (self.b, self.a)
-        start = (seg.seq + 1) & MASK if seg.flags & SYN else seg.seq
-        end = (start + seg.plen) & MASK
-        acked = r.last_ack
-        if acked is not None and seq_diff(acked, start) > 0:
+        s: Endpoint = self.a if from_a else self.b
+        r: Endpoint = self.b if from_a else self.a
+        start: cython.longlong = (seg.seq + 1) & _MASK if seg.flags & _SYN else seg.seq
+        end: cython.longlong = (start + seg.plen) & _MASK
+        acked: cython.longlong = r._last_ack
+        if acked >= 0 and seq_diff(acked, start) > 0:
             start = acked  # a retransmission of bytes already ACKed leaves no new hole
-        h = s.z_hole
-        if seq_diff(end, start) > 0 and (h is None or seq_diff(start, h) < 0):
-            s.z_hole = start
+        h: cython.longlong = s._z_hole
+        if seq_diff(end, start) > 0 and (h < 0 or seq_diff(start, h) < 0):
+            s._z_hole = start
 
-    def zeek_checksum_drop(self, seg: Segment, from_a: bool) -> None:
+    def zeek_checksum_drop(self, seg: Segment, from_a: cython.bint) -> None:
         """A segment whose checksum field holds only the pseudo-header sum (checksum offload
         on the capturing host), under ``--checksums strict``.  It really was sent, so our own
         fields process it; Zeek, validating checksums, drops it: in the Zeek reading it
         leaves only its ``C``/``c`` letter (and may still start a new Zeek connection)."""
-        zk.zeek_before(self, seg, from_a)  # Zeek looks the connection up before it checks
+        zeek_before(self, seg, from_a)  # Zeek looks the connection up before it checks
         snap = zk.zeek_snapshot(self)
         self.process(seg, from_a)
         zk.zeek_restore(self, snap)
-        s = self.a if from_a else self.b
-        zk.zeek_bad_checksum(self, s, from_a == self.orig_is_a)
+        s: Endpoint = self.a if from_a else self.b
+        zeek_bad_checksum(self, s, from_a == self.orig_is_a)
         self._steady_ok = _is_steady(self.a) and _is_steady(self.b) and not self.z_swap
 
-    # -- the state machines -----------------------------------------------------------------
-    def process(self, seg: Segment, from_a: bool) -> None:
+    # -- the orchestrator -------------------------------------------------------------------
+    def process(self, seg: Segment, from_a: cython.bint) -> None:
         """Feed one segment sent by endpoint a (``from_a``) or b.  Never raises on data."""
-        s, r = (self.a, self.b) if from_a else (self.b, self.a)
-        if self._steady_ok and not seg.flags & _CONTROL and not seg.link_pad:
+        global _steady_count
+        s: Endpoint
+        r: Endpoint
+        if from_a:
+            s = self.a
+            r = self.b
+        else:
+            s = self.b
+            r = self.a
+        if self._steady_ok and not seg.flags & _CONTROL and _fast_path and not seg.link_pad:
+            _steady_count += 1
             self._steady(seg, s, r, from_a)
             return
         self._general(seg, s, r, from_a)
         self._steady_ok = _is_steady(s) and _is_steady(r) and not self.z_swap
 
-    def _general(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
+    @cython.cfunc
+    def _general(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: cython.bint) -> cython.void:
         """Any segment: the four steps of the module docstring."""
-        flags = seg.flags
-        plen = seg.plen
-        seq = seg.seq
-        zk.zeek_before(self, seg, from_a)
+        flags: cython.int = seg.flags
+        plen: cython.longlong = seg.plen
+        seq: cython.longlong = seg.seq
+        ack: cython.longlong = seg.ack
+        zeek_before(self, seg, from_a)
         self._count(s, seg)
-        zk.zeek_process(  # Zeek reads a PPPoE frame's link_pad as payload (decode._pppoe)
-            self, s, r, from_a == self.orig_is_a, flags, seq, seg.ack, plen + seg.link_pad,
-            seg.win,
-            seg.syn_opts.wscale if seg.syn_opts is not None else None,
-        )
+        ws: cython.int = -1
+        opts = seg.syn_opts
+        if opts is not None and opts.wscale is not None:
+            ws = opts.wscale
+        # Zeek reads a PPPoE frame's link_pad as payload (decode._pppoe)
+        zeek_process(self, s, r, from_a == self.orig_is_a, flags, seq, ack, plen + seg.link_pad,
+                     seg.win, ws)
         s.win = seg.win
 
         # 1. in-order delivery of S's earlier SYN / FIN (a retransmission of that same SYN
         #    or FIN proves nothing: the sender is still waiting for it to arrive, nor does
         #    a RST from SYN-SENT, which answers a stray ACK and keeps waiting)
-        if (s.fin_seq is not None and not s.fin_delivered and s.fin_rec is not None
+        if (s._fin_seq >= 0 and not s.fin_delivered and s.fin_rec is not None
                 and s.fin_rec[0] < seg.frame
-                and not flags & FIN):
+                and not flags & _FIN):
             self._recv_fin(r, s, seg)
-        if (s.isn is not None and not s.syn_delivered and s.first_syn_frame() < seg.frame
-                and not (flags & SYN and not flags & ACK)
-                and not (flags & RST and s.state is S.SYN_SENT)):
+        if (s._isn >= 0 and not s.syn_delivered and s.first_syn_frame() < seg.frame
+                and flags & (_SYN | _ACK) != _SYN
+                and not (flags & _RST and s.state is S.SYN_SENT)):
             s.syn_delivered = True
             self._recv_syn(r, seg, s)
 
-        has_ack = flags & ACK
-        ack = seg.ack
+        has_ack: cython.bint = flags & _ACK != 0
         # 2. S proves it received R's SYN / FIN by acknowledging it
         if has_ack:
-            if (r.isn is not None and not r.syn_delivered and not flags & RST
-                    and seq_diff(ack, r.isn) > 0
+            if (r._isn >= 0 and not r.syn_delivered and not flags & _RST
+                    and seq_diff(ack, r._isn) > 0
                     # in SYN-SENT only an ACK of the SYN itself is acceptable (§3.10.7.3)
                     and (r.state is not S.SYN_SENT or _acks_syn(r, ack))):
                 r.syn_delivered = True
                 self._recv_syn(s, seg, r)
-            if r.fin_seq is not None and not r.fin_delivered and seq_diff(ack, r.fin_seq) > 0:
+            if r._fin_seq >= 0 and not r.fin_delivered and seq_diff(ack, r._fin_seq) > 0:
                 self._recv_fin(s, r, seg)
-            if (s.state is S.SYN_SENT or s.state is S.SYN_RECEIVED) and not flags & (SYN | RST):
+            if (s.state is S.SYN_SENT or s.state is S.SYN_RECEIVED) and not flags & (_SYN | _RST):
                 self._unseen_handshake(s, r, seg)
 
         # 3. what S sends
-        if flags & RST:
+        if flags & _RST:
             self._send_rst(s, r, seg)
-            if self.seq is not None:
-                self.seq.process(self, seg, from_a)
+            self._analyse(seg, from_a)
             return
-        if flags & SYN:
+        if flags & _SYN:
             if has_ack:
                 self._send_synack(s, r, seg)
             else:
                 self._send_syn(s, r, seg)
         if plen:
             self._data(s, r, seg)
-        if flags & FIN:
+        if flags & _FIN:
             self._send_fin(s, r, seg)
         self._advance(s, seq, plen, flags)
 
         # 4. arrival of S's acknowledgement at R
         if has_ack:
             self._ack_arrives(s, r, seg)
-            s.last_ack = ack
-        if self.seq is not None:
-            self.seq.process(self, seg, from_a)
+            s._last_ack = ack
+        self._analyse(seg, from_a)
 
-    def _count(self, s: Endpoint, seg: Segment) -> None:
+    @cython.cfunc
+    def _count(self, s: Endpoint, seg: Segment) -> cython.void:
         """Per-segment counters and times, on every path."""
+        plen: cython.longlong = seg.plen
         self.last_ts = seg.ts
         self.last_frame = seg.frame
         s.pkts += 1
-        if seg.plen:
+        if plen:
             s.data_pkts += 1
-            s.bytes += seg.plen
-        if seg.tsval is not None:
-            s.last_tsval = seg.tsval
+            s.bytes += plen
+        tsval = seg.tsval
+        if tsval is not None:
+            s._last_tsval = tsval
         # Zeek stops its duration once both sides closed (conn/main.zeek)
         if not (self.a.z_did_close and self.b.z_did_close):
             self.zeek_last_ts = seg.ts
 
-    def _steady(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
+    @cython.cfunc
+    def _steady(self, seg: Segment, s: Endpoint, r: Endpoint, from_a: cython.bint) -> cython.void:
         """The common case, equivalent to the general path below for a segment without
         SYN/FIN/RST between two synchronized endpoints with nothing pending: counters, Zeek
         letters (D/A once, W, T), SND.NXT, captured-stream bookkeeping, the ACK's arrival."""
-        plen = seg.plen
-        seq = seg.seq
+        plen: cython.longlong = seg.plen
+        seq: cython.longlong = seg.seq
         self._count(s, seg)
-        is_orig = from_a == self.orig_is_a
-        flags = seg.flags
+        is_orig: cython.bint = from_a == self.orig_is_a
+        flags: cython.int = seg.flags
         # Zeek: history letters, zero window, retransmission (update_last_seq)
         if plen:
             if not self.hist_seen & (_ZH_DATA if is_orig else _ZH_DATA << 16):
-                zk.record_once(self, _ZH_DATA, "D", is_orig)
-        elif flags & ACK and not self.hist_seen & (_ZH_ACK if is_orig else _ZH_ACK << 16):
-            zk.record_once(self, _ZH_ACK, "A", is_orig)
-        win = seg.win
+                record_once(self, _ZH_DATA, "D", is_orig)
+        elif flags & _ACK and not self.hist_seen & (_ZH_ACK if is_orig else _ZH_ACK << 16):
+            record_once(self, _ZH_ACK, "A", is_orig)
+        win: cython.longlong = seg.win
         if win == 0:
-            zk.zero_window(self, s, is_orig)
-        end = (seq + plen) & MASK
+            zero_window(self, s, is_orig)
+        end: cython.longlong = (seq + plen) & _MASK
         if seq_diff(end, s.z_last) > 0:
             s.z_last = end
         elif plen:
-            zk.retransmitted(self, s, is_orig)
+            retransmitted(self, s, is_orig)
         s.win = win
         # SND.NXT and the captured stream
-        nxt = s.snd_nxt
-        if nxt is None or seq_diff(end, nxt) > 0:
-            s.snd_nxt = end
+        nxt: cython.longlong = s._snd_nxt
+        if nxt < 0 or seq_diff(end, nxt) > 0:
+            s._snd_nxt = end
+        c: cython.longlong
         if plen:
-            c = s.contig
-            if c is not None and seq == c and not s.ooo:
-                s.contig = end
+            c = s._contig
+            if c >= 0 and seq == c and not s.ooo:
+                s._contig = end
             else:
                 self._stream_add(s, seq, end)
-        if flags & ACK:
-            ack = seg.ack
-            c = r.contig
-            if c is not None and seq_diff(ack, c) > 0:
+        if flags & _ACK:
+            ack: cython.longlong = seg.ack
+            c = r._contig
+            if c >= 0 and seq_diff(ack, c) > 0:
                 self._ack_arrives(s, r, seg)
-            elif r.z_hole is not None:
+            elif r._z_hole >= 0:
                 self._zeek_gap(s, r, seg, False)
-            s.last_ack = ack
-        if self.seq is not None:
-            self.seq.process(self, seg, from_a)
+            s._last_ack = ack
+        self._analyse(seg, from_a)
 
-    def _advance(self, s: Endpoint, seq: int, plen: int, flags: int) -> None:
+    @cython.cfunc
+    def _analyse(self, seg: Segment, from_a: cython.bint) -> cython.void:
+        """The last peer: the sequence analysis (a C call when compiled), if it is on."""
+        sa = self.seq
+        if sa is None:
+            return
+        if cython.compiled:
+            cython.cast(SeqAnalysis, sa, typecheck=True).process(self, seg, from_a)
+        else:
+            sa.process(self, seg, from_a)
+
+    @cython.cfunc
+    def _advance(self, s: Endpoint, seq: cython.longlong, plen: cython.longlong,
+                 flags: cython.int) -> cython.void:
         """Track S's highest sequence number sent (SND.NXT as the capture saw it)."""
-        end = (seq + plen + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & MASK
-        if s.snd_nxt is None or seq_diff(end, s.snd_nxt) > 0:
-            s.snd_nxt = end
-        if plen or flags & (SYN | FIN):
-            self._stream_add(s, seq if not flags & SYN else (seq + 1) & MASK, end)
+        end: cython.longlong = (seq + plen + (1 if flags & _SYN else 0)
+                                + (1 if flags & _FIN else 0)) & _MASK
+        if s._snd_nxt < 0 or seq_diff(end, s._snd_nxt) > 0:
+            s._snd_nxt = end
+        if plen or flags & (_SYN | _FIN):
+            self._stream_add(s, seq if not flags & _SYN else (seq + 1) & _MASK, end)
 
-    def _stream_add(self, s: Endpoint, start: int, end: int) -> None:
+    @cython.cfunc
+    def _stream_add(self, s: Endpoint, start: cython.longlong,
+                    end: cython.longlong) -> cython.void:
         """Record S's bytes [start, end) as seen (for gaps and missed bytes)."""
-        if s.contig is None:
-            s.contig = start
-        c = s.contig
+        if s._contig < 0:
+            s._contig = start
+        c: cython.longlong = s._contig
         if seq_diff(start, c) <= 0:
             if seq_diff(end, c) > 0:
-                s.contig = end
+                s._contig = end
                 if s.ooo:
                     self._stream_merge(s)
         elif len(s.ooo) < 32:
             s.ooo = [*s.ooo, (start, end)]
 
-    @staticmethod
-    def _stream_merge(s: Endpoint) -> None:
-        changed = True
+    @cython.cfunc
+    def _stream_merge(self, s: Endpoint) -> cython.void:
+        changed: cython.bint = True
+        c: cython.longlong
         while changed and s.ooo:
             changed = False
-            c = s.contig
-            assert c is not None
+            c = s._contig
             keep = []
             for blk in s.ooo:
                 if seq_diff(blk[0], c) <= 0:
@@ -629,24 +570,25 @@ class Connection:
                         changed = True
                 else:
                     keep.append(blk)
-            s.contig = c
+            s._contig = c
             s.ooo = keep or ()
 
-    def _send_syn(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+    @cython.cfunc
+    def _send_syn(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         # RFC 9293 §3.5: an active OPEN sends SYN and enters SYN-SENT.
-        seq = seg.seq
-        retry = s.syn_rec is not None and seq == s.isn
-        if s.isn is None:
-            s.isn = seq
-            s.contig = (seq + 1) & MASK
+        seq: cython.longlong = seg.seq
+        retry: cython.bint = s.syn_rec is not None and seq == s._isn
+        if s._isn < 0:
+            s._isn = seq
+            s._contig = (seq + 1) & _MASK
         s.syn_rec = syn = _record(s.syn_rec, seg.frame, seg.ts)
         if seg.syn_opts is not None and s.opts is None:
             s.opts = seg.syn_opts
-        if seg.plen and seq == s.isn:
+        if seg.plen and seq == s._isn:
             s.syn_plen = seg.plen  # data on the SYN (TCP Fast Open, RFC 7413)
         if s.state in (S.CLOSED, S.LISTEN, S.INACTIVE, S.PARTIAL):
             self._retag_initial(s, S.CLOSED)
-            if r.state is S.SYN_SENT and r.isn is not None:
+            if r.state is S.SYN_SENT and r._isn >= 0:
                 # Both sides sent a SYN before receiving the other's: simultaneous open
                 # (RFC 9293 §3.5, figure 8).
                 self.sim_open = True
@@ -658,20 +600,21 @@ class Connection:
         elif len(syn) > 2 and not self._network_copy(seg, s):
             self.anomaly("syn_retransmission", seg, s, f"SYN #{len(syn) // 2}")
 
-    def _send_synack(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+    @cython.cfunc
+    def _send_synack(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         # RFC 9293 §3.5: a SYN-ACK answers the peer's SYN; its sender is in SYN-RECEIVED.
-        seq = seg.seq
-        if s.isn is None:
-            s.isn = seq
-            s.contig = (seq + 1) & MASK
-        first = s.synack_rec is None
+        seq: cython.longlong = seg.seq
+        if s._isn < 0:
+            s._isn = seq
+            s._contig = (seq + 1) & _MASK
+        first: cython.bint = s.synack_rec is None
         s.synack_rec = synack = _record(s.synack_rec, seg.frame, seg.ts, seg.ack)
         if seg.syn_opts is not None and (s.opts is None or first):
             s.opts = seg.syn_opts
-        if r.isn is not None and not _acks_syn(r, seg.ack):
+        if r._isn >= 0 and not _acks_syn(r, seg.ack):
             expected = "1" if not r.syn_plen else f"1 or {1 + r.syn_plen} (SYN data)"
             self.anomaly("bad_synack_ack", seg, s,
-                         f"acks {seq_diff(seg.ack, r.isn)} past the ISN, expected {expected}")
+                         f"acks {seq_diff(seg.ack, r._isn)} past the ISN, expected {expected}")
         if s.state in (S.LISTEN, S.INACTIVE, S.CLOSED, S.PARTIAL):
             self._retag_initial(s, S.LISTEN)
             self._set_state(s, S.SYN_RECEIVED, seg)
@@ -680,11 +623,13 @@ class Connection:
         elif not first and not self._network_copy(seg, s):
             self.anomaly("synack_retransmission", seg, s, f"SYN-ACK #{len(synack) // 3}")
 
-    def _network_copy(self, seg: Segment, s: Endpoint) -> bool:
+    @cython.cfunc
+    def _network_copy(self, seg: Segment, s: Endpoint) -> cython.bint:
         """A bit-identical copy made by the network is not a retransmission by the sender."""
         return self.seq is not None and bool(self.seq.is_network_copy(seg, s.is_a))
 
-    def _recv_syn(self, x: Endpoint, seg: Segment, sender: Endpoint) -> None:
+    @cython.cfunc
+    def _recv_syn(self, x: Endpoint, seg: Segment, sender: Endpoint) -> cython.void:
         """X received the peer's SYN (evidence: X acknowledged it, or in-order delivery)."""
         st = x.state
         if st is S.LISTEN or st is S.INACTIVE:
@@ -698,13 +643,14 @@ class Connection:
                 # SYN-SENT + SYN -> SYN-RECEIVED: simultaneous open (§3.5, figure 8)
                 self._set_state(x, S.SYN_RECEIVED, seg)
 
-    def _unseen_handshake(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+    @cython.cfunc
+    def _unseen_handshake(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         """S, still opening, sends an ACK (no SYN, no RST) that only a synchronized
         endpoint sends: the handshake segments that prove it were not captured (a capture
         of one direction only, as on an asymmetric tap).  Advance both machines on that
         evidence instead of leaving them opening, one anomaly per segment."""
         if s.state is S.SYN_SENT:
-            if r.synack_rec is not None or r.syn_rec is not None or s.isn is None:
+            if r.synack_rec is not None or r.syn_rec is not None or s._isn < 0:
                 return
             # RFC 9293 §3.10.7.3: SYN-SENT leaves only on the peer's SYN-ACK, so S got
             # one (unseen), which R sent from SYN-RECEIVED; this ACK then reaches R (step 4)
@@ -716,40 +662,44 @@ class Connection:
         # SYN-RECEIVED: an ACK beyond the peer's SYN acknowledges its data, and data sent
         # (unless with TCP Fast Open, RFC 7413 §4.2) waits for ESTABLISHED (RFC 9293
         # §3.10.1): either way the peer's handshake ACK reached S
-        isn = r.isn
-        if isn is not None:
-            syn_end = (isn + 1 + r.syn_plen) & MASK
+        isn: cython.longlong = r._isn
+        syn_end: cython.longlong
+        if isn >= 0:
+            syn_end = (isn + 1 + r.syn_plen) & _MASK
         elif s.synack_rec is not None:  # the peer's SYN unseen: what S's SYN-ACK acked
             syn_end = int(s.synack_rec[-1])
         else:
             return
-        acks_data = seq_diff(seg.ack, syn_end) > 0
-        tfo = r.syn_plen > 0 or (r.opts is not None and r.opts.tfo_cookie is not None)
+        acks_data: cython.bint = seq_diff(seg.ack, syn_end) > 0
+        tfo: cython.bint = r.syn_plen > 0 or (r.opts is not None
+                                             and r.opts.tfo_cookie is not None)
         if acks_data or (seg.plen and not tfo):
             self._set_state(s, S.ESTABLISHED, seg)
 
-    def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
-        if s.fin_seq is not None and seq_diff(seg.seq, s.fin_seq) >= 0:
+    @cython.cfunc
+    def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
+        if s._fin_seq >= 0 and seq_diff(seg.seq, s._fin_seq) >= 0:
             self.anomaly("data_after_fin", seg, s, f"{seg.plen} bytes after own FIN")
         if s.rst_frames or r.rst_frames:
             self.anomaly("data_after_rst", seg, s, f"{seg.plen} bytes")
-        if r.fin_delivered and not s.data_after_peer_fin and s.fin_seq is None:
+        if r.fin_delivered and not s.data_after_peer_fin and s._fin_seq < 0:
             s.data_after_peer_fin = True
-        if seg.flags & SYN:
+        if seg.flags & _SYN:
             return
-        if s.state in (S.SYN_SENT, S.SYN_RECEIVED) and s.isn is not None:
+        if (s.state is S.SYN_SENT or s.state is S.SYN_RECEIVED) and s._isn >= 0:
             self.anomaly("data_before_established", seg, s, f"{seg.plen} bytes in {s.state}")
 
-    def _send_fin(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
-        fin_seq = (seg.seq + seg.plen) & MASK
-        if s.fin_seq is None:
-            s.fin_seq = fin_seq
+    @cython.cfunc
+    def _send_fin(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
+        fin_seq: cython.longlong = (seg.seq + seg.plen) & _MASK
+        if s._fin_seq < 0:
+            s._fin_seq = fin_seq
             s.fin_rec = _record(s.fin_rec, seg.frame, seg.ts)
-            if r.fin_seq is not None and not r.fin_delivered:
+            if r._fin_seq >= 0 and not r.fin_delivered:
                 self.fin_crossed = True  # both FINs in flight: simultaneous close
         else:
             s.fin_rec = fins = _record(s.fin_rec, seg.frame, seg.ts)
-            if fin_seq == s.fin_seq and not self._network_copy(seg, s):
+            if fin_seq == s._fin_seq and not self._network_copy(seg, s):
                 self.anomaly("fin_retransmission", seg, s, f"FIN #{len(fins) // 2}")
             return
         st = s.state
@@ -762,7 +712,8 @@ class Connection:
         elif st is S.CLOSE_WAIT:
             self._set_state(s, S.LAST_ACK, seg)
 
-    def _recv_fin(self, x: Endpoint, peer: Endpoint, seg: Segment) -> None:
+    @cython.cfunc
+    def _recv_fin(self, x: Endpoint, peer: Endpoint, seg: Segment) -> cython.void:
         """X received the peer's FIN (RFC 9293 §3.10.7.4, eighth step)."""
         peer.fin_delivered = True
         peer.fin_delivered_frame = seg.frame
@@ -774,19 +725,20 @@ class Connection:
         elif st is S.FIN_WAIT_2:
             self._set_state(x, S.TIME_WAIT, seg)
 
-    def _ack_arrives(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
-        ack = seg.ack
+    @cython.cfunc
+    def _ack_arrives(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
+        ack: cython.longlong = seg.ack
         st = r.state
-        if st is S.SYN_SENT and seg.flags & SYN:
-            if r.isn is None or _acks_syn(r, ack):
+        if st is S.SYN_SENT and seg.flags & _SYN:
+            if r._isn < 0 or _acks_syn(r, ack):
                 # SYN-SENT receiving a SYN-ACK for its SYN -> ESTABLISHED (RFC 9293 §3.10.7.3)
                 s.syn_delivered = True
                 self._set_state(r, S.ESTABLISHED, seg)
-        elif st is S.SYN_RECEIVED and (r.isn is None or seq_diff(ack, r.isn) > 0):
+        elif st is S.SYN_RECEIVED and (r._isn < 0 or seq_diff(ack, r._isn) > 0):
             # SYN-RECEIVED receiving an acceptable ACK -> ESTABLISHED (§3.10.7.4, fifth step)
             self._set_state(r, S.ESTABLISHED, seg)
         st = r.state
-        if r.fin_seq is not None and seq_diff(ack, r.fin_seq) > 0:
+        if r._fin_seq >= 0 and seq_diff(ack, r._fin_seq) > 0:
             # The peer acknowledged R's FIN (§3.10.7.4 fifth step, closing states)
             if not r.fin_ack_frame:
                 r.fin_ack_frame = seg.frame
@@ -797,98 +749,110 @@ class Connection:
             elif st is S.LAST_ACK:
                 self._set_state(r, S.CLOSED, seg)
         # Gaps: the peer acknowledges bytes of R's stream the capture never saw
-        c = r.contig
-        gap = False
-        if c is not None and seq_diff(ack, c) > 0:
+        c: cython.longlong = r._contig
+        gap: cython.bint = False
+        missing: cython.longlong
+        nxt: cython.longlong
+        if c >= 0 and seq_diff(ack, c) > 0:
             missing = seq_diff(ack, c)
             if r.ooo:
                 for lo, hi in r.ooo:
                     if seq_diff(lo, ack) < 0:
                         missing -= max(0, min(seq_diff(hi, c), seq_diff(ack, c))
                                        - max(0, seq_diff(lo, c)))
-                r.contig = ack
+                r._contig = ack
                 self._stream_merge(r)
             else:
-                r.contig = ack
-            if missing > 0 and r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) <= 0:
+                r._contig = ack
+            nxt = r._snd_nxt
+            if missing > 0 and nxt >= 0 and seq_diff(ack, nxt) <= 0:
                 r.missed_bytes += missing
                 if self.config.semantics != "wireshark":  # there, tshark's own rule applies
                     self.anomaly("ack_lost_segment", seg, s,
                                  f"ACKs {missing} bytes never captured")
                 gap = True
-            elif r.snd_nxt is not None and seq_diff(ack, r.snd_nxt) > 0 and r.isn is not None:
+            elif nxt >= 0 and seq_diff(ack, nxt) > 0 and r._isn >= 0:
                 self.anomaly("ack_above_snd_nxt", seg, s,
-                             f"ACK {seq_diff(ack, r.snd_nxt)} bytes beyond anything sent")
+                             f"ACK {seq_diff(ack, nxt)} bytes beyond anything sent")
                 # the capture missed R's latest segments: to Zeek's reassembler, which does
                 # not know what R sent, that is a gap like any other
                 gap = True
-        if gap or r.z_hole is not None:
+        if gap or r._z_hole >= 0:
             self._zeek_gap(s, r, seg, gap)
 
-    def _zeek_gap(self, s: Endpoint, r: Endpoint, seg: Segment, gap: bool) -> None:
+    @cython.cfunc
+    def _zeek_gap(self, s: Endpoint, r: Endpoint, seg: Segment, gap: cython.bint) -> cython.void:
         """Zeek's content-gap letter (G/g, TCP_Reassembler): S's ACK passed bytes of R's
         stream the reassembler never got, because the capture missed them (``gap``) or cut
         their payload (``r.z_hole``).  Zeek flags only gaps between synchronized (or cleanly
         closing) endpoints, and not those revealed by a FIN or RST."""
-        ack = seg.ack
-        h = r.z_hole
-        if h is not None and seq_diff(ack, h) > 0:
-            r.z_hole = None
-            nxt = r.snd_nxt
-            gap = gap or (nxt is not None and seq_diff(ack, nxt) <= 0)
+        ack: cython.longlong = seg.ack
+        h: cython.longlong = r._z_hole
+        nxt: cython.longlong
+        if h >= 0 and seq_diff(ack, h) > 0:
+            r._z_hole = -1
+            nxt = r._snd_nxt
+            gap = gap or (nxt >= 0 and seq_diff(ack, nxt) <= 0)
+        szs: cython.int = s.z_state
+        rzs: cython.int = r.z_state
         if (
-            gap and not seg.flags & (FIN | RST)
-            and s.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
-            and r.z_state in (zk.Z_ESTABLISHED, zk.Z_CLOSED)
+            gap and not seg.flags & (_FIN | _RST)
+            and szs in (_Z_ESTABLISHED, _Z_CLOSED)
+            and rzs in (_Z_ESTABLISHED, _Z_CLOSED)
         ):
-            zk.zeek_gap(self, r, r.is_a == self.orig_is_a)
+            zeek_gap(self, r, r.is_a == self.orig_is_a)
 
-    def _handshake_done(self, seg: Segment) -> None:
+    @cython.cfunc
+    def _handshake_done(self, seg: Segment) -> cython.void:
         """Both endpoints reached ESTABLISHED: the handshake completed at this frame."""
         self.handshake_ack = (seg.frame, seg.ts)
         if self.sink is not None:
             rtt = None
-            o = self.orig
+            o: Endpoint = self.a if self.orig_is_a else self.b
             if o.syn_rec is not None:
                 rtt = seg.ts - o.syn_rec[-1]
             self.sink.append(HandshakeCompleted(conn_id=self.id, frame=seg.frame, ts=seg.ts,
                                                 rtt_s=rtt))
 
-    def _send_rst(self, s: Endpoint, r: Endpoint, seg: Segment) -> None:
+    @cython.cfunc
+    def _send_rst(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         """S aborts (RFC 9293 §3.5.2); judge the RST as R would (§3.5.3, RFC 5961 §3)."""
-        first_of_sender = not s.rst_frames
+        first_of_sender: cython.bint = not s.rst_frames
         s_state, r_state = s.state, r.state
-        seq = seg.seq
+        seq: cython.longlong = seg.seq
+        flags: cython.int = seg.flags
+        rcv_nxt: cython.longlong
+        shift: cython.int
         # Acceptability: in SYN-SENT a RST is valid iff it acknowledges the SYN; otherwise
         # exact when seq == RCV.NXT, in window when inside RCV.WND (RFC 5961 challenge ACK).
-        if r_state is S.SYN_SENT and r.isn is not None:
-            ok = bool(seg.flags & ACK) and seg.ack == ((r.isn + 1) & MASK)
+        if r_state is S.SYN_SENT and r._isn >= 0:
+            ok: cython.bint = (flags & _ACK) != 0 and seg.ack == ((r._isn + 1) & _MASK)
             validity = "exact" if ok else "out_of_window"
         else:
-            rcv_nxt = r.last_ack if r.last_ack is not None else s.snd_nxt
-            if rcv_nxt is None:
+            rcv_nxt = r._last_ack if r._last_ack >= 0 else s._snd_nxt
+            if rcv_nxt < 0:
                 validity = "unknown"
             elif seq == rcv_nxt:
                 validity = "exact"
             else:
                 shift = self._window_shift(r)
-                win = max(r.win << (14 if shift is None else shift), 1)
+                win: cython.longlong = _rcv_window(r.win, 14 if shift < 0 else shift)
                 validity = "in_window" if in_window(seq, rcv_nxt, win) else "out_of_window"
         # The situation, which the report keeps distinct from a plain abort
-        never_seen = s.pkts == 1 and r.pkts == 0 and s.isn is None
+        never_seen: cython.bint = s.pkts == 1 and r.pkts == 0 and s._isn < 0
         if never_seen:
             situation = "no_connection"
         elif r_state is S.TIME_WAIT or s_state is S.TIME_WAIT:
             situation = "in_time_wait"
-        elif (s_state is S.SYN_SENT and not seg.flags & ACK and r.last_ack is not None
-              and seq == r.last_ack and not _acks_syn(s, r.last_ack)):
+        elif (s_state is S.SYN_SENT and not flags & _ACK and r._last_ack >= 0
+              and seq == r._last_ack and not _acks_syn(s, r._last_ack)):
             # RFC 9293 §3.10.7.3: in SYN-SENT, an ACK that does not acknowledge the SYN
             # (a challenge ACK from an old socket on the 4-tuple, a bad SYN-ACK) is answered
             # with <SEQ=SEG.ACK><CTL=RST> and dropped: the attempt goes on, in SYN-SENT
             situation = "stray_ack"
         elif r_state is S.SYN_SENT and s.synack_rec is None:
             situation = "refused"
-        elif s.fin_seq is not None or r.fin_seq is not None:
+        elif s._fin_seq >= 0 or r._fin_seq >= 0:
             situation = "after_fin"
         else:
             situation = "abort"
@@ -924,18 +888,16 @@ class Connection:
         ):
             self._set_state(r, S.CLOSED, seg)
 
-    def _window_shift(self, ep: Endpoint) -> int | None:
-        """Window-scale shift for ``ep``'s advertised windows: 0 if not negotiated, None if
+    @cython.cfunc
+    def _window_shift(self, ep: Endpoint) -> cython.int:
+        """Window-scale shift for ``ep``'s advertised windows: 0 if not negotiated, -1 if
         the handshake was not captured (RFC 7323 §2.2: both SYNs must carry the option)."""
-        o, p = self.a, self.b
+        o: Endpoint = self.a
+        p: Endpoint = self.b
         if (o.syn_rec is None and o.synack_rec is None) or (
                 p.syn_rec is None and p.synack_rec is None):
-            return None
+            return -1
         if o.wscale is None or p.wscale is None:
             return 0
-        return ep.wscale
-
-    def describe(self) -> str:
-        """Short text for logs: ``orig -> resp``."""
-        o, r = self.orig, self.resp
-        return f"{format_endpoint(o.addr, o.port)} -> {format_endpoint(r.addr, r.port)}"
+        shift: int | None = ep.wscale  # ep is o or p: not None
+        return 0 if shift is None else shift

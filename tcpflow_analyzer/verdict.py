@@ -247,7 +247,7 @@ def derive_zeek(conn: Connection) -> dict[str, str]:
     o, r = zeek_orig_resp(conn)
     history = conn.history
     out: dict[str, Any] = {"conn_state": zeek_conn_state(o, r, history), "history": history}
-    if conn.zeek_life is not None and conn.zeek_life.rows:
+    if conn.z_rows:  # Zeek finished earlier rows of it
         rows = zeek_rows(conn)
         for row in rows:
             row["ts"] = round_us(row["ts"])  # type: ignore[arg-type]

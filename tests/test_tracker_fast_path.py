@@ -2,7 +2,8 @@
 
 ``Connection.process`` sends a segment without SYN/FIN/RST between two synchronized
 endpoints to ``_steady`` and everything else through ``_general``.  Every report must be
-the same as when every segment takes the general path, whatever the segments say.
+the same as when every segment takes the general path (``tracker.set_fast_path(False)``),
+whatever the segments say.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from contextlib import contextmanager
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tcpflow_analyzer import tracker
 from tcpflow_analyzer.flowtable import FlowTable
 from tcpflow_analyzer.report import FlowReport, build_flow_report
 from tcpflow_analyzer.segment import ACK, FIN, PSH, RST, SYN, Segment, SynOptions
-from tcpflow_analyzer.tracker import Connection, Endpoint, TrackerConfig
+from tcpflow_analyzer.tracker import TrackerConfig
 
 from .builders import MASK, make_segment
 
@@ -24,17 +26,11 @@ from .builders import MASK, make_segment
 @contextmanager
 def general_path_only() -> Iterator[None]:
     """Make every segment take the general path."""
-    saved = Connection.process
-
-    def process(self: Connection, seg: Segment, from_a: bool) -> None:
-        s, r = (self.a, self.b) if from_a else (self.b, self.a)
-        self._general(seg, s, r, from_a)
-
-    Connection.process = process  # type: ignore[method-assign]
+    saved = tracker.set_fast_path(False)
     try:
         yield
     finally:
-        Connection.process = saved  # type: ignore[method-assign]
+        tracker.set_fast_path(saved)
 
 
 def run(segments: list[Segment], semantics: str) -> list[FlowReport]:
@@ -113,25 +109,14 @@ def test_fast_path_reports_equal_the_general_path(
 
 def test_fast_path_is_taken_between_synchronized_endpoints() -> None:
     """The equivalence above means something only if the fast path really runs."""
-    calls = 0
-    saved = Connection._steady
-
-    def counting(self: Connection, seg: Segment, s: Endpoint, r: Endpoint, from_a: bool) -> None:
-        nonlocal calls
-        calls += 1
-        saved(self, seg, s, r, from_a)
-
-    Connection._steady = counting  # type: ignore[method-assign]
-    try:
-        segs = [
-            make_segment(frame=1, ts=1.0, from_orig=True, seq=100, ack=0, flags=SYN),
-            make_segment(frame=2, ts=1.1, from_orig=False, seq=500, ack=101, flags=SYN | ACK),
-            make_segment(frame=3, ts=1.2, from_orig=True, seq=101, ack=501, flags=ACK),
-            make_segment(frame=4, ts=1.3, from_orig=True, seq=101, ack=501, flags=ACK | PSH,
-                         plen=10),
-            make_segment(frame=5, ts=1.4, from_orig=False, seq=501, ack=111, flags=ACK),
-        ]
-        run(segs, "default")
-    finally:
-        Connection._steady = saved  # type: ignore[method-assign]
-    assert calls == 2  # frames 4 and 5; the handshake takes the general path
+    before = tracker.steady_segments()
+    segs = [
+        make_segment(frame=1, ts=1.0, from_orig=True, seq=100, ack=0, flags=SYN),
+        make_segment(frame=2, ts=1.1, from_orig=False, seq=500, ack=101, flags=SYN | ACK),
+        make_segment(frame=3, ts=1.2, from_orig=True, seq=101, ack=501, flags=ACK),
+        make_segment(frame=4, ts=1.3, from_orig=True, seq=101, ack=501, flags=ACK | PSH,
+                     plen=10),
+        make_segment(frame=5, ts=1.4, from_orig=False, seq=501, ack=111, flags=ACK),
+    ]
+    run(segs, "default")
+    assert tracker.steady_segments() - before == 2  # frames 4, 5; the handshake is general

@@ -1,0 +1,33 @@
+# C declarations of record.py for Cython (pure Python mode's augmenting .pxd): the connection
+# record, both endpoints' fields as C fields.  Every field is public (plain Python reads and
+# writes it under its name: verdict, report, ladder, flow table, tests).  The optional
+# sequence numbers (``_isn``, ``_snd_nxt``, ...) hold -1 for "none yet"; the properties
+# ``isn``, ``snd_nxt``, ... give the None-or-int view of them (``_last_tsval`` likewise).
+
+cdef class Endpoint:
+    cdef public object addr, state, initial
+    cdef public int port, z_state, z_prev, z_wscale
+    cdef public bint is_a, moved, syn_delivered, fin_delivered, data_after_peer_fin
+    cdef public bint z_did_close
+    cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
+    cdef public long long syn_plen, fin_delivered_frame, fin_ack_frame, win
+    cdef public long long pkts, data_pkts, missed_bytes
+    cdef public long long z_start, z_last, z_hist_syn, z_hist_fin, z_hist_rst
+    cdef public unsigned int z_n_c, z_n_w, z_n_t, z_n_g
+    cdef public object syn_rec, synack_rec, fin_rec, opts, rst_frames, ooo
+    cdef public long long bytes
+
+
+cdef class ConnRecord:
+    cdef public long long id, first_frame, last_frame, hist_seen
+    cdef public Endpoint a, b
+    cdef public bint orig_is_a, roles_inferred, z_swap, sim_open, fin_crossed, _steady_ok
+    cdef public double first_ts, last_ts, zeek_last_ts
+    cdef public str history
+    cdef public bint z_life, z_active
+    cdef public int z_n_expire
+    cdef public double z_attempt, z_delete, z_row_start, z_expire0
+    cdef public object z_expire_more, z_base, z_rows
+    cdef public object config, sink, vlan, vlan_b, seq
+    cdef public object _tr, _anomalies, _events, _resets, _time_wait
+    cdef public object handshake_ack, port_reuse, prev

@@ -1,0 +1,371 @@
+"""The connection record: both endpoints' fields, the bottom floor of the per-segment path.
+
+A segment goes one way (STYLE §1): the flow table finds the record, and the orchestrator
+(:class:`.tracker.Connection`, which extends the record) runs the peers on it in order: the
+RFC 9293 endpoint machines (:mod:`.tracker`), the Zeek model (:mod:`.history`) and the
+sequence analysis (:mod:`.seqanalysis`).  Each peer reads the record and the segment and
+writes only its own fields (the Zeek model the ``z_*`` ones, ``history`` and ``hist_seen``).
+The report, the verdict and the views are built from the record at the end.  This module
+imports none of the peers.
+
+It is typed for Cython 3 in pure Python mode (STYLE §8): compiled, :class:`Endpoint` and
+:class:`ConnRecord` are extension types whose fields are C fields (``record.pxd``), all
+public, so plain Python code reads and writes them by name.  The optional sequence numbers
+are C fields that hold -1 for "none yet" (``_isn``, ``_snd_nxt``, ``_fin_seq``,
+``_last_ack``, ``_contig``, ``_z_hole``); the peers use those, and the properties without
+the underscore give everyone else the None-or-int view.  Interpreted, the same classes are
+slotted Python classes.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .segment import format_endpoint
+from .states import TcpState
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+
+    from .segment import Segment, SynOptions
+    from .tracker import Connection  # the annotation of ``prev`` only, never imported
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
+
+LIST_CAP = 32
+"""Bound on per-connection frame lists (counts stay exact)."""
+
+STATES = tuple(TcpState)
+"""The RFC states in the order of their 4-bit codes in :attr:`ConnRecord.transitions`."""
+
+
+class S:
+    """The RFC states as plain class attributes (``S.ESTABLISHED`` is
+    ``TcpState.ESTABLISHED``), for the per-segment code: reading a member off the Enum
+    class goes through its metaclass's ``__getattr__`` hook (about 300 ns on CPython 3.11),
+    a plain class attribute takes about 15 ns."""
+
+    INACTIVE = TcpState.INACTIVE
+    PARTIAL = TcpState.PARTIAL
+    CLOSED = TcpState.CLOSED
+    LISTEN = TcpState.LISTEN
+    SYN_SENT = TcpState.SYN_SENT
+    SYN_RECEIVED = TcpState.SYN_RECEIVED
+    ESTABLISHED = TcpState.ESTABLISHED
+    FIN_WAIT_1 = TcpState.FIN_WAIT_1
+    FIN_WAIT_2 = TcpState.FIN_WAIT_2
+    CLOSE_WAIT = TcpState.CLOSE_WAIT
+    CLOSING = TcpState.CLOSING
+    LAST_ACK = TcpState.LAST_ACK
+    TIME_WAIT = TcpState.TIME_WAIT
+
+
+if {v for k, v in vars(S).items() if k.isupper()} != set(TcpState):
+    raise ImportError("record: S does not list every TcpState")
+
+
+def _opt(v: int) -> int | None:
+    return None if v < 0 else v
+
+
+def _pairs(a: array[float] | None) -> list[tuple[int, float]]:
+    if a is None:
+        return []
+    return [(int(a[i]), a[i + 1]) for i in range(0, len(a), 2)]
+
+
+@cython.cclass
+class Endpoint:
+    """One side of a connection: its RFC state, sequence bookkeeping and Zeek state.
+
+    The RFC machines (:mod:`.tracker`) own ``state`` ... ``missed_bytes``; the Zeek model
+    (:mod:`.history`) owns the ``z_*`` fields (``z_n_c``/``z_n_w``/``z_n_t``/``z_n_g``:
+    how often it saw a bad checksum, zero window, retransmission, content gap).
+    """
+
+    if not cython.compiled:
+        __slots__ = (
+            "_contig", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt", "_z_hole",
+            "addr",
+            "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
+            "fin_delivered_frame", "fin_rec", "initial", "is_a", "missed_bytes",
+            "moved", "ooo", "opts", "pkts", "port", "rst_frames", "state", "syn_delivered",
+            "syn_plen", "syn_rec", "synack_rec", "win", "z_did_close", "z_hist_fin",
+            "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
+            "z_start", "z_state", "z_wscale",
+        )
+
+    def __init__(self, addr: bytes, port: int, is_a: bool) -> None:
+        self.addr = addr
+        self.port = port
+        self.is_a = is_a
+        self.state = self.initial = S.INACTIVE
+        self.moved = False
+        self._isn = -1
+        # SYNs, SYN-ACKs and FINs sent, packed flat in arrays of doubles (frame numbers, ACK
+        # numbers and times are exact in a double): (frame, ts) or (frame, ts, ack) per
+        # segment, at most LIST_CAP of them, None until the first.  A list of tuples costs
+        # about 200 bytes per record, these 16 or 24 (see the *_frames views).
+        self.syn_rec: array[float] | None = None
+        self.synack_rec: array[float] | None = None
+        self.syn_delivered = False
+        self.syn_plen = 0  # payload carried by this endpoint's SYN (TFO)
+        self._snd_nxt = -1
+        self._fin_seq = -1
+        self.fin_rec: array[float] | None = None
+        self.fin_delivered = False
+        self.fin_delivered_frame = 0
+        self.fin_ack_frame = 0
+        self.data_after_peer_fin = False
+        self._last_ack = -1
+        self.win = 0
+        self.opts: SynOptions | None = None
+        self._last_tsval = -1  # TSval of its latest segment with the option
+        self.pkts = 0
+        self.data_pkts = 0
+        self.bytes = 0
+        self.rst_frames: Sequence[int] = ()
+        self._contig = -1
+        self.ooo: Sequence[tuple[int, int]] = ()
+        self.missed_bytes = 0
+        self.z_state = 0  # history.Z_INACTIVE
+        self.z_prev = 0
+        self.z_start = 0
+        self.z_last = 0
+        self.z_hist_syn = -1
+        self.z_hist_fin = -1
+        self.z_hist_rst = -1
+        self.z_wscale = 0
+        self.z_n_c = self.z_n_w = self.z_n_t = self.z_n_g = 0
+        self.z_did_close = False
+        # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
+        # Zeek's reassembler never got it (see Connection.payload_uncaptured)
+        self._z_hole = -1
+
+    # -- the None-or-int view of the optional sequence numbers -------------------------------
+    @property
+    def isn(self) -> int | None:
+        """Initial sequence number (of its SYN or SYN-ACK), None if it sent none."""
+        return _opt(self._isn)
+
+    @isn.setter
+    def isn(self, v: int | None) -> None:
+        self._isn = -1 if v is None else v
+
+    @property
+    def snd_nxt(self) -> int | None:
+        """SND.NXT as the capture saw it (highest sequence number sent + 1)."""
+        return _opt(self._snd_nxt)
+
+    @snd_nxt.setter
+    def snd_nxt(self, v: int | None) -> None:
+        self._snd_nxt = -1 if v is None else v
+
+    @property
+    def fin_seq(self) -> int | None:
+        """Sequence number of its FIN, None if it sent none."""
+        return _opt(self._fin_seq)
+
+    @fin_seq.setter
+    def fin_seq(self, v: int | None) -> None:
+        self._fin_seq = -1 if v is None else v
+
+    @property
+    def last_ack(self) -> int | None:
+        """The ACK number of its latest segment with ACK."""
+        return _opt(self._last_ack)
+
+    @last_ack.setter
+    def last_ack(self, v: int | None) -> None:
+        self._last_ack = -1 if v is None else v
+
+    @property
+    def contig(self) -> int | None:
+        """End of the contiguous stream the capture saw (or the peer ACKed)."""
+        return _opt(self._contig)
+
+    @contig.setter
+    def contig(self, v: int | None) -> None:
+        self._contig = -1 if v is None else v
+
+    @property
+    def last_tsval(self) -> int | None:
+        """TSval of its latest segment that carried the timestamps option (RFC 7323)."""
+        return _opt(self._last_tsval)
+
+    @last_tsval.setter
+    def last_tsval(self, v: int | None) -> None:
+        self._last_tsval = -1 if v is None else v
+
+    @property
+    def z_hole(self) -> int | None:
+        """First byte sent but cut by the snap length and not yet ACKed (Zeek's gap)."""
+        return _opt(self._z_hole)
+
+    @z_hole.setter
+    def z_hole(self, v: int | None) -> None:
+        self._z_hole = -1 if v is None else v
+
+    # -- the frame lists ------------------------------------------------------------------
+    @property
+    def syn_frames(self) -> list[tuple[int, float]]:
+        """(frame, ts) of each SYN this endpoint sent (at most ``LIST_CAP``)."""
+        return _pairs(self.syn_rec)
+
+    @property
+    def synack_frames(self) -> list[tuple[int, float, int]]:
+        """(frame, ts, ack) of each SYN-ACK this endpoint sent (at most ``LIST_CAP``)."""
+        a = self.synack_rec
+        if a is None:
+            return []
+        return [(int(a[i]), a[i + 1], int(a[i + 2])) for i in range(0, len(a), 3)]
+
+    @property
+    def fin_frames(self) -> list[tuple[int, float]]:
+        """(frame, ts) of each FIN this endpoint sent (at most ``LIST_CAP``)."""
+        return _pairs(self.fin_rec)
+
+    def first_syn_frame(self) -> int:
+        """Frame of this endpoint's first SYN or SYN-ACK (0 if none)."""
+        syn, synack = self.syn_rec, self.synack_rec
+        if syn is None:
+            return 0 if synack is None else int(synack[0])
+        return int(syn[0] if synack is None else min(syn[0], synack[0]))
+
+    @property
+    def wscale(self) -> int | None:
+        """Window scale this endpoint offered on its SYN, None if it offered none."""
+        return None if self.opts is None else self.opts.wscale
+
+
+@cython.cclass
+class ConnRecord:
+    """The data of one connection incarnation: two endpoints, what happened, the Zeek reading.
+
+    ``a`` is the endpoint that sent the first segment; ``orig_is_a`` says whether it is the
+    originator (roles follow Zeek, including its flips).  Everything a report needs is
+    recorded here as facts with frame numbers; outcomes are derived in :mod:`.verdict`.
+    :class:`.tracker.Connection` extends it with the per-segment orchestration.
+    """
+
+    if not cython.compiled:
+        __slots__ = (
+            "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b",
+            "config", "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen",
+            "history", "id", "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev",
+            "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_active",
+            "z_attempt", "z_base", "z_delete", "z_expire0", "z_expire_more", "z_life",
+            "z_n_expire", "z_row_start", "z_rows", "z_swap", "zeek_last_ts",
+        )
+
+    def __init__(self, conn_id: int, seg: Segment, config: Any, sink: Any) -> None:
+        self.id = conn_id
+        self.config = config
+        self.sink = sink
+        self.vlan = seg.vlan
+        # the VLAN ids of endpoint b's segments when they differ from a's (flow table, auto)
+        self.vlan_b: tuple[int, ...] | None = None
+        self.a = Endpoint(seg.src, seg.sport, True)
+        self.b = Endpoint(seg.dst, seg.dport, False)
+        self.orig_is_a = True
+        self.roles_inferred = False
+        self.first_ts = self.last_ts = self.zeek_last_ts = seg.ts
+        # Zeek's reading: its connection lifecycle (timers, reuse, the rows it would log;
+        # see history.py), started on first use, and whether its current row names
+        # orig/resp the other way round
+        self.z_life = False
+        self.z_active = False
+        self.z_attempt = self.z_delete = self.z_row_start = self.z_expire0 = 0.0
+        self.z_n_expire = 0
+        self.z_expire_more: list[float] | None = None
+        self.z_base: tuple[int, int, int, int] | None = None
+        self.z_rows: list[dict[str, object]] | None = None
+        self.z_swap = False
+        self.first_frame = self.last_frame = seg.frame
+        # transitions packed in one array of doubles, (code, ts) per change, the code
+        # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
+        # sixth of the memory of a list of tuples; see the ``transitions`` view
+        self._tr: array[float] = array("d")
+        # created on first use: most connections never need them (keeps memory per
+        # connection small; the properties below read them as empty)
+        self._anomalies: dict[str, int] | None = None
+        self._events: list[tuple[str, int, float, bool, str]] | None = None
+        self.history = ""
+        self.hist_seen = 0
+        self.handshake_ack: tuple[int, float] | None = None
+        self._resets: list[dict[str, Any]] | None = None
+        self._time_wait: list[tuple[bool, int, float]] | None = None
+        self.port_reuse: dict[str, Any] | None = None
+        # the previous incarnation of the 4-tuple while it is still alive (the flow table
+        # routes its late segments to it: a challenge ACK, a RST, a retransmitted FIN)
+        self.prev: Connection | None = None
+        self.sim_open = False
+        self.fin_crossed = False
+        # both endpoints synchronized with nothing pending: only the orchestrator's general
+        # path can change that, so it re-evaluates it there, once per segment
+        self._steady_ok = False
+        self.seq: Any = None  # the sequence analysis (None: the detector is off)
+
+    # -- what happened (read-only views of lazily created records) --------------------------
+    @property
+    def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
+        """(frame, ts, endpoint is a, from, to) for every recorded state change."""
+        tr = self._tr
+        out = []
+        for i in range(0, len(tr), 2):
+            c = int(tr[i])
+            out.append((c >> 9, tr[i + 1], bool(c >> 8 & 1), STATES[c >> 4 & 15],
+                        STATES[c & 15]))
+        return out
+
+    @property
+    def anomalies(self) -> dict[str, int]:
+        """Anomaly code -> occurrences."""
+        return self._anomalies if self._anomalies is not None else {}
+
+    @property
+    def anomaly_events(self) -> list[tuple[str, int, float, bool, str]]:
+        """(code, frame, ts, sender is a, detail) for the first ``max_events`` anomalies."""
+        return self._events if self._events is not None else []
+
+    @property
+    def resets(self) -> list[dict[str, Any]]:
+        """One record per RST: frame, ts, by_a, sender/receiver state, validity, situation."""
+        return self._resets if self._resets is not None else []
+
+    @property
+    def time_wait(self) -> list[tuple[bool, int, float]]:
+        """(endpoint is a, frame, ts) for each endpoint that entered TIME-WAIT."""
+        return self._time_wait if self._time_wait is not None else []
+
+    # -- roles ----------------------------------------------------------------------------
+    @property
+    def orig(self) -> Endpoint:
+        """The originator endpoint."""
+        return self.a if self.orig_is_a else self.b
+
+    @property
+    def resp(self) -> Endpoint:
+        """The responder endpoint."""
+        return self.b if self.orig_is_a else self.a
+
+    def role(self, ep_is_a: bool) -> str:
+        """``orig`` or ``resp`` for endpoint a (True) or b (False), with current roles."""
+        return "orig" if ep_is_a == self.orig_is_a else "resp"
+
+    def zeek_orig_state(self) -> int:
+        """Zeek state of the current originator."""
+        return self.orig.z_state
+
+    def describe(self) -> str:
+        """Short text for logs: ``orig -> resp``."""
+        o, r = self.orig, self.resp
+        return f"{format_endpoint(o.addr, o.port)} -> {format_endpoint(r.addr, r.port)}"
