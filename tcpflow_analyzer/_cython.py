@@ -1,6 +1,6 @@
 """A tiny stand-in for the ``cython`` module, used when Cython is not installed.
 
-The typed modules (``seqnum``, ``checksum``; see ``_engine.TYPED_MODULES``) are Cython 3
+The typed modules (``_engine.TYPED_MODULES``: the engine's hot path) are Cython 3
 "pure Python mode" sources: compiled, Cython reads their ``cython.*`` annotations,
 decorators and declarations; interpreted, they are ordinary Python and need a ``cython``
 module only for the names they evaluate at run time.  Annotations are never evaluated
