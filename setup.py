@@ -26,7 +26,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 PKG = "tcpflow_analyzer"
-TYPED_MODULES = ("seqnum", "checksum", "segment", "decode", "seqanalysis")  # keep equal to _engine.TYPED_MODULES (a test checks)
+TYPED_MODULES = ("seqnum", "checksum", "segment", "decode", "seqanalysis", "_records", "_ingest")  # keep equal to _engine.TYPED_MODULES (a test checks)
 MANIFEST = "_build.json"
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -30,7 +30,7 @@ from importlib.abc import MetaPathFinder
 from types import ModuleType
 from typing import Any
 
-TYPED_MODULES = ("seqnum", "checksum", "segment", "decode", "seqanalysis")
+TYPED_MODULES = ("seqnum", "checksum", "segment", "decode", "seqanalysis", "_records", "_ingest")
 """The modules written for Cython's pure Python mode (``setup.py`` compiles exactly these)."""
 
 PURE_ENV = "TCPFLOW_ANALYZER_PURE"
