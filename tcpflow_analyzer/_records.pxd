@@ -14,3 +14,15 @@ cdef class PcapCutter:
     cdef object _linktype
 
     cdef object _cut(self)
+
+
+cdef class PcapngCutter:
+    cdef public bytes buf
+    cdef public Py_ssize_t pos
+    cdef public long long frame
+    cdef public double last_ts
+    cdef public object slow
+    cdef list _ifaces
+    cdef bint _big
+
+    cdef object _cut(self)

@@ -254,9 +254,51 @@ def _pcap_captures(draw: st.DrawFn) -> bytes:
     return bytes(body[:cut])
 
 
+@st.composite
+def _pcapng_captures(draw: st.DrawFn) -> bytes:
+    """pcapng files of one or two sections (either byte order), interfaces of several link
+    types, resolutions and offsets, and packet blocks of every kind, some naming a missing
+    interface or shorter than the link header, then maybe with corrupt block lengths, a few
+    bytes changed, or cut short."""
+    blocks = []
+    for _section in range(draw(st.integers(1, 2))):
+        order = draw(st.sampled_from("<>"))
+        blocks.append(cb.png_shb(order=order))
+        nifaces = 0
+        for _ in range(draw(st.integers(0, 40))):
+            kind = draw(st.sampled_from(["epb"] * 6 + ["idb", "spb", "opb", "bad"]))
+            data = draw(st.binary(min_size=0, max_size=100))
+            units = draw(st.sampled_from([0, 1_700_000_000_123_456, (1 << 64) - 1,
+                                          1_700_000_000_123_456_789]))
+            iface = draw(st.integers(0, nifaces)) if nifaces else 0
+            if kind == "idb" or not nifaces and draw(st.booleans()):
+                blocks.append(cb.png_idb(draw(st.sampled_from([1, 101, 113])), order=order,
+                                         snaplen=draw(st.sampled_from([0, 40])),
+                                         tsresol=draw(st.sampled_from([None, 9, 0x80 | 10])),
+                                         tsoffset=draw(st.sampled_from([None, 0, 7]))))
+                nifaces += 1
+            elif kind == "epb":
+                blocks.append(cb.png_epb(iface, units, data, order=order))
+            elif kind == "spb":
+                blocks.append(cb.png_spb(data, order=order))
+            elif kind == "opb":
+                blocks.append(cb.png_opb(iface, units, data, order=order))
+            else:
+                body = draw(st.binary(min_size=0, max_size=40))
+                blocks.append(cb.png_block(6, body, order=order, length=draw(st.sampled_from(
+                    [None, 12 + len(body) + 4, 13, 8, 1 << 25]))))
+    body = bytearray(b"".join(blocks))
+    for at, value in draw(st.lists(st.tuples(st.integers(28, 4000), st.integers(0, 255)),
+                                   max_size=3)):
+        if at < len(body):
+            body[at] = value
+    cut = draw(st.none() | st.none() | st.integers(0, len(body)))
+    return bytes(body[:cut])
+
+
 @settings(max_examples=300, deadline=None)
-@given(_pcap_captures(), st.sampled_from([1 << 20, 64, 200, 1500]), st.none() | st.integers(1, 5),
-       st.booleans())
+@given(_pcap_captures() | _pcapng_captures(), st.sampled_from([1 << 20, 64, 200, 1500]),
+       st.none() | st.integers(1, 5), st.booleans())
 def test_readers_deliver_identical_frames_and_warnings_with_and_without_the_cutter(
         capture: bytes, chunk: int, stop: int | None, gz: bool) -> None:
     _compiled_or_skip()
@@ -264,7 +306,7 @@ def test_readers_deliver_identical_frames_and_warnings_with_and_without_the_cutt
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "cap.pcap"
+        path = Path(tmp) / "cap"
         path.write_bytes(gzip.compress(capture, mtime=0) if gz else capture)
         assert _read_capture(path, True, chunk, stop) == _read_capture(path, False, chunk, stop)
 

@@ -248,7 +248,8 @@ class CaptureReader:
         self.size = size
         self.warnings: list[str] = []
         self._delivered = 0  # frames delivered by our own loops (see frames)
-        self._cut: _records.PcapCutter | None = None  # compiled: the record cutter
+        # compiled: the record cutter (see __iter__)
+        self._cut: _records.PcapCutter | _records.PcapngCutter | None = None
         self.compression: str | None = None
         self._raw = raw
         self._guard: _Guarded | None = None
@@ -346,10 +347,11 @@ class CaptureReader:
 
     def __iter__(self) -> Iterator[Frame]:
         frames = self._read()
-        if self.format == "pcap" and _CUT_RECORDS:
+        if _CUT_RECORDS:
             # the cutter is the iterator: a well-formed record costs one C call, and the
             # rest (damage, the ends of chunks and of the capture) comes from our loop
-            self._cut = _records.PcapCutter(frames)
+            self._cut = (_records.PcapCutter(frames) if self.format == "pcap"
+                         else _records.PcapngCutter(frames))
             return self._cut
         return frames
 
@@ -392,9 +394,11 @@ class CaptureReader:
         rec = struct.Struct(order + "IIII")
         limit = max(MAX_RECORD, min(snaplen, MAX_BLOCK))
         min_len = _MIN_FRAME.get(linktype, _MIN_FRAME_DEFAULT)
-        cut = self._cut  # compiled: it delivers the well-formed records between ours
+        # compiled: the cutter delivers the well-formed records between ours
+        cut = self._cut if isinstance(self._cut, _records.PcapCutter) else None
         if cut is not None:
             cut.setup(order == ">", rec_size, limit, min_len, scale, linktype)
+        handed = 0  # the frame count the cutter was last given
         stream = self._stream
         buf = b""
         pos = 0
@@ -405,8 +409,9 @@ class CaptureReader:
         skipped_total = 0
         short_run = 0
         while True:
-            if cut is not None and cut.frame != frame:  # it cut records since our last one
+            if cut is not None and cut.frame != handed:  # it cut records since our last one
                 frame, pos, last_sec, short_run = cut.frame, cut.pos, cut.last_sec, 0
+                handed = frame
             if len(buf) - pos < rec_size:
                 offset_base += pos
                 buf = buf[pos:] + _read_fully(stream, CHUNK)
@@ -465,6 +470,7 @@ class CaptureReader:
             last_sec = sec
             if cut is not None:
                 cut.resume(buf, end, frame, sec)
+                handed = frame
             yield frame, sec + frac * scale, linktype, buf[pos + rec_size : end]
             pos = end
         if damaged > MAX_WARNINGS_PER_KIND:
@@ -583,7 +589,13 @@ class CaptureReader:
         damaged = 0  # corrupt blocks met so far
         skipped_total = 0
         short_run = 0
+        # compiled: the cutter delivers the well-formed packet blocks between ours
+        cut = self._cut if isinstance(self._cut, _records.PcapngCutter) else None
+        handed = 0  # the frame count the cutter was last given (skipped blocks count too)
         while True:
+            if cut is not None and cut.frame != handed:  # it cut blocks since our last one
+                frame, pos, last_ts, short_run = cut.frame, cut.pos, cut.last_ts, 0
+                handed = frame
             if len(buf) - pos < 12:
                 offset_base += pos
                 buf = buf[pos:] + _read_fully(stream, CHUNK)
@@ -698,6 +710,9 @@ class CaptureReader:
                     short_run = 0
                 last_ts = ((hi << 32) | lo) * unit + tsoff
                 self._delivered = frame
+                if cut is not None:
+                    cut.resume(buf, end, frame, last_ts, ifaces, order == ">")
+                    handed = frame
                 yield frame, last_ts, linktype, buf[data_off : data_off + caplen]
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 frame += 1
@@ -723,6 +738,9 @@ class CaptureReader:
                 else:
                     short_run = 0
                 self._delivered = frame
+                if cut is not None:
+                    cut.resume(buf, end, frame, last_ts, ifaces, order == ">")
+                    handed = frame
                 yield frame, last_ts, linktype, buf[body + 4 : body + 4 + caplen]
             elif btype == 1:  # Interface Description Block
                 if len(ifaces) < MAX_INTERFACES:
