@@ -151,7 +151,8 @@ class PcapngCutter:
         self.pos = 0
         self.frame = 0
         self.last_ts = 0.0
-        self._ifaces = []
+        ifaces: list[tuple[int, float, float, int, int]] = []
+        self._ifaces = ifaces
         self._big = False
 
     def resume(self, buf: bytes, pos: cython.Py_ssize_t, frame: cython.longlong,
