@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import _ingest
 from .events import ConnectionOpened
 from .evicted import EvictedSet
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
@@ -114,6 +115,8 @@ class FlowTable:
         self._min_timeout = float("inf") if self.wireshark else min(
             config.reset_linger_s, config.close_linger_s, config.handshake_timeout_s,
             config.idle_timeout_s)
+        if _ingest.COMPILED:  # the common case typed; the rest by the method below
+            self.lookup = _ingest.FlowLookup(self, self.lookup)  # type: ignore[method-assign]
 
     def lookup(self, seg: Segment) -> tuple[Connection | None, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent

@@ -200,3 +200,196 @@ def test_decoders_agree_field_for_field(case: tuple[int, bytes], verify: bool) -
     linktype, frame = case
     assert _decoded(decode, linktype, frame, verify) == _decoded(PURE_DECODE, linktype, frame,
                                                                  verify)
+
+
+# -- the reader: the compiled record cutter against the Python loop alone ------------------
+
+def _read_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tuple[object, ...]:
+    """Everything a reader makes of one capture: each frame (with the ``frames`` count as it
+    was delivered), the warnings and the count at the end, or the format error."""
+    from tcpflow_analyzer.sources import pcapfile
+
+    saved = pcapfile._CUT_RECORDS, pcapfile.CHUNK
+    pcapfile._CUT_RECORDS, pcapfile.CHUNK = cutter, chunk
+    try:
+        try:
+            reader = pcapfile.open_capture(str(path))
+        except Exception as exc:  # noqa: BLE001 - the error is part of the outcome
+            return (type(exc).__name__, str(exc))
+        got: list[object] = []
+        try:
+            for fr in reader:
+                got.append((tuple((type(v).__name__, v) for v in fr), reader.frames))
+                if stop is not None and len(got) >= stop:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a header cut short raises while reading
+            got.append((type(exc).__name__, str(exc)))
+        finally:
+            reader.close()
+        return (got, list(reader.warnings), reader.frames, reader.format)
+    finally:
+        pcapfile._CUT_RECORDS, pcapfile.CHUNK = saved
+
+
+@st.composite
+def _pcap_captures(draw: st.DrawFn) -> bytes:
+    """Classic pcap files (either byte order, µs or ns, 16- or 24-byte records) of frames of
+    every length around the link header's, then maybe with corrupt captured lengths, a few
+    bytes changed, or cut short."""
+    order = draw(st.sampled_from("<>"))
+    nano = draw(st.booleans())
+    modified = not nano and draw(st.integers(0, 3)) == 0
+    linktype = draw(st.sampled_from([1, 1, 101, 113]))
+    snaplen = draw(st.sampled_from([65535, 96, 0]))
+    records = []
+    sec = draw(st.sampled_from([0, 5, 1_700_000_000, 0xFFFFFFF0]))
+    for _ in range(draw(st.integers(0, 40))):
+        sec = (sec + draw(st.integers(0, 3))) & 0xFFFFFFFF
+        frac = draw(st.integers(0, 999_999_999 if nano else 999_999))
+        data = draw(st.binary(min_size=0, max_size=120))
+        incl = draw(st.none() | st.none() | st.sampled_from(
+            [len(data) + 1, 1 << 18, (1 << 18) + 1, 1 << 30, 0xFFFFFFFF, 0]))
+        records.append(cb.pcap_record(sec, frac, data, order=order, incl_len=incl,
+                                      modified=modified))
+    body = bytearray(cb.pcap_header(linktype=linktype, nano=nano, order=order,
+                                    snaplen=snaplen, modified=modified) + b"".join(records))
+    for at, value in draw(st.lists(st.tuples(st.integers(24, 4000), st.integers(0, 255)),
+                                   max_size=3)):
+        if at < len(body):
+            body[at] = value
+    cut = draw(st.none() | st.none() | st.integers(0, len(body)))
+    return bytes(body[:cut])
+
+
+@st.composite
+def _pcapng_captures(draw: st.DrawFn) -> bytes:
+    """pcapng files of one or two sections (either byte order), interfaces of several link
+    types, resolutions and offsets, and packet blocks of every kind, some naming a missing
+    interface or shorter than the link header, then maybe with corrupt block lengths, a few
+    bytes changed, or cut short."""
+    blocks = []
+    for _section in range(draw(st.integers(1, 2))):
+        order = draw(st.sampled_from("<>"))
+        blocks.append(cb.png_shb(order=order))
+        nifaces = 0
+        for _ in range(draw(st.integers(0, 40))):
+            kind = draw(st.sampled_from(["epb"] * 6 + ["idb", "spb", "opb", "bad"]))
+            data = draw(st.binary(min_size=0, max_size=100))
+            units = draw(st.sampled_from([0, 1_700_000_000_123_456, (1 << 64) - 1,
+                                          1_700_000_000_123_456_789]))
+            iface = draw(st.integers(0, nifaces)) if nifaces else 0
+            if kind == "idb" or not nifaces and draw(st.booleans()):
+                blocks.append(cb.png_idb(draw(st.sampled_from([1, 101, 113])), order=order,
+                                         snaplen=draw(st.sampled_from([0, 40])),
+                                         tsresol=draw(st.sampled_from([None, 9, 0x80 | 10])),
+                                         tsoffset=draw(st.sampled_from([None, 0, 7]))))
+                nifaces += 1
+            elif kind == "epb":
+                blocks.append(cb.png_epb(iface, units, data, order=order))
+            elif kind == "spb":
+                blocks.append(cb.png_spb(data, order=order))
+            elif kind == "opb":
+                blocks.append(cb.png_opb(iface, units, data, order=order))
+            else:
+                body = draw(st.binary(min_size=0, max_size=40))
+                blocks.append(cb.png_block(6, body, order=order, length=draw(st.sampled_from(
+                    [None, 12 + len(body) + 4, 13, 8, 1 << 25]))))
+    body = bytearray(b"".join(blocks))
+    for at, value in draw(st.lists(st.tuples(st.integers(28, 4000), st.integers(0, 255)),
+                                   max_size=3)):
+        if at < len(body):
+            body[at] = value
+    cut = draw(st.none() | st.none() | st.integers(0, len(body)))
+    return bytes(body[:cut])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_pcap_captures() | _pcapng_captures(), st.sampled_from([1 << 20, 64, 200, 1500]),
+       st.none() | st.integers(1, 5), st.booleans())
+def test_readers_deliver_identical_frames_and_warnings_with_and_without_the_cutter(
+        capture: bytes, chunk: int, stop: int | None, gz: bool) -> None:
+    _compiled_or_skip()
+    import gzip
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cap"
+        path.write_bytes(gzip.compress(capture, mtime=0) if gz else capture)
+        assert _read_capture(path, True, chunk, stop) == _read_capture(path, False, chunk, stop)
+
+
+def test_the_cutter_delivers_the_frames_of_every_sample_and_corpus_pcap_as_the_loop_does(
+) -> None:
+    _compiled_or_skip()
+    for rel in _captures():
+        a = _read_capture(ROOT / rel, True, 1 << 20, None)
+        assert a == _read_capture(ROOT / rel, False, 1 << 20, None), rel
+        b = _read_capture(ROOT / rel, True, 333, None)  # chunk ends inside most records
+        assert b == a, rel
+
+
+# -- the flow lookup: the compiled common case against the table's own method --------------
+
+_HOSTS = (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+_PORTS = (80, 80, 40000, 40001)
+_FLAG_SETS = (0x02, 0x02, 0x12, 0x10, 0x10, 0x18, 0x11, 0x04, 0x14, 0x01, 0x00)
+_SEQS = (0, 1000, 1001, 5000, 0xFFFFFFF0, 7)
+
+
+@st.composite
+def _segment_streams(draw: st.DrawFn) -> tuple[dict[str, object], list[tuple[object, ...]]]:
+    """Segments among two hosts and a few ports (so 4-tuples, ISNs and roles collide), with
+    gaps from none to beyond every timeout, maybe VLAN tags, under every semantics and VLAN
+    mode and a small connection cap."""
+    config = {"semantics": draw(st.sampled_from(["default", "wireshark"])),
+              "vlan": draw(st.sampled_from(["auto", "key", "ignore"])),
+              "max_active": draw(st.sampled_from([262_144, 3]))}
+    ts = 1000.0
+    segs = []
+    for frame in range(1, draw(st.integers(1, 60)) + 1):
+        ts += draw(st.sampled_from([0.0, 0.001, 0.5, 4.0, 6.0, 61.0, 301.0]))
+        src, dst = draw(st.permutations(_HOSTS)) if draw(st.booleans()) else (_HOSTS[0],) * 2
+        segs.append((frame, ts, draw(st.sampled_from([(), (), (7,), (7, 8)])), src, dst,
+                     draw(st.sampled_from(_PORTS)), draw(st.sampled_from(_PORTS)),
+                     draw(st.sampled_from(_SEQS)), draw(st.sampled_from(_SEQS)),
+                     draw(st.sampled_from(_FLAG_SETS)), draw(st.sampled_from([0, 0, 10]))))
+    return config, segs
+
+
+def _run_lookups(config: dict[str, object], stream: list[tuple[object, ...]],
+                 compiled_lookup: bool) -> tuple[object, ...]:
+    """Every lookup's answer (connection id, sender) and the reports and counters after."""
+    from tcpflow_analyzer.flowtable import FlowTable
+    from tcpflow_analyzer.report import build_flow_report
+    from tcpflow_analyzer.segment import Segment
+    from tcpflow_analyzer.tracker import TrackerConfig
+
+    reports: list[object] = []
+    table = FlowTable(TrackerConfig(**config), lambda c: reports.append(build_flow_report(c)))  # type: ignore[arg-type]
+    if not compiled_lookup:
+        del table.lookup  # the method itself
+    answers = []
+    for frame, ts, vlan, src, dst, sport, dport, seq, ack, flags, plen in stream:
+        seg = Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, 65535,
+                      plen, True, 0, 0, None, None, None, None)
+        conn, from_a = table.lookup(seg)
+        answers.append((None if conn is None else conn.id, from_a))
+        if conn is not None:
+            conn.process(seg, from_a)
+    table.flush()
+    return (answers, reports, table.cut_segments, table.late_segments, table.evicted,
+            table.vlan_warnings())
+
+
+@settings(max_examples=300, deadline=None)
+@given(_segment_streams())
+def test_flow_lookups_agree_with_the_tables_own_method(
+        case: tuple[dict[str, object], list[tuple[object, ...]]]) -> None:
+    _compiled_or_skip()
+    from tcpflow_analyzer import _ingest
+    from tcpflow_analyzer.flowtable import FlowTable
+    from tcpflow_analyzer.tracker import TrackerConfig
+
+    assert isinstance(FlowTable(TrackerConfig(), print).lookup, _ingest.FlowLookup)
+    config, stream = case
+    assert _run_lookups(config, stream, True) == _run_lookups(config, stream, False)

@@ -35,6 +35,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol
 
+from .. import _records
 from ..errors import CaptureFormatError, CaptureOpenError
 
 Frame = tuple[int, float, int, bytes]
@@ -72,6 +73,9 @@ PCAP_MAGICS = {
 PCAPNG_SHB = b"\x0a\x0d\x0d\x0a"
 _COMPRESSION = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
+# Compiled, a typed cutter delivers a pcap file's well-formed records (see .._records); the
+# differential test switches it off to compare with the Python loop alone
+_CUT_RECORDS = _records.COMPILED
 
 
 def _link_name(linktype: int) -> str:
@@ -243,7 +247,9 @@ class CaptureReader:
         self.name = name
         self.size = size
         self.warnings: list[str] = []
-        self.frames = 0
+        self._delivered = 0  # frames delivered by our own loops (see frames)
+        # compiled: the record cutter (see __iter__)
+        self._cut: _records.PcapCutter | _records.PcapngCutter | None = None
         self.compression: str | None = None
         self._raw = raw
         self._guard: _Guarded | None = None
@@ -282,6 +288,11 @@ class CaptureReader:
             raise CaptureFormatError(
                 f"{name}: not a pcap or pcapng capture ({what} starts with 0x{head[:4].hex()})"
             )
+
+    @property
+    def frames(self) -> int:
+        """Records delivered so far."""
+        return self._delivered if self._cut is None else int(self._cut.frame)
 
     def close(self) -> None:
         """Close the underlying file (not stdin)."""
@@ -335,6 +346,16 @@ class CaptureReader:
         return f"no plausible {what} within {RESYNC_LIMIT >> 20} MiB"
 
     def __iter__(self) -> Iterator[Frame]:
+        frames = self._read()
+        if _CUT_RECORDS:
+            # the cutter is the iterator: a well-formed record costs one C call, and the
+            # rest (damage, the ends of chunks and of the capture) comes from our loop
+            self._cut = (_records.PcapCutter(frames) if self.format == "pcap"
+                         else _records.PcapngCutter(frames))
+            return self._cut
+        return frames
+
+    def _read(self) -> Iterator[Frame]:
         try:
             if self.format == "pcap":
                 yield from self._pcap()
@@ -373,6 +394,11 @@ class CaptureReader:
         rec = struct.Struct(order + "IIII")
         limit = max(MAX_RECORD, min(snaplen, MAX_BLOCK))
         min_len = _MIN_FRAME.get(linktype, _MIN_FRAME_DEFAULT)
+        # compiled: the cutter delivers the well-formed records between ours
+        cut = self._cut if isinstance(self._cut, _records.PcapCutter) else None
+        if cut is not None:
+            cut.setup(order == ">", rec_size, limit, min_len, scale, linktype)
+        handed = 0  # the frame count the cutter was last given
         stream = self._stream
         buf = b""
         pos = 0
@@ -383,6 +409,9 @@ class CaptureReader:
         skipped_total = 0
         short_run = 0
         while True:
+            if cut is not None and cut.frame != handed:  # it cut records since our last one
+                frame, pos, last_sec, short_run = cut.frame, cut.pos, cut.last_sec, 0
+                handed = frame
             if len(buf) - pos < rec_size:
                 offset_base += pos
                 buf = buf[pos:] + _read_fully(stream, CHUNK)
@@ -437,8 +466,11 @@ class CaptureReader:
                     break
             else:
                 short_run = 0
-            self.frames = frame
+            self._delivered = frame
             last_sec = sec
+            if cut is not None:
+                cut.resume(buf, end, frame, sec)
+                handed = frame
             yield frame, sec + frac * scale, linktype, buf[pos + rec_size : end]
             pos = end
         if damaged > MAX_WARNINGS_PER_KIND:
@@ -557,7 +589,13 @@ class CaptureReader:
         damaged = 0  # corrupt blocks met so far
         skipped_total = 0
         short_run = 0
+        # compiled: the cutter delivers the well-formed packet blocks between ours
+        cut = self._cut if isinstance(self._cut, _records.PcapngCutter) else None
+        handed = 0  # the frame count the cutter was last given (skipped blocks count too)
         while True:
+            if cut is not None and cut.frame != handed:  # it cut blocks since our last one
+                frame, pos, last_ts, short_run = cut.frame, cut.pos, cut.last_ts, 0
+                handed = frame
             if len(buf) - pos < 12:
                 offset_base += pos
                 buf = buf[pos:] + _read_fully(stream, CHUNK)
@@ -671,7 +709,10 @@ class CaptureReader:
                 else:
                     short_run = 0
                 last_ts = ((hi << 32) | lo) * unit + tsoff
-                self.frames = frame
+                self._delivered = frame
+                if cut is not None:
+                    cut.resume(buf, end, frame, last_ts, ifaces, order == ">")
+                    handed = frame
                 yield frame, last_ts, linktype, buf[data_off : data_off + caplen]
             elif btype == 3:  # Simple Packet Block: interface 0, no timestamp
                 frame += 1
@@ -696,7 +737,10 @@ class CaptureReader:
                         break
                 else:
                     short_run = 0
-                self.frames = frame
+                self._delivered = frame
+                if cut is not None:
+                    cut.resume(buf, end, frame, last_ts, ifaces, order == ">")
+                    handed = frame
                 yield frame, last_ts, linktype, buf[body + 4 : body + 4 + caplen]
             elif btype == 1:  # Interface Description Block
                 if len(ifaces) < MAX_INTERFACES:

@@ -1,0 +1,28 @@
+# C declarations of _records.py for Cython (pure Python mode's augmenting .pxd): the pcap
+# record cutter's state as C fields.  The fields the reader's own loop reads and writes are
+# public; the byte layout of a record header is private.
+
+cdef class PcapCutter:
+    cdef public bytes buf
+    cdef public Py_ssize_t pos
+    cdef public long long frame
+    cdef public long long last_sec
+    cdef public object slow
+    cdef bint _big
+    cdef Py_ssize_t _rec_size, _limit, _min_len
+    cdef double _scale
+    cdef object _linktype
+
+    cdef object _cut(self)
+
+
+cdef class PcapngCutter:
+    cdef public bytes buf
+    cdef public Py_ssize_t pos
+    cdef public long long frame
+    cdef public double last_ts
+    cdef public object slow
+    cdef list _ifaces
+    cdef bint _big
+
+    cdef object _cut(self)

@@ -1,0 +1,217 @@
+"""The capture reader's hot loop, typed: cut well-formed records out of the read buffer.
+
+:class:`~tcpflow_analyzer.sources.pcapfile.CaptureReader` reads a capture in chunks and
+cuts each record out of the chunk.  Compiled (STYLE §8), a :class:`PcapCutter` does that
+for every *well-formed* pcap record: its header complete in the buffer, its captured
+length within the limit and not shorter than the link header, its bytes complete in the
+buffer; a :class:`PcapngCutter` for every well-formed Enhanced Packet Block (its length
+sane and repeated at its end, its interface known, its data inside it and not shorter than
+the link header).  It reads the header through a C pointer and makes the frame's bytes with one
+``PyBytes_FromStringAndSize``; the reader's iterator is the cutter itself, so a frame costs
+one C call and no generator.  Everything else (a record across the end of the chunk, the
+file header, damage and resynchronisation, frames too short for their link header, the
+warnings, the end of the capture) the cutter leaves to the reader's own Python loop
+(``slow``, a generator), which hands the buffer back with :meth:`PcapCutter.resume` before
+each frame it delivers.  The frames are the same ``(frame, ts, linktype, bytes)`` tuples, with
+the same values, as the Python loop's (``tests/test_engine_differential.py`` compares the
+two readers on intact and damaged captures).
+
+Interpreted, the reader does not use this module: its own loop is faster in plain Python
+than this C-style code would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (the reader uses it only then)."""
+
+Frame = tuple[int, float, int, bytes]
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+def _u32(p: cython.p_const_uchar, o: cython.Py_ssize_t, big: cython.bint) -> cython.uint:
+    """The 32-bit word at ``p[o]`` in the file's byte order (each byte widened first)."""
+    if big:
+        return ((cython.cast(cython.uint, p[o]) << 24) | (cython.cast(cython.uint, p[o + 1]) << 16)
+                | (cython.cast(cython.uint, p[o + 2]) << 8) | cython.cast(cython.uint, p[o + 3]))
+    return ((cython.cast(cython.uint, p[o + 3]) << 24) | (cython.cast(cython.uint, p[o + 2]) << 16)
+            | (cython.cast(cython.uint, p[o + 1]) << 8) | cython.cast(cython.uint, p[o]))
+
+
+@cython.cclass
+class PcapCutter:
+    """Iterator over a pcap capture's frames: cuts well-formed records from ``buf`` at
+    ``pos`` and asks ``slow`` (the reader's own generator) for everything else.
+
+    Fields: ``buf`` (the read buffer), ``pos`` (where the next record header starts),
+    ``frame`` (frames delivered so far), ``last_sec`` (seconds of the last record cut, -1
+    before any), ``slow`` (the generator that reads the capture record by record).
+    """
+
+    def __init__(self, slow: Iterator[Frame]) -> None:
+        self.slow = slow
+        self.buf = b""
+        self.pos = 0
+        self.frame = 0
+        self.last_sec = -1
+        self._big = False
+        self._rec_size = 16
+        self._limit = 0
+        self._min_len = 0
+        self._scale = 1e-6
+        self._linktype = 0
+
+    def setup(self, big: cython.bint, rec_size: cython.Py_ssize_t, limit: cython.Py_ssize_t,
+              min_len: cython.Py_ssize_t, scale: cython.double, linktype: int) -> None:
+        """The file header's parameters: byte order, record header size, the largest and
+        smallest captured length a well-formed record has, the timestamp unit, link type."""
+        self._big = big
+        self._rec_size = rec_size
+        self._limit = limit
+        self._min_len = min_len
+        self._scale = scale
+        self._linktype = linktype
+
+    def resume(self, buf: bytes, pos: cython.Py_ssize_t, frame: cython.longlong,
+               last_sec: cython.longlong) -> None:
+        """Go on cutting from ``buf[pos]`` (the reader's loop is about to deliver ``frame``,
+        whose seconds are ``last_sec``)."""
+        self.buf = buf
+        self.pos = pos
+        self.frame = frame
+        self.last_sec = last_sec
+
+    @cython.cfunc
+    def _cut(self) -> Any:
+        """The next frame if the record at ``pos`` is well formed and whole, else None."""
+        buf: bytes = self.buf
+        n: cython.Py_ssize_t = len(buf)
+        pos: cython.Py_ssize_t = self.pos
+        rec_size: cython.Py_ssize_t = self._rec_size
+        if n - pos < rec_size:
+            return None
+        p: cython.p_const_uchar = buf
+        incl: cython.Py_ssize_t = _u32(p, pos + 8, self._big)
+        if incl > self._limit or incl < self._min_len:
+            return None
+        end: cython.Py_ssize_t = pos + rec_size + incl
+        if end > n:
+            return None
+        sec: cython.uint = _u32(p, pos, self._big)
+        frac: cython.uint = _u32(p, pos + 4, self._big)
+        self.frame += 1
+        self.last_sec = sec
+        self.pos = end
+        cp: cython.p_const_char = buf
+        # the Python loop computes sec + frac * scale on ints and a float: the same doubles
+        ts: cython.double = cython.cast(cython.double, sec) + (
+            cython.cast(cython.double, frac) * self._scale)
+        return (self.frame, ts, self._linktype, cp[pos + rec_size:end])
+
+    def __iter__(self) -> PcapCutter:
+        return self
+
+    def __next__(self) -> Any:
+        fr = self._cut()
+        if fr is not None:
+            return fr
+        return next(self.slow)
+
+
+_MAX_BLOCK = cython.declare(cython.Py_ssize_t, 1 << 24)  # pcapfile.MAX_BLOCK
+_EPB = cython.declare(cython.uint, 6)
+
+
+@cython.cclass
+class PcapngCutter:
+    """Iterator over a pcapng capture's frames: cuts well-formed Enhanced Packet Blocks from
+    ``buf`` at ``pos`` and asks ``slow`` (the reader's own generator) for every other block.
+
+    Fields: ``buf``, ``pos`` and ``frame`` as :class:`PcapCutter`'s; ``last_ts`` (the
+    timestamp of the last packet, which a Simple Packet Block after it takes over).
+    """
+
+    def __init__(self, slow: Iterator[Frame]) -> None:
+        self.slow = slow
+        self.buf = b""
+        self.pos = 0
+        self.frame = 0
+        self.last_ts = 0.0
+        ifaces: list[tuple[int, float, float, int, int]] = []
+        self._ifaces = ifaces
+        self._big = False
+
+    def resume(self, buf: bytes, pos: cython.Py_ssize_t, frame: cython.longlong,
+               last_ts: cython.double, ifaces: list, big: cython.bint) -> None:
+        """Go on cutting from ``buf[pos]`` in a section of byte order ``big`` whose
+        interfaces are ``ifaces`` (``(linktype, unit, offset, snaplen, min_len)`` tuples;
+        the reader's loop is about to deliver ``frame``, stamped ``last_ts``)."""
+        self.buf = buf
+        self.pos = pos
+        self.frame = frame
+        self.last_ts = last_ts
+        self._ifaces = ifaces
+        self._big = big
+
+    @cython.cfunc
+    def _cut(self) -> Any:
+        """The next frame if the block at ``pos`` is a well-formed EPB, else None."""
+        buf: bytes = self.buf
+        n: cython.Py_ssize_t = len(buf)
+        pos: cython.Py_ssize_t = self.pos
+        if n - pos < 12:
+            return None
+        p: cython.p_const_uchar = buf
+        big: cython.bint = self._big
+        if _u32(p, pos, big) != _EPB:
+            return None
+        blen: cython.Py_ssize_t = _u32(p, pos + 4, big)
+        if blen < 32 or blen % 4 or blen > _MAX_BLOCK:
+            return None
+        end: cython.Py_ssize_t = pos + blen
+        if end > n or _u32(p, end - 4, big) != blen:
+            return None
+        iface: cython.Py_ssize_t = _u32(p, pos + 8, big)
+        caplen: cython.Py_ssize_t = _u32(p, pos + 20, big)
+        data_off: cython.Py_ssize_t = pos + 28
+        ifaces: list = self._ifaces
+        if data_off + caplen > end - 4 or iface >= len(ifaces):
+            return None
+        desc: tuple = ifaces[iface]
+        min_len: cython.Py_ssize_t = desc[4]
+        if caplen < min_len:
+            return None
+        units: cython.ulonglong = (cython.cast(cython.ulonglong, _u32(p, pos + 12, big)) << 32) \
+            | _u32(p, pos + 16, big)
+        unit: cython.double = desc[1]
+        tsoff: cython.double = desc[2]
+        # the Python loop computes units * unit + tsoff on an int and floats: the same doubles
+        ts: cython.double = cython.cast(cython.double, units) * unit + tsoff
+        self.frame += 1
+        self.last_ts = ts
+        self.pos = end
+        cp: cython.p_const_char = buf
+        return (self.frame, ts, desc[0], cp[data_off:data_off + caplen])
+
+    def __iter__(self) -> PcapngCutter:
+        return self
+
+    def __next__(self) -> Any:
+        fr = self._cut()
+        if fr is not None:
+            return fr
+        return next(self.slow)
