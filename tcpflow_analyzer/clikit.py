@@ -310,6 +310,18 @@ class _Dropped:
 
     pending: int | None = None  # its number, until its exception is raised
     in_hook = False  # the unraisable hook is running: no exception may be raised there
+    alarm: Any = None  # SIGALRM's handler before ours, given back once the exception is out
+
+
+def _raise_dropped(signum: int) -> NoReturn:
+    """Stop the redelivery timer, give SIGALRM back, raise ``signum``'s exception."""
+    _Dropped.pending = None
+    with contextlib.suppress(AttributeError, OSError, ValueError, TypeError):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if _Dropped.alarm is not None:
+            signal.signal(signal.SIGALRM, _Dropped.alarm)
+    _Dropped.alarm = None
+    _raise_for(signum)
 
 
 _REDELIVERY_S = 0.001
@@ -331,8 +343,7 @@ def _on_redelivery(signum: int, frame: FrameType | None) -> None:
     if _Dropped.in_hook or (frame is not None and frame.f_code.co_name == "hook"):
         signal.setitimer(signal.ITIMER_REAL, _REDELIVERY_S)
         return
-    _Dropped.pending = None
-    _raise_for(dropped)
+    _raise_dropped(dropped)
 
 
 def _redeliver(signum: int) -> None:
@@ -341,7 +352,9 @@ def _redeliver(signum: int) -> None:
     where no interval timer exists."""
     _Dropped.pending = signum
     with contextlib.suppress(AttributeError, OSError, ValueError):
-        signal.signal(signal.SIGALRM, _on_redelivery)
+        previous = signal.signal(signal.SIGALRM, _on_redelivery)
+        if _Dropped.alarm is None and previous is not _on_redelivery:
+            _Dropped.alarm = previous
         signal.setitimer(signal.ITIMER_REAL, _REDELIVERY_S)
 
 
@@ -350,10 +363,7 @@ def raise_dropped_signal() -> None:
     one is still pending: the work must not end as if it had not come."""
     dropped = _Dropped.pending
     if dropped is not None:
-        _Dropped.pending = None
-        with contextlib.suppress(AttributeError, OSError, ValueError):
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        _raise_for(dropped)
+        _raise_dropped(dropped)
 
 
 @contextlib.contextmanager
