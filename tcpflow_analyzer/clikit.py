@@ -153,7 +153,8 @@ class CliGroup(TyperGroup):
         _ARGS[:] = [str(a) for a in (sys.argv[1:] if given is None else given)]
         try:
             kwargs["standalone_mode"] = False
-            rv = super().main(*positional, **kwargs)
+            with _oom_unraisables_folded():  # a Ctrl-C while parsing is not lost either
+                rv = super().main(*positional, **kwargs)
             code = rv if isinstance(rv, int) else 0
         except _click_exc.UsageError as exc:
             if type(exc).__name__ == "NoArgsIsHelpError":
@@ -166,6 +167,7 @@ class CliGroup(TyperGroup):
             code = int(ExitCode.TOOL_ERROR)
         except (KeyboardInterrupt, getattr(_click_exc, "Abort", KeyboardInterrupt),
                 typer.Abort):
+            remove_temporaries()
             _say(f"{PROG}: interrupted")
             code = int(ExitCode.INTERRUPTED)
         except BrokenPipeError:
@@ -303,17 +305,95 @@ def terminate_on_sigterm() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+class _Dropped:
+    """A signal whose exception Python dropped (see :func:`_oom_unraisables_folded`)."""
+
+    pending: int | None = None  # its number, until its exception is raised
+    in_hook = False  # the unraisable hook is running: no exception may be raised there
+    alarm: Any = None  # SIGALRM's handler before ours, given back once the exception is out
+
+
+def _raise_dropped(signum: int) -> NoReturn:
+    """Stop the redelivery timer, give SIGALRM back, raise ``signum``'s exception."""
+    _Dropped.pending = None
+    with contextlib.suppress(AttributeError, OSError, ValueError, TypeError):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if _Dropped.alarm is not None:
+            signal.signal(signal.SIGALRM, _Dropped.alarm)
+    _Dropped.alarm = None
+    _raise_for(signum)
+
+
+_REDELIVERY_S = 0.001
+
+
+def _raise_for(signum: int) -> NoReturn:
+    if signum == signal.SIGTERM:
+        raise Terminated
+    raise KeyboardInterrupt
+
+
+def _on_redelivery(signum: int, frame: FrameType | None) -> None:
+    """SIGALRM, armed by :func:`_redeliver`: raise the dropped signal's exception here, at
+    an ordinary instruction of the command (a blocking read is interrupted as by the
+    signal itself), or try again a moment later while the hook still runs."""
+    dropped = _Dropped.pending
+    if dropped is None:
+        return
+    if _Dropped.in_hook or (frame is not None and frame.f_code.co_name == "hook"):
+        signal.setitimer(signal.ITIMER_REAL, _REDELIVERY_S)
+        return
+    _raise_dropped(dropped)
+
+
+def _redeliver(signum: int) -> None:
+    """Raise ``signum``'s exception again a millisecond from now, out of the weakref
+    callback or ``__del__`` that dropped it; :func:`raise_dropped_signal` is the backstop
+    where no interval timer exists."""
+    _Dropped.pending = signum
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        previous = signal.signal(signal.SIGALRM, _on_redelivery)
+        if _Dropped.alarm is None and previous is not _on_redelivery:
+            _Dropped.alarm = previous
+        signal.setitimer(signal.ITIMER_REAL, _REDELIVERY_S)
+
+
+def raise_dropped_signal() -> None:
+    """Raise the exception of a signal that arrived during the work and was dropped, if
+    one is still pending: the work must not end as if it had not come."""
+    dropped = _Dropped.pending
+    if dropped is not None:
+        _raise_dropped(dropped)
+
+
 @contextlib.contextmanager
 def _oom_unraisables_folded() -> Iterator[None]:
     """While a command runs, a ``MemoryError`` that Python can only report as "Exception
     ignored in ..." (a generator closed while the stack unwinds from the first one) is
-    not printed: the command's own one-line "out of memory" says it.  Any other
-    unraisable exception is reported as usual."""
+    not printed: the command's own one-line "out of memory" says it.
+
+    A signal's exception (``KeyboardInterrupt`` for SIGINT, :class:`Terminated` for SIGTERM)
+    is not lost there either: Python runs a signal handler at whatever instruction comes
+    next, and when that is inside a weakref callback (an import's module lock is released
+    through one), a ``__del__`` or the garbage collector, the exception it raises cannot
+    propagate and is dropped with an "Exception ignored" report, and the command would go on
+    to the end and exit 0.  The exception is raised again instead (:func:`_redeliver`), so
+    that it lands in the command itself.  Any other unraisable exception is reported as
+    usual."""
     previous = sys.unraisablehook
 
     def hook(unraisable: Any) -> None:
-        if not isinstance(unraisable.exc_value, MemoryError):
+        _Dropped.in_hook = True
+        try:
+            exc = unraisable.exc_value
+            if isinstance(exc, MemoryError):
+                return
+            if isinstance(exc, (KeyboardInterrupt, Terminated)):
+                _redeliver(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+                return
             previous(unraisable)
+        finally:
+            _Dropped.in_hook = False
 
     sys.unraisablehook = hook
     try:
@@ -363,15 +443,19 @@ def run_guarded(debug: bool, body: Callable[[], int]) -> int:
     """Run a command body, turning every failure into one line and its exit code."""
     try:
         with terminate_on_sigterm(), _oom_unraisables_folded():
-            return body()
+            code = body()
+            raise_dropped_signal()
+            return code
     except TcpflowError as exc:
         if debug:
             raise
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
+        remove_temporaries()
         _say(f"{PROG}: interrupted")
         raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
     except Terminated:
+        remove_temporaries()
         _say(f"{PROG}: terminated")
         raise typer.Exit(int(ExitCode.TERMINATED)) from None
     except BrokenPipeError:
@@ -456,15 +540,23 @@ def output_stream(path: str | None) -> Iterator[TextIO]:
     # Through a symlink, replace the file it points to, not the link.
     target = Path(os.path.realpath(path))
     mode = new_file_mode(target)
+    # A signal handled between the file's creation and its registration would leave it
+    # behind: hold SIGINT/SIGTERM until it is registered (remove_temporaries then removes
+    # it wherever the signal lands, even inside the ``finally`` below)
+    held = _hold_signals()
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tcpflow-", dir=target.parent)
+        _TEMPORARIES.add(tmp)
     except OSError as exc:
+        _release_signals(held)
         raise TcpflowError(_write_failure(path, exc)) from None
     ok = False
     try:
+        _release_signals(held)
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
+        raise_dropped_signal()  # an interrupted report is not renamed into place
         ok = True
     except OSError as exc:
         if exc.errno not in _WRITE_ERRNOS:
@@ -478,9 +570,41 @@ def output_stream(path: str | None) -> Iterator[TextIO]:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise TcpflowError(_write_failure(path, exc)) from None
+            finally:
+                _TEMPORARIES.discard(tmp)
         else:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+            _TEMPORARIES.discard(tmp)
+
+
+#: temporary output files not yet renamed into place or removed (see :func:`output_stream`)
+_TEMPORARIES: set[str] = set()
+_HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def remove_temporaries() -> None:
+    """Remove every temporary output file still there: a signal's exception can surface
+    anywhere, also where :func:`output_stream`'s own clean-up has not been reached."""
+    for tmp in list(_TEMPORARIES):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        _TEMPORARIES.discard(tmp)
+
+
+def _hold_signals() -> set[int | signal.Signals] | None:
+    """Block SIGINT and SIGTERM (they stay pending); the previous mask, to restore."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    except (AttributeError, OSError, ValueError):  # no pthread_sigmask on this platform
+        return None
+
+
+def _release_signals(held: set[int | signal.Signals] | None) -> None:
+    """Restore the mask :func:`_hold_signals` saved: a signal that came meanwhile is
+    handled now."""
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def stdout_console(**kwargs: Any) -> Console:

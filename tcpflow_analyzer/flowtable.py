@@ -34,6 +34,7 @@ from .tracker import Connection, Endpoint, TrackerConfig
 S = TcpState
 _SWEEP_INTERVAL = 5.0
 _RECENT_MAX = 65536
+MAX_VLAN_PAIRS = 64  # pairs of VLAN stacks --vlan auto lists one by one in its warnings
 _CLOSED_STATES = frozenset({S.CLOSED, S.TIME_WAIT})
 
 
@@ -88,6 +89,10 @@ class FlowTable:
         self.index: dict[tuple[Any, ...], Connection] = {}
         self.active: dict[int, Connection] = {}
         self.recent: dict[tuple[Any, ...], Tombstone] = {}
+        # tombstones dropped before their 2MSL because ``recent`` held _RECENT_MAX, and the
+        # time before which a tombstone is stale anyway (the sweep drops those: not counted)
+        self.recent_folded = 0
+        self._recent_horizon = float("-inf")
         self.next_id = 1
         self.next_sweep = 0.0
         self.max_active = 0
@@ -112,6 +117,7 @@ class FlowTable:
         self.vlan_auto = not self.vlan_free and config.vlan == "auto"
         self.tagged: dict[tuple[Any, ...], Connection] = {}  # 4-tuple -> tagged connection
         self.vlan_joins: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+        self.vlan_joins_folded = 0  # joins under pairs past MAX_VLAN_PAIRS (counted only)
         self._min_timeout = float("inf") if self.wireshark else min(
             config.reset_linger_s, config.close_linger_s, config.handshake_timeout_s,
             config.idle_timeout_s)
@@ -194,17 +200,37 @@ class FlowTable:
             conn.vlan_b = seg.vlan
             self.index[key] = conn
             pair = (conn.vlan, seg.vlan)
-            if pair in self.vlan_joins or len(self.vlan_joins) < 64:
+            if pair in self.vlan_joins or len(self.vlan_joins) < MAX_VLAN_PAIRS:
                 self.vlan_joins[pair] = self.vlan_joins.get(pair, 0) + 1
+            else:
+                self.vlan_joins_folded += 1
             return conn
         return None
 
     def vlan_warnings(self) -> list[str]:
         """One line per pair of VLAN stacks that --vlan auto joined into one connection."""
-        return [f"{n} connection{'s' if n > 1 else ''} carried {_vlan_text(x)} one way and "
-                f"{_vlan_text(y)} the other (a tag added or removed on one direction only): "
-                "each reported as one connection (--vlan key keeps them apart)"
-                for (x, y), n in self.vlan_joins.items()]
+        lines = [f"{n} connection{'s' if n > 1 else ''} carried {_vlan_text(x)} one way and "
+                 f"{_vlan_text(y)} the other (a tag added or removed on one direction only): "
+                 "each reported as one connection (--vlan key keeps them apart)"
+                 for (x, y), n in self.vlan_joins.items()]
+        if self.vlan_joins_folded:
+            n = self.vlan_joins_folded
+            lines.append(
+                f"… and {n} more connection{'s' if n > 1 else ''} joined the same way under "
+                f"further pairs of VLAN stacks (more than {MAX_VLAN_PAIRS} pairs), not listed "
+                "one by one")
+        return lines
+
+    def folded_warnings(self) -> list[str]:
+        """What the table's caps folded, beyond :meth:`vlan_warnings`: tombstones of closed
+        connections dropped before their 2MSL because ``recent`` was full."""
+        if not self.recent_folded:
+            return []
+        return [f"more than {_RECENT_MAX} connections closed within 2MSL of each other: "
+                f"{self.recent_folded} were forgotten before their 2MSL ended, so a new "
+                "connection on one of their 4-tuples was not checked against TIME-WAIT "
+                "(reused_ports, premature_reuse) and their late segments may read as new "
+                "connections"]
 
     def _is_new_incarnation(self, conn: Connection, from_a: bool, seg: Segment) -> bool:
         sender = conn.a if from_a else conn.b
@@ -330,7 +356,9 @@ class FlowTable:
                 del self.tagged[key_b[:4]]
         if remember:
             if len(self.recent) >= _RECENT_MAX:
-                self.recent.pop(next(iter(self.recent)))
+                dropped = self.recent.pop(next(iter(self.recent)))
+                if dropped.last_ts >= self._recent_horizon:
+                    self.recent_folded += 1
             self.recent[_canonical(k1)] = Tombstone(conn)
         self.on_finished(conn)
 
@@ -380,12 +408,13 @@ class FlowTable:
     def _sweep(self, now: float) -> None:
         self.next_sweep = now + _SWEEP_INTERVAL
         cfg = self.config
+        self._recent_horizon = now - max(cfg.idle_timeout_s, cfg.time_wait_s)
         # (idle entries of self.cut are dropped when met and when it makes room)
         expired = [c for c in self.active.values() if now - c.last_ts >= _timeout(c, cfg)]
         for conn in expired:
             self._finish(conn, remember=True)
         if self.recent:
-            horizon = now - max(cfg.idle_timeout_s, cfg.time_wait_s)
+            horizon = self._recent_horizon
             stale = [k for k, t in self.recent.items() if t.last_ts < horizon]
             for k in stale:
                 del self.recent[k]

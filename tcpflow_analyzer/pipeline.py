@@ -208,6 +208,7 @@ class Analyzer:
         st.max_active_connections = max(st.max_active_connections, self.table.max_active,
                                         self.table.peak_active)
         st.warnings.extend(self.table.vlan_warnings())
+        st.warnings.extend(self.table.folded_warnings())
         if self.table.late_segments:
             ids = self.table.late_conns
             named = ", ".join(f"#{i}" for i in ids[:10]) + (

@@ -181,29 +181,116 @@ def test_out_of_memory_is_its_own_one_line_error(tmp_path: Path) -> None:
 
 
 # -- signals ------------------------------------------------------------------------------
-@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated"),
-                                                   (signal.SIGINT, 130, "interrupted")])
+SIGNALS = [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+
+
+def _default_signals() -> None:
+    """In the child, before exec: SIGINT and SIGTERM at their defaults and unblocked,
+    whatever the test runner left (a process started with SIGINT ignored, as ``cmd &`` in
+    a script does, rightly keeps ignoring it)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _pipe_pending(fd: int) -> int:
+    """Bytes written into a pipe and not yet read by the other end."""
+    import fcntl
+    import struct
+    import termios
+
+    return int(struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0])
+
+
+def _is_waiting(pid: int) -> bool:
+    """The process sleeps (here: in a read of the stdin pipe, the only thing it waits on)."""
+    stat_line = Path(f"/proc/{pid}/stat").read_text()
+    return stat_line[stat_line.rindex(")") + 2] == "S"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("moment", ["at-start-up", "while-reading"])
+@pytest.mark.parametrize(("sig", "code", "word"), SIGNALS)
 def test_signal_removes_the_temporary_output_and_exits_with_one_line(
-        tmp_path: Path, sig: int, code: int, word: str) -> None:
-    """Capture on stdin that never ends: NDJSON already streams into the temporary file."""
+        tmp_path: Path, sig: int, code: int, word: str, moment: str) -> None:
+    """A capture on stdin that the test keeps open: the work cannot end before the signal.
+    ``at-start-up``: as soon as the temporary output file exists, while the tool is still
+    importing its reader and engine; ``while-reading``: once it has read all it was given
+    and waits for more."""
     target = tmp_path / "out.ndjson"
     data = Path(SAMPLE).read_bytes()
     proc = subprocess.Popen([*CMD, "analyze", "-", "-f", "ndjson", "-o", str(target)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=REPO)
+                            stderr=subprocess.PIPE, cwd=REPO, preexec_fn=_default_signals)
     assert proc.stdin is not None
     proc.stdin.write(data)
     proc.stdin.flush()
+
+    def ready() -> bool:
+        if moment == "at-start-up":
+            return bool(list(tmp_path.glob(".tcpflow-*")))
+        assert proc.stdin is not None
+        return _pipe_pending(proc.stdin.fileno()) == 0 and _is_waiting(proc.pid)
+
     deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".tcpflow-*")):
+    while not ready():
         assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.02)
+        time.sleep(0.005)
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == code, (err.decode(errors="replace"), signal.getsignal(sig),
-                                     signal.pthread_sigmask(signal.SIG_BLOCK, []))
-    assert err.decode() == f"tcpflow-analyzer: {word}\n"
+    assert (proc.returncode, err.decode(errors="replace")) == (code, f"tcpflow-analyzer: {word}\n")
     assert list(tmp_path.iterdir()) == []  # no temporary file, no half report
+
+
+_INJECT = """
+import signal, sys, tempfile, weakref
+import tcpflow_analyzer.pipeline as pipeline
+from tcpflow_analyzer.cli import main
+
+sig, where = int(sys.argv[1]), sys.argv[2]
+if where == "weakref-callback":
+    # the handler runs inside a weakref callback, as when it lands in the one that
+    # releases an import's module lock: the exception it raises cannot propagate there
+    real_open = pipeline.open_capture
+
+    def open_capture(path):
+        class Thing:
+            pass
+
+        thing = Thing()
+        ref = weakref.ref(thing, lambda _ref: signal.raise_signal(sig))
+        del thing
+        return real_open(path)
+
+    pipeline.open_capture = open_capture
+else:  # just after the temporary output file was created
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        made = real_mkstemp(*args, **kwargs)
+        signal.raise_signal(sig)
+        return made
+
+    tempfile.mkstemp = mkstemp
+sys.argv = ["tcpflow-analyzer", *sys.argv[3:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("where", ["weakref-callback", "temporary-file-created"])
+@pytest.mark.parametrize(("sig", "code", "word"), SIGNALS)
+def test_a_signal_is_honoured_wherever_it_lands(
+        tmp_path: Path, sig: int, code: int, word: str, where: str) -> None:
+    """Python runs a signal handler at the next instruction, whatever it is: inside a
+    weakref callback its exception was dropped ("Exception ignored", then exit 0 after the
+    whole work), and right after the temporary file's creation it left that file behind."""
+    target = tmp_path / "out.json"
+    res = subprocess.run([sys.executable, "-c", _INJECT, str(int(sig)), where, "analyze",
+                          SAMPLE, "-f", "json", "-o", str(target)], capture_output=True,
+                         text=True, timeout=120, cwd=REPO, check=False,
+                         preexec_fn=_default_signals)
+    assert (res.returncode, res.stderr) == (code, f"tcpflow-analyzer: {word}\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- file modes ------------------------------------------------------------------------------

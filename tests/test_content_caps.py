@@ -101,3 +101,84 @@ def test_the_host_tables_of_the_checksum_rule_are_capped(monkeypatch: pytest.Mon
     assert stats.bad_checksums == 39
     assert ("checksum offload assumed for more than 3 more source addresses, not listed one "
             "by one") in stats.warnings
+
+
+# -- the flow table's own capped tables --------------------------------------------------
+def _handshake(sport: int, sec: int, us: int = 0, tags_o: tuple[int, ...] = (),
+               tags_r: tuple[int, ...] = ()) -> list[cb.Packet]:
+    """SYN, SYN-ACK, ACK on port ``sport`` from ``sec`` s + ``us`` µs, a millisecond apart;
+    orig's frames tagged ``tags_o``, resp's ``tags_r``."""
+    from tcpflow_analyzer.segment import ACK, SYN
+
+    def o(flags: int, seq: int, ack: int) -> bytes:
+        return cb.ether(cb.tcp4(sport=sport, seq=seq, ack=ack, flags=flags),
+                        tags=[(cb.ETH_8021Q, v) for v in tags_o])
+
+    resp = cb.ether(cb.tcp4(src=cb.RESP4, dst=cb.ORIG4, sport=cb.RESP_PORT, dport=sport,
+                            seq=5000, ack=1001, flags=SYN | ACK),
+                    tags=[(cb.ETH_8021Q, v) for v in tags_r], src=cb.RESP_MAC, dst=cb.ORIG_MAC)
+    return [(sec, us, o(SYN, 1000, 0)), (sec, us + 1000, resp),
+            (sec, us + 2000, o(ACK, 1001, 5001))]
+
+
+def test_vlan_pairs_past_the_cap_are_counted_in_a_summary_line(tmp_path: Path) -> None:
+    """Each connection tagged one way with its own VLAN id: a pair of stacks per connection.
+    The first MAX_VLAN_PAIRS pairs get a line each; the rest were joined all the same, and
+    one line says how many."""
+    from tcpflow_analyzer.flowtable import MAX_VLAN_PAIRS
+
+    extra = 6
+    packets = [p for i in range(MAX_VLAN_PAIRS + extra)
+               for p in _handshake(20000 + i, 1, i * 10_000, tags_o=(100 + i,))]
+    path = cb.write(tmp_path, "vlans.pcap", cb.pcap_bytes(packets))
+    report = analyze_to_report([path], TrackerConfig(vlan="auto"))
+    assert len(report["connections"]) == MAX_VLAN_PAIRS + extra
+    assert all(c["handshake"]["status"] == "complete" for c in report["connections"])
+    warnings = report["capture"]["warnings"]
+    assert sum("one way and" in w for w in warnings) == MAX_VLAN_PAIRS
+    assert [w for w in warnings if "further pairs of VLAN stacks" in w] == [
+        f"… and {extra} more connections joined the same way under further pairs of VLAN "
+        f"stacks (more than {MAX_VLAN_PAIRS} pairs), not listed one by one"]
+
+
+def test_tombstones_dropped_before_2msl_are_counted_in_a_summary_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten connections reset at once expire together; the record of closed connections
+    (cut to 4 here) keeps the last four, and the six it forgot are said."""
+    from tcpflow_analyzer import flowtable
+    from tcpflow_analyzer.segment import ACK, RST
+
+    monkeypatch.setattr(flowtable, "_RECENT_MAX", 4)
+    packets = []
+    for i in range(10):
+        sport = 30000 + i
+        packets += _handshake(sport, 1)
+        packets.append((1, 3000, cb.ether(cb.tcp4(sport=sport, seq=1001, ack=5001,
+                                                  flags=RST | ACK))))
+    packets += _handshake(40000, 20)  # a sweep after the reset linger: all ten expire
+    path = cb.write(tmp_path, "resets.pcap", cb.pcap_bytes(packets))
+    report = analyze_to_report([path], TrackerConfig())
+    assert len(report["connections"]) == 11
+    assert [w for w in report["capture"]["warnings"] if "2MSL" in w] == [
+        "more than 4 connections closed within 2MSL of each other: 6 were forgotten before "
+        "their 2MSL ended, so a new connection on one of their 4-tuples was not checked "
+        "against TIME-WAIT (reused_ports, premature_reuse) and their late segments may read "
+        "as new connections"]
+
+
+def test_stale_tombstones_pushed_out_are_not_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tombstone older than 2MSL is due to go anyway: pushing it out loses nothing.  The
+    sweep at 600 s expires two idle connections while the tombstone of the one reset at
+    1 s (expired at 20 s) is stale but not yet swept away."""
+    from tcpflow_analyzer import flowtable
+    from tcpflow_analyzer.segment import ACK, RST
+
+    monkeypatch.setattr(flowtable, "_RECENT_MAX", 1)
+    packets = [*_handshake(30000, 1),
+               (1, 3000, cb.ether(cb.tcp4(sport=30000, seq=1001, ack=5001, flags=RST | ACK))),
+               *_handshake(30001, 20), *_handshake(30002, 250), *_handshake(30003, 600)]
+    path = cb.write(tmp_path, "spread.pcap", cb.pcap_bytes(packets))
+    report = analyze_to_report([path], TrackerConfig())
+    assert len(report["connections"]) == 4
+    assert not [w for w in report["capture"]["warnings"] if "2MSL" in w]
