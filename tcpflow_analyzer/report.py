@@ -18,6 +18,7 @@ from .segment import format_ip
 from .states import TcpState
 from .tracker import Connection
 from .verdict import (
+    _EXACT_LIMIT,
     Outcome,
     derive_close,
     derive_handshake,
@@ -80,13 +81,17 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     # rounded again: 0.0 == -0.0, but they print differently.
     prev_ts = first_ts
     prev_us = start_us = round_us(first_ts)
-    transitions = []
+    transitions: list[dict[str, Any]] = []
+    add = transitions.append
     for f, ts, is_a, a, b in conn.transitions:
         if ts != prev_ts or not ts:
             prev_ts = ts
-            prev_us = round_us(ts)
-        transitions.append({"frame": f, "ts": prev_us, "endpoint": roles[is_a],
-                            "from": state_text[a], "to": state_text[b]})
+            # round_us(ts), inlined (a call per transition is a quarter of this loop)
+            y = ts * 1e6
+            n = round(y) if -_EXACT_LIMIT < y < _EXACT_LIMIT else 0
+            prev_us = n / 1e6 if n and -0.25 < y - n < 0.25 else round(ts, 6)
+        add({"frame": f, "ts": prev_us, "endpoint": roles[is_a],
+             "from": state_text[a], "to": state_text[b]})
     time_wait = []
     for is_a, frame, ts in conn.time_wait:
         if ts != prev_ts or not ts:
