@@ -2,6 +2,12 @@
 
 Events are created only on transitions, never per packet.  Each class is one fact; none
 subclasses another.
+
+A sink is anything with ``append(event)``.  A sink that needs only some state changes says
+so with an ``only_states`` attribute, a frozenset of :class:`~tcpflow_analyzer.states.TcpState`:
+the tracker then sends it only the :class:`StateChanged` events into or out of those
+states, and no other event (building a frozen record per transition costs more than the
+rest of the tracker's work on it; the listener view needs only SYN-RECEIVED).
 """
 
 from __future__ import annotations

@@ -286,7 +286,7 @@ class FlowTable:
             previous = self.recent.pop(_canonical(key), None)
         if previous is not None and seg.flags & SYN:
             self._link(conn, previous, seg)
-        if self.sink is not None:
+        if self.sink is not None and getattr(self.sink, "only_states", None) is None:
             self.sink.append(ConnectionOpened(
                 conn_id=conn.id, frame=seg.frame, ts=seg.ts,
                 orig=format_endpoint(conn.orig.addr, conn.orig.port),

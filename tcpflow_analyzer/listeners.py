@@ -45,6 +45,7 @@ from typing import Any
 from .events import StateChanged
 from .report import FlowReport
 from .segment import format_ip
+from .states import TcpState
 from .verdict import round_us
 
 #: Listeners kept apart; later ones are folded into one remainder record.
@@ -134,6 +135,9 @@ class ListenerView:
     flow table before reading it, :meth:`add_flow` with every finished flow report, then
     :meth:`to_list`.
     """
+
+    #: the only events this sink needs (see :mod:`.events`): entering or leaving SYN-RECEIVED
+    only_states = frozenset({TcpState.SYN_RECEIVED})
 
     def __init__(self, max_listeners: int = MAX_LISTENERS) -> None:
         self.max_listeners = max_listeners
@@ -297,6 +301,8 @@ def _to_dict(r: _Listener) -> dict[str, Any]:
 class PerFileListeners:
     """One :class:`ListenerView` per capture file (``check`` judges each capture on its
     own): the same sink and ``add_flow`` protocol, switching view at every ``bind``."""
+
+    only_states = ListenerView.only_states
 
     def __init__(self) -> None:
         self.views: dict[str, ListenerView] = {}

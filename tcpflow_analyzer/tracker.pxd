@@ -17,6 +17,7 @@ from tcpflow_analyzer.seqanalysis cimport SeqAnalysis
 from tcpflow_analyzer.seqnum cimport in_window, seq_diff
 
 cdef bint _is_steady(Endpoint ep)
+cdef bint _all_events(object sink)
 cdef bint _acks_syn(Endpoint ep, long long ack)
 cdef long long _rcv_window(long long win, int shift) noexcept
 

@@ -229,6 +229,12 @@ def _make_seq_analysis(config: TrackerConfig) -> Any:
 _SEQ_FACTORY: Any = None
 
 
+@cython.cfunc
+def _all_events(sink: Any) -> cython.bint:
+    """Whether ``sink`` takes every event, not only some state changes (see :mod:`.events`)."""
+    return getattr(sink, "only_states", None) is None
+
+
 @cython.final
 @cython.cclass
 class Connection(ConnRecord):
@@ -298,13 +304,16 @@ class Connection(ConnRecord):
             if self._time_wait is None:
                 self._time_wait = []
             self._time_wait.append((ep.is_a, seg.frame, seg.ts))
-            if self.sink is not None:
+            if self.sink is not None and _all_events(self.sink):
                 self.sink.append(TimeWaitEntered(
                     conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a)))
-        if self.sink is not None:
-            self.sink.append(StateChanged(
-                conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a),
-                from_state=old.value, to_state=new.value))
+        sink = self.sink
+        if sink is not None:
+            only = getattr(sink, "only_states", None)
+            if only is None or old in only or new in only:
+                sink.append(StateChanged(
+                    conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a),
+                    from_state=old.value, to_state=new.value))
 
     @cython.cfunc
     def _retag_initial(self, ep: Endpoint, state: TcpState) -> cython.void:
@@ -325,7 +334,7 @@ class Connection(ConnRecord):
         assert events is not None
         if len(events) < self.config.max_events:
             events.append((code, seg.frame, seg.ts, ep.is_a, detail))
-        if self.sink is not None:
+        if self.sink is not None and _all_events(self.sink):
             self.sink.append(AnomalySeen(conn_id=self.id, name=code, frame=seg.frame, ts=seg.ts,
                                          endpoint=self.role(ep.is_a), detail=detail))
 
@@ -806,7 +815,7 @@ class Connection(ConnRecord):
     def _handshake_done(self, seg: Segment) -> cython.void:
         """Both endpoints reached ESTABLISHED: the handshake completed at this frame."""
         self.handshake_ack = (seg.frame, seg.ts)
-        if self.sink is not None:
+        if self.sink is not None and _all_events(self.sink):
             rtt = None
             o: Endpoint = self.a if self.orig_is_a else self.b
             if o.syn_rec is not None:
@@ -863,7 +872,7 @@ class Connection(ConnRecord):
                 "frame": seg.frame, "ts": seg.ts, "by_a": s.is_a, "sender_state": s_state.value,
                 "receiver_state": r_state.value, "validity": validity, "situation": situation,
             })
-        if self.sink is not None and first_of_sender:
+        if self.sink is not None and first_of_sender and _all_events(self.sink):
             self.sink.append(ResetSeen(conn_id=self.id, frame=seg.frame, ts=seg.ts,
                                        by=self.role(s.is_a), validity=validity,
                                        situation=situation))
