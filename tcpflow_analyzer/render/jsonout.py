@@ -26,11 +26,16 @@ _INDENT = orjson.OPT_INDENT_2
 _CONNECTION_HEAD = b'{"record":"connection",'
 # a connection sits two levels deep in the document: 4 more spaces on each of its lines
 _NL = b"\n"
+_ROOM = 1 << 16  # bytes; a connection's JSON is a few KB
 _NL_IN_CONNECTIONS = b"\n    "
 
 
 def dumps(obj: Any, indent: bool = False) -> bytes:
     """``obj`` as UTF-8 JSON: orjson's, or the standard library's where orjson refuses."""
+    # orjson does not survive an allocation failure (a segmentation fault where Python
+    # would raise MemoryError): make room it will reuse first, so running out of memory is
+    # a MemoryError here, and the CLI's one-line error (tests/test_cli_exits.py)
+    bytearray(_ROOM)
     try:
         return orjson.dumps(obj, option=_INDENT) if indent else orjson.dumps(obj)
     except TypeError:
