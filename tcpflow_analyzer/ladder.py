@@ -480,9 +480,15 @@ class Ladder:
 
 # -- formatting helpers shared with the renderer -------------------------------------------
 def format_duration(seconds: float, sep: str = " ") -> str:
-    """A short human duration: ``50 µs``, ``20.0 ms``, ``1.250 s``, ``60 s``, ``312 s``."""
+    """A short human duration: ``50 µs``, ``20.0 ms``, ``1.250 s``, ``60 s``, ``312 s``,
+    ``3599 s``, then ``1.5 h`` up to two days and ``1102.2 d`` beyond (captures years
+    apart in one report)."""
     s = abs(seconds)
     sign = "-" if seconds < 0 else ""
+    if s >= 172_800:
+        return f"{sign}{s / 86_400:.1f}{sep}d"
+    if round(s) >= 3600:
+        return f"{sign}{s / 3600:.1f}{sep}h"
     if round(s * 1e6) < 1000:
         return f"{sign}{s * 1e6:.0f}{sep}µs"
     if round(s * 1e3, 1) < 1000:

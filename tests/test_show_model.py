@@ -199,6 +199,8 @@ def test_every_sample_gets_a_verdict_ending_in_the_outcome(sample: str) -> None:
 @pytest.mark.parametrize(("seconds", "text"), [
     (0.00005, "50 µs"), (0.0009999, "1.0 ms"), (0.02, "20.0 ms"), (1.0, "1 s"),
     (1.25, "1.250 s"), (60.0, "60 s"), (312.4, "312 s"), (-0.002, "-2.0 ms"),
+    (3599.4, "3599 s"), (3599.6, "1.0 h"), (5400.0, "1.5 h"), (172_799.0, "48.0 h"),
+    (95_234_196.0, "1102.2 d"),  # the span of seven samples recorded years apart
 ])
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
