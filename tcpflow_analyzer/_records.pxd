@@ -2,12 +2,17 @@
 # record cutter's state as C fields.  The fields the reader's own loop reads and writes are
 # public; the byte layout of a record header is private.
 
-cdef class PcapCutter:
+cdef class _Cutter:
     cdef public bytes buf
     cdef public Py_ssize_t pos
     cdef public long long frame
-    cdef public long long last_sec
     cdef public object slow
+
+    cdef object _cut(self)
+
+
+cdef class PcapCutter(_Cutter):
+    cdef public long long last_sec
     cdef bint _big
     cdef Py_ssize_t _rec_size, _limit, _min_len
     cdef double _scale
@@ -16,12 +21,8 @@ cdef class PcapCutter:
     cdef object _cut(self)
 
 
-cdef class PcapngCutter:
-    cdef public bytes buf
-    cdef public Py_ssize_t pos
-    cdef public long long frame
+cdef class PcapngCutter(_Cutter):
     cdef public double last_ts
-    cdef public object slow
     cdef list _ifaces
     cdef bint _big
 

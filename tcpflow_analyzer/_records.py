@@ -53,7 +53,34 @@ def _u32(p: cython.p_const_uchar, o: cython.Py_ssize_t, big: cython.bint) -> cyt
 
 
 @cython.cclass
-class PcapCutter:
+class _Cutter:
+    """What both cutters share: an iterator that cuts the next frame itself when it can
+    (:meth:`_cut`, each format's own) and asks ``slow`` (the reader's own generator)
+    otherwise; ``buf``, ``pos`` and ``frame`` are the reader's to hand over (``resume``)."""
+
+    def __init__(self, slow: Iterator[Frame]) -> None:
+        self.slow = slow
+        self.buf = b""
+        self.pos = 0
+        self.frame = 0
+
+    @cython.cfunc
+    def _cut(self) -> Any:
+        """The next frame if this format's fast path can cut it, else None."""
+        return None
+
+    def __iter__(self) -> _Cutter:
+        return self
+
+    def __next__(self) -> Any:
+        fr = self._cut()
+        if fr is not None:
+            return fr
+        return next(self.slow)
+
+
+@cython.cclass
+class PcapCutter(_Cutter):
     """Iterator over a pcap capture's frames: cuts well-formed records from ``buf`` at
     ``pos`` and asks ``slow`` (the reader's own generator) for everything else.
 
@@ -63,10 +90,7 @@ class PcapCutter:
     """
 
     def __init__(self, slow: Iterator[Frame]) -> None:
-        self.slow = slow
-        self.buf = b""
-        self.pos = 0
-        self.frame = 0
+        _Cutter.__init__(self, slow)
         self.last_sec = -1
         self._big = False
         self._rec_size = 16
@@ -122,14 +146,6 @@ class PcapCutter:
             cython.cast(cython.double, frac) * self._scale)
         return (self.frame, ts, self._linktype, cp[pos + rec_size:end])
 
-    def __iter__(self) -> PcapCutter:
-        return self
-
-    def __next__(self) -> Any:
-        fr = self._cut()
-        if fr is not None:
-            return fr
-        return next(self.slow)
 
 
 _MAX_BLOCK = cython.declare(cython.Py_ssize_t, 1 << 24)  # pcapfile.MAX_BLOCK
@@ -137,7 +153,7 @@ _EPB = cython.declare(cython.uint, 6)
 
 
 @cython.cclass
-class PcapngCutter:
+class PcapngCutter(_Cutter):
     """Iterator over a pcapng capture's frames: cuts well-formed Enhanced Packet Blocks from
     ``buf`` at ``pos`` and asks ``slow`` (the reader's own generator) for every other block.
 
@@ -146,10 +162,7 @@ class PcapngCutter:
     """
 
     def __init__(self, slow: Iterator[Frame]) -> None:
-        self.slow = slow
-        self.buf = b""
-        self.pos = 0
-        self.frame = 0
+        _Cutter.__init__(self, slow)
         self.last_ts = 0.0
         ifaces: list[tuple[int, float, float, int, int]] = []
         self._ifaces = ifaces
@@ -207,11 +220,3 @@ class PcapngCutter:
         cp: cython.p_const_char = buf
         return (self.frame, ts, desc[0], cp[data_off:data_off + caplen])
 
-    def __iter__(self) -> PcapngCutter:
-        return self
-
-    def __next__(self) -> Any:
-        fr = self._cut()
-        if fr is not None:
-            return fr
-        return next(self.slow)
