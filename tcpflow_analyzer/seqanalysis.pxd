@@ -5,6 +5,7 @@
 
 from libc.math cimport rint
 
+from tcpflow_analyzer.segment cimport Segment
 from tcpflow_analyzer.seqnum cimport seq_add, seq_diff
 
 
@@ -37,34 +38,34 @@ cdef class SeqAnalysis:
     cdef public double _hs_syn, _hs_synack, _hs_rtt
     cdef public object _tfo, _ws_state
 
-    cpdef void process(self, object conn, object seg, bint from_a)
-    cdef void _say(self, object conn, str code, object seg, bint from_a, str detail=*)
+    cpdef void process(self, object conn, Segment seg, bint from_a)
+    cdef void _say(self, object conn, str code, Segment seg, bint from_a, str detail=*)
     cdef double _full_rtt(self)
     cdef double _react_s(self)
-    cdef void _first(self, object conn, object seg, bint from_a, _Flow s, _Flow r)
-    cdef bint _same(self, _Flow s, object seg)
-    cdef void _challenge(self, object conn, object seg, bint from_a, _Flow s, _Flow r)
-    cdef void _syn(self, object conn, object seg, bint from_a, _Flow s, _Flow r)
+    cdef void _first(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r)
+    cdef bint _same(self, _Flow s, Segment seg)
+    cdef void _challenge(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r)
+    cdef void _syn(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r)
     cdef void _set_scale(self, int a, int b, str state)
-    cdef void _bare(self, object conn, object seg, bint from_a, _Flow s, _Flow r,
+    cdef void _bare(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r,
                     long long prev_ipid)
-    cdef void _probe_or_keepalive(self, object conn, object seg, bint from_a, _Flow s, _Flow r)
-    cdef void _data(self, object conn, object seg, bint from_a, _Flow s, _Flow r,
+    cdef void _probe_or_keepalive(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r)
+    cdef void _data(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r,
                     long long prev_ipid)
-    cdef void _gap(self, object conn, object seg, bint from_a, _Flow s, _Flow r,
+    cdef void _gap(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r,
                    long long start, long long end, long long prev_ipid)
     cdef void _lost(self, object conn, _Flow s, list hole, bint from_a, str why)
-    cdef void _fill(self, object conn, object seg, bint from_a, _Flow s, _Flow r, list hole,
+    cdef void _fill(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r, list hole,
                     long long end_data)
-    cdef void _resent(self, object conn, object seg, bint from_a, _Flow s, _Flow r,
+    cdef void _resent(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r,
                       long long end_data, str extra)
-    cdef void _ack(self, object conn, object seg, bint from_a, _Flow s, _Flow r,
+    cdef void _ack(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r,
                    int probe_answer)
-    cdef void _acked(self, object conn, object seg, bint from_a, _Flow s, _Flow r,
+    cdef void _acked(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r,
                      long long ack)
-    cdef void _sack(self, object conn, object seg, bint from_a, _Flow s, _Flow r, object sack,
+    cdef void _sack(self, object conn, Segment seg, bint from_a, _Flow s, _Flow r, object sack,
                     long long ack)
-    cdef void _ws_process(self, object conn, object seg, bint from_a)
+    cdef void _ws_process(self, object conn, Segment seg, bint from_a)
 
 
 cdef void _rtt_add(_Flow f, double sample)
