@@ -7,7 +7,10 @@ A sink is anything with ``append(event)``.  A sink that needs only some state ch
 so with an ``only_states`` attribute, a frozenset of :class:`~tcpflow_analyzer.states.TcpState`:
 the tracker then sends it only the :class:`StateChanged` events into or out of those
 states, and no other event (building a frozen record per transition costs more than the
-rest of the tracker's work on it; the listener view needs only SYN-RECEIVED).
+rest of the tracker's work on it; the listener view needs only SYN-RECEIVED).  Such a sink
+may also define ``state_changed(conn, endpoint, old, new, seg)``: the tracker then calls it
+with the live connection, endpoint, old and new :class:`~tcpflow_analyzer.states.TcpState`
+and segment instead of building a :class:`StateChanged` (read them during the call only).
 """
 
 from __future__ import annotations

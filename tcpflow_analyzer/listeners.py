@@ -201,6 +201,35 @@ class ListenerView:
             del self._pending[cid]
             rec.half_open -= 1
 
+    def state_changed(self, conn: Any, ep: Any, old: TcpState, new: TcpState,
+                      seg: Any) -> None:
+        """The tracker's direct call for a change into or out of SYN-RECEIVED (what
+        :meth:`append` does with a :class:`StateChanged`, without building one)."""
+        table = self._table
+        if table is None:
+            return
+        cid = conn.id
+        if new is TcpState.SYN_RECEIVED and old is TcpState.LISTEN:
+            if cid in self._pending or table.active.get(cid) is not conn:
+                return
+            peer = conn.b if ep is conn.a else conn.a
+            rec = self._slot(format_ip(ep.addr), ep.port)
+            self._pending[cid] = (rec, ep is conn.a)
+            rec.half_open += 1
+            if len(rec.sources) < MAX_SOURCES:
+                rec.sources.add(format_ip(peer.addr))
+            if rec.half_open > rec.half_open_peak:
+                rec.half_open_peak = rec.half_open
+                rec.half_open_peak_ts = seg.ts
+                rec.half_open_peak_frame = seg.frame
+        elif old is TcpState.SYN_RECEIVED and cid in self._pending:
+            rec, is_a = self._pending[cid]
+            if table.active.get(cid) is conn:
+                if (conn.a if is_a else conn.b).state is TcpState.SYN_RECEIVED:
+                    return  # the other endpoint moved
+            del self._pending[cid]
+            rec.half_open -= 1
+
     # -- finished connections (completion order) ----------------------------------------------
     def add_flow(self, f: FlowReport) -> None:
         """Count one finished connection for its listener."""
@@ -316,6 +345,11 @@ class PerFileListeners:
     def append(self, event: Any) -> None:
         """Hand a tracker event to the current file's view."""
         self._current.append(event)
+
+    def state_changed(self, conn: Any, ep: Any, old: TcpState, new: TcpState,
+                      seg: Any) -> None:
+        """Hand the tracker's direct call to the current file's view."""
+        self._current.state_changed(conn, ep, old, new, seg)
 
     def add_flow(self, f: FlowReport) -> None:
         """Count a finished connection in the current file's view."""

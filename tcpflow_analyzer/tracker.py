@@ -310,10 +310,18 @@ class Connection(ConnRecord):
         sink = self.sink
         if sink is not None:
             only = getattr(sink, "only_states", None)
-            if only is None or old in only or new in only:
+            if only is None:
                 sink.append(StateChanged(
                     conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a),
                     from_state=old.value, to_state=new.value))
+            elif old in only or new in only:
+                hook = getattr(sink, "state_changed", None)
+                if hook is not None:  # the live objects, no event record (see .events)
+                    hook(self, ep, old, new, seg)
+                else:
+                    sink.append(StateChanged(
+                        conn_id=self.id, frame=seg.frame, ts=seg.ts,
+                        endpoint=self.role(ep.is_a), from_state=old.value, to_state=new.value))
 
     @cython.cfunc
     def _retag_initial(self, ep: Endpoint, state: TcpState) -> cython.void:

@@ -210,3 +210,31 @@ def test_half_open_peak_counts_only_syn_received_among_connections_in_every_othe
     assert entry["half_open_peak"] == n
     assert entry["half_open_peak_frame"] == 16 + n + n
     assert entry["half_open_peak_ts"] == 0.23
+
+
+class _EventsOnly(ListenerView):
+    """The same view fed by StateChanged records (the tracker's path for a sink without
+    ``state_changed``)."""
+
+    state_changed = None  # type: ignore[assignment]
+
+
+def test_the_direct_state_hook_and_the_event_records_give_the_same_view(
+        tmp_path: Path) -> None:
+    s = Script()
+    for n, t in ((1, 0.0), (2, 0.1), (3, 0.2), (4, 0.4), (5, 0.44)):
+        s.syn(t, n)
+        s.synack(t + 0.01, n)
+    s.ack(0.3, 1)
+    s.ack(0.5, 2)
+    s.seg(0.6, 3, True, RST, 1001)
+    s.seg(0.9, 1, True, ACK | PSH, 1001, 5001, payload=b"x" * 10)
+    s.packets.sort(key=lambda p: p[0])
+    path = write(tmp_path, "cap.pcap", pcap_dpkt(s.packets))
+    views = []
+    for cls in (ListenerView, _EventsOnly):
+        view = cls()
+        analyze_captures([path], TrackerConfig(), view.add_flow, sink=view)
+        views.append(view.to_list())
+    assert views[0] == views[1]
+    assert views[0][0]["half_open_peak"] == 4
