@@ -6,7 +6,11 @@
 
 cdef class Endpoint:
     cdef public object addr, state, initial
-    cdef public int port, z_state, z_prev, z_wscale
+    # small fields side by side (8 bytes): a port, a window-scale option, a Zeek state
+    cdef public unsigned short port
+    cdef public short z_wscale
+    cdef public signed char z_state, z_prev
+    cdef public unsigned char _rec_in
     cdef public bint is_a, moved, syn_delivered, fin_delivered, data_after_peer_fin
     cdef public bint z_did_close
     cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
@@ -14,8 +18,11 @@ cdef class Endpoint:
     cdef public long long pkts, data_pkts, missed_bytes
     cdef public long long z_start, z_last, z_hist_syn, z_hist_fin, z_hist_rst
     cdef public unsigned int z_n_c, z_n_w, z_n_t, z_n_g
-    cdef public object syn_rec, synack_rec, fin_rec, opts, rst_frames, ooo
+    cdef public object opts, rst_frames, ooo
     cdef public long long bytes
+    # the first SYN or SYN-ACK and the first FIN (record.py: the syn_rec ... views)
+    cdef public double _hs_0, _hs_1, _hs_2, _fin_0, _fin_1
+    cdef public object _syn_more, _synack_more, _fin_more
 
 
 cdef class ConnRecord:
@@ -30,4 +37,6 @@ cdef class ConnRecord:
     cdef public object z_expire_more, z_base, z_rows
     cdef public object config, sink, vlan, vlan_b, seq
     cdef public object _tr, _anomalies, _events, _resets, _time_wait
-    cdef public object handshake_ack, port_reuse, prev
+    cdef public object port_reuse, prev
+    cdef public long long _hsa_frame
+    cdef public double _hsa_ts

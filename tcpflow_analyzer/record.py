@@ -82,6 +82,9 @@ def _pairs(a: array[float] | None) -> list[tuple[int, float]]:
     return [(int(a[i]), a[i + 1]) for i in range(0, len(a), 2)]
 
 
+# An endpoint references no connection (only bytes, enums, arrays, options and numbers), so
+# no reference cycle can pass through it: no_gc spares it the 16-byte GC header.
+@cython.no_gc
 @cython.cclass
 class Endpoint:
     """One side of a connection: its RFC state, sequence bookkeeping and Zeek state.
@@ -93,12 +96,13 @@ class Endpoint:
 
     if not cython.compiled:
         __slots__ = (
-            "_contig", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt", "_z_hole",
-            "addr",
+            "_contig", "_fin_0", "_fin_1", "_fin_more", "_fin_seq", "_hs_0", "_hs_1", "_hs_2", "_isn",
+            "_last_ack", "_last_tsval", "_rec_in", "_snd_nxt", "_syn_more", "_synack_more",
+            "_z_hole", "addr",
             "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
-            "fin_delivered_frame", "fin_rec", "initial", "is_a", "missed_bytes",
+            "fin_delivered_frame", "initial", "is_a", "missed_bytes",
             "moved", "ooo", "opts", "pkts", "port", "rst_frames", "state", "syn_delivered",
-            "syn_plen", "syn_rec", "synack_rec", "win", "z_did_close", "z_hist_fin",
+            "syn_plen", "win", "z_did_close", "z_hist_fin",
             "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
             "z_start", "z_state", "z_wscale",
         )
@@ -110,17 +114,17 @@ class Endpoint:
         self.state = self.initial = S.INACTIVE
         self.moved = False
         self._isn = -1
-        # SYNs, SYN-ACKs and FINs sent, packed flat in arrays of doubles (frame numbers, ACK
-        # numbers and times are exact in a double): (frame, ts) or (frame, ts, ack) per
-        # segment, at most LIST_CAP of them, None until the first.  A list of tuples costs
-        # about 200 bytes per record, these 16 or 24 (see the *_frames views).
-        self.syn_rec: array[float] | None = None
-        self.synack_rec: array[float] | None = None
+        # SYNs, SYN-ACKs and FINs sent (the syn_rec, synack_rec and fin_rec views): the
+        # first SYN or SYN-ACK and the first FIN in C fields, more in packed arrays
+        self._rec_in = 0
+        self._hs_0 = self._hs_1 = self._hs_2 = self._fin_0 = self._fin_1 = 0.0
+        self._syn_more: array[float] | None = None
+        self._synack_more: array[float] | None = None
+        self._fin_more: array[float] | None = None
         self.syn_delivered = False
         self.syn_plen = 0  # payload carried by this endpoint's SYN (TFO)
         self._snd_nxt = -1
         self._fin_seq = -1
-        self.fin_rec: array[float] | None = None
         self.fin_delivered = False
         self.fin_delivered_frame = 0
         self.fin_ack_frame = 0
@@ -214,6 +218,76 @@ class Endpoint:
     def z_hole(self, v: int | None) -> None:
         self._z_hole = -1 if v is None else v
 
+    # -- the SYN / SYN-ACK / FIN records -----------------------------------------------------
+    # Each kind reads (and is assigned) as before: None until the first segment, then a
+    # packed array of doubles (frame numbers, ACK numbers and times are exact in a double),
+    # (frame, ts) or (frame, ts, ack) per segment, at most LIST_CAP of them.  Most endpoints
+    # send one SYN or one SYN-ACK and at most one FIN, so those single records are kept in C
+    # fields instead of an 80-byte array each: ``_hs_*`` the SYN's (bit 1 of ``_rec_in``) or
+    # the SYN-ACK's (bit 2), ``_fin_*`` the FIN's (bit 4).  A second record of a kind, or a
+    # SYN-ACK after a SYN (or the reverse, a simultaneous open), keeps that kind's array.
+    # A read builds a fresh array: change one by assigning it back (as ``_record`` does).
+    @property
+    def syn_rec(self) -> array[float] | None:
+        """(frame, ts) of each SYN this endpoint sent, packed; None if it sent none."""
+        if self._syn_more is not None:
+            return self._syn_more
+        if self._rec_in & 1:
+            return array("d", (self._hs_0, self._hs_1))
+        return None
+
+    @syn_rec.setter
+    def syn_rec(self, v: array[float] | None) -> None:
+        if v is not None and len(v) == 2 and not self._rec_in & 2:
+            self._hs_0 = v[0]
+            self._hs_1 = v[1]
+            self._rec_in = self._rec_in | 1
+            self._syn_more = None
+        else:
+            self._syn_more = v
+            self._rec_in = self._rec_in & 6
+
+    @property
+    def synack_rec(self) -> array[float] | None:
+        """(frame, ts, ack) of each SYN-ACK this endpoint sent, packed; None if none."""
+        if self._synack_more is not None:
+            return self._synack_more
+        if self._rec_in & 2:
+            return array("d", (self._hs_0, self._hs_1, self._hs_2))
+        return None
+
+    @synack_rec.setter
+    def synack_rec(self, v: array[float] | None) -> None:
+        if v is not None and len(v) == 3 and not self._rec_in & 1:
+            self._hs_0 = v[0]
+            self._hs_1 = v[1]
+            self._hs_2 = v[2]
+            self._rec_in = self._rec_in | 2
+            self._synack_more = None
+        else:
+            self._synack_more = v
+            self._rec_in = self._rec_in & 5
+
+    @property
+    def fin_rec(self) -> array[float] | None:
+        """(frame, ts) of each FIN this endpoint sent, packed; None if it sent none."""
+        if self._fin_more is not None:
+            return self._fin_more
+        if self._rec_in & 4:
+            return array("d", (self._fin_0, self._fin_1))
+        return None
+
+    @fin_rec.setter
+    def fin_rec(self, v: array[float] | None) -> None:
+        if v is not None and len(v) == 2:
+            self._fin_0 = v[0]
+            self._fin_1 = v[1]
+            self._rec_in = self._rec_in | 4
+            self._fin_more = None
+        else:
+            self._fin_more = v
+            self._rec_in = self._rec_in & 3
+
     # -- the frame lists ------------------------------------------------------------------
     @property
     def syn_frames(self) -> list[tuple[int, float]]:
@@ -258,8 +332,9 @@ class ConnRecord:
 
     if not cython.compiled:
         __slots__ = (
-            "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b",
-            "config", "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen",
+            "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_resets", "_steady_ok",
+            "_time_wait", "_tr", "a", "b",
+            "config", "fin_crossed", "first_frame", "first_ts", "hist_seen",
             "history", "id", "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev",
             "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_active",
             "z_attempt", "z_base", "z_delete", "z_expire0", "z_expire_more", "z_life",
@@ -300,7 +375,9 @@ class ConnRecord:
         self._events: list[tuple[str, int, float, bool, str]] | None = None
         self.history = ""
         self.hist_seen = 0
-        self.handshake_ack: tuple[int, float] | None = None
+        # (frame, ts) of the ACK that completed the handshake: the handshake_ack view
+        self._hsa_frame = -1
+        self._hsa_ts = 0.0
         self._resets: list[dict[str, Any]] | None = None
         self._time_wait: list[tuple[bool, int, float]] | None = None
         self.port_reuse: dict[str, Any] | None = None
@@ -315,6 +392,23 @@ class ConnRecord:
         self.seq: Any = None  # the sequence analysis (None: the detector is off)
 
     # -- what happened (read-only views of lazily created records) --------------------------
+    @property
+    def handshake_ack(self) -> tuple[int, float] | None:
+        """(frame, ts) of the ACK that completed the three-way handshake, None before it
+        (two C fields: a tuple would cost 80 bytes a connection)."""
+        if self._hsa_frame < 0:
+            return None
+        return (self._hsa_frame, self._hsa_ts)
+
+    @handshake_ack.setter
+    def handshake_ack(self, v: tuple[int, float] | None) -> None:
+        if v is None:
+            self._hsa_frame = -1
+            self._hsa_ts = 0.0
+        else:
+            self._hsa_frame = v[0]
+            self._hsa_ts = v[1]
+
     @property
     def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
         """(frame, ts, endpoint is a, from, to) for every recorded state change."""
