@@ -4,15 +4,21 @@
 # sequence numbers (``_isn``, ``_snd_nxt``, ...) hold -1 for "none yet"; the properties
 # ``isn``, ``snd_nxt``, ... give the None-or-int view of them (``_last_tsval`` likewise).
 
+# A one-byte bint: Python reads and writes it as a bool (as a ``bint``), C stores it in a
+# byte instead of an int (4 bytes), so the flags of a record sit side by side.
+cdef extern from *:
+    ctypedef bint bool8 "unsigned char"
+
+
 cdef class Endpoint:
     cdef public object addr, state, initial
-    # small fields side by side (8 bytes): a port, a window-scale option, a Zeek state
+    # small fields side by side (16 bytes): a port, a window-scale option, Zeek states, flags
     cdef public unsigned short port
     cdef public short z_wscale
     cdef public signed char z_state, z_prev
     cdef public unsigned char _rec_in
-    cdef public bint is_a, moved, syn_delivered, fin_delivered, data_after_peer_fin
-    cdef public bint z_did_close
+    cdef public bool8 is_a, moved, syn_delivered, fin_delivered, data_after_peer_fin
+    cdef public bool8 z_did_close
     cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
     cdef public long long syn_plen, fin_delivered_frame, fin_ack_frame, win
     cdef public long long pkts, data_pkts, missed_bytes
@@ -28,11 +34,11 @@ cdef class Endpoint:
 cdef class ConnRecord:
     cdef public long long id, first_frame, last_frame, hist_seen
     cdef public Endpoint a, b
-    cdef public bint orig_is_a, roles_inferred, z_swap, sim_open, fin_crossed, _steady_ok
+    cdef public bool8 orig_is_a, roles_inferred, z_swap, sim_open, fin_crossed, _steady_ok
+    cdef public bool8 z_life, z_active
+    cdef public int z_n_expire
     cdef public double first_ts, last_ts, zeek_last_ts
     cdef public str history
-    cdef public bint z_life, z_active
-    cdef public int z_n_expire
     cdef public double z_attempt, z_delete, z_row_start, z_expire0
     cdef public object z_expire_more, z_base, z_rows
     cdef public object config, sink, vlan, vlan_b, seq
