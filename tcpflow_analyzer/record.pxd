@@ -36,6 +36,7 @@ cdef class ConnRecord:
     cdef public Endpoint a, b
     cdef public bool8 orig_is_a, roles_inferred, z_swap, sim_open, fin_crossed, _steady_ok
     cdef public bool8 z_life, z_active
+    cdef public unsigned char _tr_n
     cdef public int z_n_expire
     cdef public double first_ts, last_ts, zeek_last_ts
     cdef public str history
@@ -46,3 +47,6 @@ cdef class ConnRecord:
     cdef public object port_reuse, prev
     cdef public long long _hsa_frame
     cdef public double _hsa_ts
+    cdef public double _tr0, _tr1, _tr2, _tr3, _tr4, _tr5, _tr6, _tr7
+
+    cdef void _tr_add(self, double code, double ts)

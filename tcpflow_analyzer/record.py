@@ -333,7 +333,8 @@ class ConnRecord:
     if not cython.compiled:
         __slots__ = (
             "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_resets", "_steady_ok",
-            "_time_wait", "_tr", "a", "b",
+            "_time_wait", "_tr", "_tr0", "_tr1", "_tr2", "_tr3", "_tr4", "_tr5", "_tr6", "_tr7",
+            "_tr_n", "a", "b",
             "config", "fin_crossed", "first_frame", "first_ts", "hist_seen",
             "history", "id", "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev",
             "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_active",
@@ -365,10 +366,14 @@ class ConnRecord:
         self.z_rows: list[dict[str, object]] | None = None
         self.z_swap = False
         self.first_frame = self.last_frame = seg.frame
-        # transitions packed in one array of doubles, (code, ts) per change, the code
-        # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
-        # sixth of the memory of a list of tuples; see the ``transitions`` view
-        self._tr: array[float] = array("d")
+        # transitions as (code, ts) doubles, the code holding frame, endpoint and both states
+        # (exact: frames stay below 2**44): the first four in C fields (an open connection
+        # has made four: two per endpoint), the rest in a packed array made for the fifth
+        # (interpreted: all in the array); see _tr_add and the ``transitions`` view
+        self._tr_n = 0
+        self._tr0 = self._tr1 = self._tr2 = self._tr3 = 0.0
+        self._tr4 = self._tr5 = self._tr6 = self._tr7 = 0.0
+        self._tr: array[float] | None = None
         # created on first use: most connections never need them (keeps memory per
         # connection small; the properties below read them as empty)
         self._anomalies: dict[str, int] | None = None
@@ -409,14 +414,50 @@ class ConnRecord:
             self._hsa_frame = v[0]
             self._hsa_ts = v[1]
 
+    @cython.cfunc
+    def _tr_add(self, code: cython.double, ts: cython.double) -> cython.void:
+        """Record one state change (at most 64): ``code`` = frame << 9 | endpoint is a << 8
+        | from-state index << 4 | to-state index (``STATES``)."""
+        if not cython.compiled:  # interpreted, C fields would be float objects: the array
+            if self._tr is None:
+                self._tr = array("d")
+            if len(self._tr) < 128:
+                self._tr.append(code)
+                self._tr.append(ts)
+            return
+        n: cython.int = self._tr_n
+        if n >= 64:
+            return
+        self._tr_n = n + 1
+        if n == 0:
+            self._tr0 = code
+            self._tr1 = ts
+        elif n == 1:
+            self._tr2 = code
+            self._tr3 = ts
+        elif n == 2:
+            self._tr4 = code
+            self._tr5 = ts
+        elif n == 3:
+            self._tr6 = code
+            self._tr7 = ts
+        else:
+            if self._tr is None:
+                self._tr = array("d")
+            self._tr.append(code)
+            self._tr.append(ts)
+
     @property
     def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
         """(frame, ts, endpoint is a, from, to) for every recorded state change."""
-        tr = self._tr
+        flat = [self._tr0, self._tr1, self._tr2, self._tr3, self._tr4, self._tr5, self._tr6,
+                self._tr7][: 2 * min(self._tr_n, 4)]
+        if self._tr is not None:
+            flat.extend(self._tr)
         out = []
-        for i in range(0, len(tr), 2):
-            c = int(tr[i])
-            out.append((c >> 9, tr[i + 1], bool(c >> 8 & 1), STATES[c >> 4 & 15],
+        for i in range(0, len(flat), 2):
+            c = int(flat[i])
+            out.append((c >> 9, float(flat[i + 1]), bool(c >> 8 & 1), STATES[c >> 4 & 15],
                         STATES[c & 15]))
         return out
 
