@@ -15,6 +15,12 @@ are C fields that hold -1 for "none yet" (``_isn``, ``_snd_nxt``, ``_fin_seq``,
 ``_last_ack``, ``_contig``, ``_z_hole``); the peers use those, and the properties without
 the underscore give everyone else the None-or-int view.  Interpreted, the same classes are
 slotted Python classes.
+
+Memory per open connection is what bounds the table (``bench/memory.py --held``): what most
+connections never need is made on first use, what most have exactly one of (the first SYN or
+SYN-ACK, the first FIN, the handshake ACK, the first four state changes) sits in C fields
+behind views that read as the containers they replace, flags take a byte each (``bool8``),
+and the endpoints hold no GC header (``no_gc``: they reference no connection).
 """
 
 from __future__ import annotations
@@ -96,9 +102,8 @@ class Endpoint:
 
     if not cython.compiled:
         __slots__ = (
-            "_contig", "_fin_0", "_fin_1", "_fin_more", "_fin_seq", "_hs_0", "_hs_1", "_hs_2", "_isn",
-            "_last_ack", "_last_tsval", "_rec_in", "_snd_nxt", "_syn_more", "_synack_more",
-            "_z_hole", "addr",
+            "_contig", "_fin_more", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt",
+            "_syn_more", "_synack_more", "_z_hole", "addr",
             "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
             "fin_delivered_frame", "initial", "is_a", "missed_bytes",
             "moved", "ooo", "opts", "pkts", "port", "rst_frames", "state", "syn_delivered",
@@ -116,8 +121,10 @@ class Endpoint:
         self._isn = -1
         # SYNs, SYN-ACKs and FINs sent (the syn_rec, synack_rec and fin_rec views): the
         # first SYN or SYN-ACK and the first FIN in C fields, more in packed arrays
-        self._rec_in = 0
-        self._hs_0 = self._hs_1 = self._hs_2 = self._fin_0 = self._fin_1 = 0.0
+        # (interpreted, all in the arrays: the fields would hold float objects)
+        if cython.compiled:
+            self._rec_in = 0
+            self._hs_0 = self._hs_1 = self._hs_2 = self._fin_0 = self._fin_1 = 0.0
         self._syn_more: array[float] | None = None
         self._synack_more: array[float] | None = None
         self._fin_more: array[float] | None = None
@@ -227,10 +234,11 @@ class Endpoint:
     # the SYN-ACK's (bit 2), ``_fin_*`` the FIN's (bit 4).  A second record of a kind, or a
     # SYN-ACK after a SYN (or the reverse, a simultaneous open), keeps that kind's array.
     # A read builds a fresh array: change one by assigning it back (as ``_record`` does).
+    # Interpreted, the arrays themselves are kept (C fields would hold float objects).
     @property
     def syn_rec(self) -> array[float] | None:
         """(frame, ts) of each SYN this endpoint sent, packed; None if it sent none."""
-        if self._syn_more is not None:
+        if not cython.compiled or self._syn_more is not None:
             return self._syn_more
         if self._rec_in & 1:
             return array("d", (self._hs_0, self._hs_1))
@@ -238,7 +246,9 @@ class Endpoint:
 
     @syn_rec.setter
     def syn_rec(self, v: array[float] | None) -> None:
-        if v is not None and len(v) == 2 and not self._rec_in & 2:
+        if not cython.compiled:
+            self._syn_more = v
+        elif v is not None and len(v) == 2 and not self._rec_in & 2:
             self._hs_0 = v[0]
             self._hs_1 = v[1]
             self._rec_in = self._rec_in | 1
@@ -250,7 +260,7 @@ class Endpoint:
     @property
     def synack_rec(self) -> array[float] | None:
         """(frame, ts, ack) of each SYN-ACK this endpoint sent, packed; None if none."""
-        if self._synack_more is not None:
+        if not cython.compiled or self._synack_more is not None:
             return self._synack_more
         if self._rec_in & 2:
             return array("d", (self._hs_0, self._hs_1, self._hs_2))
@@ -258,7 +268,9 @@ class Endpoint:
 
     @synack_rec.setter
     def synack_rec(self, v: array[float] | None) -> None:
-        if v is not None and len(v) == 3 and not self._rec_in & 1:
+        if not cython.compiled:
+            self._synack_more = v
+        elif v is not None and len(v) == 3 and not self._rec_in & 1:
             self._hs_0 = v[0]
             self._hs_1 = v[1]
             self._hs_2 = v[2]
@@ -271,7 +283,7 @@ class Endpoint:
     @property
     def fin_rec(self) -> array[float] | None:
         """(frame, ts) of each FIN this endpoint sent, packed; None if it sent none."""
-        if self._fin_more is not None:
+        if not cython.compiled or self._fin_more is not None:
             return self._fin_more
         if self._rec_in & 4:
             return array("d", (self._fin_0, self._fin_1))
@@ -279,7 +291,9 @@ class Endpoint:
 
     @fin_rec.setter
     def fin_rec(self, v: array[float] | None) -> None:
-        if v is not None and len(v) == 2:
+        if not cython.compiled:
+            self._fin_more = v
+        elif v is not None and len(v) == 2:
             self._fin_0 = v[0]
             self._fin_1 = v[1]
             self._rec_in = self._rec_in | 4
@@ -333,8 +347,7 @@ class ConnRecord:
     if not cython.compiled:
         __slots__ = (
             "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_resets", "_steady_ok",
-            "_time_wait", "_tr", "_tr0", "_tr1", "_tr2", "_tr3", "_tr4", "_tr5", "_tr6", "_tr7",
-            "_tr_n", "a", "b",
+            "_time_wait", "_tr", "a", "b",
             "config", "fin_crossed", "first_frame", "first_ts", "hist_seen",
             "history", "id", "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev",
             "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_active",
@@ -370,9 +383,10 @@ class ConnRecord:
         # (exact: frames stay below 2**44): the first four in C fields (an open connection
         # has made four: two per endpoint), the rest in a packed array made for the fifth
         # (interpreted: all in the array); see _tr_add and the ``transitions`` view
-        self._tr_n = 0
-        self._tr0 = self._tr1 = self._tr2 = self._tr3 = 0.0
-        self._tr4 = self._tr5 = self._tr6 = self._tr7 = 0.0
+        if cython.compiled:
+            self._tr_n = 0
+            self._tr0 = self._tr1 = self._tr2 = self._tr3 = 0.0
+            self._tr4 = self._tr5 = self._tr6 = self._tr7 = 0.0
         self._tr: array[float] | None = None
         # created on first use: most connections never need them (keeps memory per
         # connection small; the properties below read them as empty)
@@ -450,8 +464,10 @@ class ConnRecord:
     @property
     def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
         """(frame, ts, endpoint is a, from, to) for every recorded state change."""
-        flat = [self._tr0, self._tr1, self._tr2, self._tr3, self._tr4, self._tr5, self._tr6,
-                self._tr7][: 2 * min(self._tr_n, 4)]
+        flat: list[float] = []
+        if cython.compiled:
+            flat = [self._tr0, self._tr1, self._tr2, self._tr3, self._tr4, self._tr5,
+                    self._tr6, self._tr7][: 2 * min(self._tr_n, 4)]
         if self._tr is not None:
             flat.extend(self._tr)
         out = []
