@@ -26,6 +26,7 @@ from typing import Any
 from . import _ingest
 from .events import ConnectionOpened
 from .evicted import EvictedSet
+from .record import share_key
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_add, seq_diff
 from .states import TcpState
@@ -34,7 +35,6 @@ from .tracker import Connection, Endpoint, TrackerConfig
 S = TcpState
 _SWEEP_INTERVAL = 5.0
 _RECENT_MAX = 65536
-_SHARED_MAX = 4096  # addresses and ports FlowTable._share keeps (then it starts afresh)
 MAX_VLAN_PAIRS = 64  # pairs of VLAN stacks --vlan auto lists one by one in its warnings
 _CLOSED_STATES = frozenset({S.CLOSED, S.TIME_WAIT})
 
@@ -95,7 +95,7 @@ class FlowTable:
         self.recent_folded = 0
         self._recent_horizon = float("-inf")
         self.next_id = 1
-        self._shared: dict[Any, Any] = {}  # address bytes / port int -> the one shared copy
+        self._shared: dict[Any, Any] = {}  # address bytes / port int -> its shared copy
         self.next_sweep = 0.0
         self.max_active = 0
         self.peak_active = 0
@@ -275,7 +275,7 @@ class FlowTable:
         self, seg: Segment, key: tuple[Any, ...], previous: Tombstone | None
     ) -> Connection:
         conn = Connection(self.next_id, seg, self.config, self.sink)
-        key = self._share(conn, key)
+        key = share_key(conn, key, self._shared)
         self.next_id += 1
         self.index[key] = conn
         if key[4] and self.vlan_auto:
@@ -295,21 +295,6 @@ class FlowTable:
                 orig=format_endpoint(conn.orig.addr, conn.orig.port),
                 resp=format_endpoint(conn.resp.addr, conn.resp.port)))
         return conn
-
-    def _share(self, conn: Connection, key: tuple[Any, ...]) -> tuple[Any, ...]:
-        """``key`` and ``conn``'s addresses made of the copies other connections of the same
-        hosts and ports hold: a 4-byte address is a 37-byte object and a port above 256 a
-        28-byte int, per connection otherwise (bench/memory.py).  Bounded: the cache starts
-        afresh at ``_SHARED_MAX`` entries."""
-        sh = self._shared
-        if len(sh) >= _SHARED_MAX:
-            sh.clear()
-        a, b = conn.a, conn.b
-        a.addr = sh.setdefault(a.addr, a.addr)
-        b.addr = sh.setdefault(b.addr, b.addr)
-        k0, k1, k2, k3 = key[0], key[1], key[2], key[3]
-        return (sh.setdefault(k0, k0), sh.setdefault(k1, k1), sh.setdefault(k2, k2),
-                sh.setdefault(k3, k3), key[4])
 
     def _link(self, conn: Connection, old: Tombstone, seg: Segment) -> None:
         """Describe the 4-tuple reuse on the new connection (RFC 1122 §4.2.2.13, RFC 6191)."""

@@ -78,6 +78,30 @@ if {v for k, v in vars(S).items() if k.isupper()} != set(TcpState):
     raise ImportError("record: S does not list every TcpState")
 
 
+SHARED_MAX = 4096
+"""Addresses and ports :func:`share_key`'s cache keeps before it starts afresh."""
+
+
+def share_key(conn: ConnRecord, key: tuple[Any, ...], cache: dict[Any, Any]) -> tuple[Any, ...]:
+    """``key`` (a flow-table key: address, port, address, port, VLAN ids) and ``conn``'s
+    endpoint addresses remade of the copies that other connections of the same hosts and
+    ports hold, from ``cache`` (the flow table's; emptied at ``SHARED_MAX`` entries).  A
+    4-byte address is a 37-byte object and a port above 256 a 28-byte int: per connection
+    otherwise, since each segment decodes its own."""
+    if len(cache) >= SHARED_MAX:
+        cache.clear()
+    a: Endpoint = conn.a
+    b: Endpoint = conn.b
+    a.addr = cache.setdefault(a.addr, a.addr)
+    b.addr = cache.setdefault(b.addr, b.addr)
+    k0 = key[0]
+    k1 = key[1]
+    k2 = key[2]
+    k3 = key[3]
+    return (cache.setdefault(k0, k0), cache.setdefault(k1, k1), cache.setdefault(k2, k2),
+            cache.setdefault(k3, k3), key[4])
+
+
 def _opt(v: int) -> int | None:
     return None if v < 0 else v
 
