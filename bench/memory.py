@@ -207,9 +207,9 @@ def owned_objects(frames: list[Frame]) -> list[tuple[str, int]]:
         if v is not None and v != "" and v != ():
             out.append((f"  conn.{field}", sys.getsizeof(v)))
     out.append(("flow-table key tuple", sys.getsizeof(key)))
-    for i in (1, 3):
-        if type(key[i]) is int and key[i] > 256 and all(key[i] is not x for x in key_other):
-            out.append((f"  port {key[i]} in the key", sys.getsizeof(key[i])))
+    out.extend((f"  port {key[i]} in the key", sys.getsizeof(key[i])) for i in (1, 3)
+               if type(key[i]) is int and key[i] > 256
+               and all(key[i] is not x for x in key_other))
     return out
 
 

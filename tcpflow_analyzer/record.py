@@ -124,7 +124,9 @@ class Endpoint:
     how often it saw a bad checksum, zero window, retransmission, content gap).
     """
 
-    if not cython.compiled:
+    # (not TYPE_CHECKING: mypy would check every C field of the compiled class against the
+    # interpreted slots, which leave out those only the compiled class uses)
+    if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
             "_contig", "_fin_more", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt",
             "_syn_more", "_synack_more", "_z_hole", "addr",
@@ -368,7 +370,9 @@ class ConnRecord:
     :class:`.tracker.Connection` extends it with the per-segment orchestration.
     """
 
-    if not cython.compiled:
+    # (not TYPE_CHECKING: mypy would check every C field of the compiled class against the
+    # interpreted slots, which leave out those only the compiled class uses)
+    if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
             "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_resets", "_steady_ok",
             "_time_wait", "_tr", "a", "b",

@@ -77,7 +77,7 @@ def test_connections_to_one_server_share_its_address_and_port_objects() -> None:
     assert keys[0][0] is keys[1][0] is keys[2][0] is conns[0].b.addr
     assert keys[0][1] is keys[1][1] is keys[2][1]  # port 443, an int above the small ones
     # each key names its own connection's endpoint objects
-    for key, conn in zip(keys, conns):
+    for key, conn in zip(keys, conns, strict=True):
         assert key[2] is conn.a.addr and key[3] == conn.a.port
         assert conn.a.addr == bytes([10, 0, 0, conn.id - 1])
 
