@@ -21,12 +21,16 @@ anomaly detector (``tracker._SEQ_FACTORY = False`` switches it off):
 
 ``--top K`` also lists, for the run with the detector, the K source lines whose allocations
 the engine still holds, in bytes and blocks per held connection (tracemalloc's snapshot
-grouped by line, then by module): where the memory of a held connection goes.
+grouped by line, then by module): where the memory of a held connection goes.  Compiled,
+tracemalloc charges everything a typed module allocates to the Python line that called it
+(the flow table's ``Connection(...)``), so ``--sizes`` lists instead the objects one held
+connection owns, each with its size (``sys.getsizeof``: C fields, header and, for the
+objects the cyclic GC tracks, its 16-byte header).
 
 Usage::
 
     python bench/memory.py [--held N] [--engine both|this] [--capture PATH] [--packets N]
-                           [--top K]
+                           [--top K] [--sizes]
 
 Without ``--capture`` it uses (or makes) the capture ``bench/run.py`` uses.  For the
 memory at the active-connection cap, give it the capture of ``gen_adversarial.py
@@ -167,7 +171,49 @@ def _top_lines(snapshot: tracemalloc.Snapshot | None, top: int, held: int) -> li
     return lines
 
 
-def _report(frames: list[Frame], what: str, top: int = 0) -> None:
+def owned_objects(frames: list[Frame]) -> list[tuple[str, int]]:
+    """(what, bytes) of the objects that the last connection of ``frames`` alone holds, with
+    the detector: its structs, its containers, its flow-table key (not the dict slots)."""
+    analyzer = Analyzer(TrackerConfig(), lambda _flow: None)
+    analyzer.feed(frames)
+    table = analyzer.table
+    conns = list(itertools.islice(reversed(table.active.values()), 2))
+    conn, other = conns[0], conns[-1]  # what ``other`` holds too is shared, not counted
+    key = next(k for k, v in reversed(table.index.items()) if v is conn)
+    key_other = next(k for k, v in reversed(table.index.items()) if v is other)
+    out: list[tuple[str, int]] = [("Connection (record + orchestrator)", sys.getsizeof(conn))]
+    for name in ("a", "b"):
+        ep = getattr(conn, name)
+        out.append((f"Endpoint {name}", sys.getsizeof(ep)))
+        for field in ("addr", "_syn_more", "_synack_more", "_fin_more", "opts", "rst_frames",
+                      "ooo"):
+            v = getattr(ep, field, None)
+            if v is not None and v != () and all(
+                    v is not getattr(getattr(other, n), field, None) for n in ("a", "b")):
+                out.append((f"  {name}.{field}", sys.getsizeof(v)))
+    seq = conn.seq
+    if seq is not None:
+        out.append(("SeqAnalysis", sys.getsizeof(seq)))
+        for name in ("_a", "_b"):
+            flow = getattr(seq, name)
+            out.append((f"  _Flow {name}", sys.getsizeof(flow)))
+            for field in ("rtt", "holes", "retx", "rst", "oow"):
+                v = getattr(flow, field)
+                if v is not None:
+                    out.append((f"    {name}.{field}", sys.getsizeof(v)))
+    for field in ("_tr", "history", "vlan_b", "_anomalies", "_events", "_resets",
+                  "_time_wait", "z_expire_more", "z_base", "z_rows", "port_reuse"):
+        v = getattr(conn, field)
+        if v is not None and v != "" and v != ():
+            out.append((f"  conn.{field}", sys.getsizeof(v)))
+    out.append(("flow-table key tuple", sys.getsizeof(key)))
+    out.extend((f"  port {key[i]} in the key", sys.getsizeof(key[i])) for i in (1, 3)
+               if type(key[i]) is int and key[i] > 256
+               and all(key[i] is not x for x in key_other))
+    return out
+
+
+def _report(frames: list[Frame], what: str, top: int = 0, sizes: bool = False) -> None:
     engine = _engine.engine()
     for detector in (False, True):
         held, per, sites = per_connection(frames, detector, top if detector else 0)
@@ -176,6 +222,14 @@ def _report(frames: list[Frame], what: str, top: int = 0) -> None:
               f"({what})", flush=True)
         for line in sites:
             print(line)
+    if sizes:
+        print(f"  objects one held connection owns ({engine}; shared ones, such as states, "
+              "options, the address of a host seen before, not counted):")
+        total = 0
+        for name, size in owned_objects(frames[-5000:]):
+            total += size
+            print(f"    {size:6d} B  {name}")
+        print(f"    {total:6d} B  in all (plus the flow table's dict slots)")
 
 
 def main() -> int:
@@ -191,6 +245,8 @@ def main() -> int:
                     help="with or without --capture: the benchmark capture's first N frames")
     ap.add_argument("--top", type=int, default=0,
                     help="list the K allocation sites holding most (with the detector)")
+    ap.add_argument("--sizes", action="store_true",
+                    help="list the objects one held connection owns, with their sizes")
     args = ap.parse_args()
     if args.capture is not None or args.packets is not None:
         capture = args.capture
@@ -203,7 +259,7 @@ def main() -> int:
     else:
         frames = held_frames(args.held)
         what = f"{args.held:,} held open, 5 packets each"
-    _report(frames, what, args.top)
+    _report(frames, what, args.top, args.sizes)
     if args.engine == "both":
         env = dict(os.environ)
         if _engine.engine() == "compiled":

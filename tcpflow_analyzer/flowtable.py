@@ -26,6 +26,7 @@ from typing import Any
 from . import _ingest
 from .events import ConnectionOpened
 from .evicted import EvictedSet
+from .record import share_key
 from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
 from .seqnum import seq_add, seq_diff
 from .states import TcpState
@@ -94,6 +95,7 @@ class FlowTable:
         self.recent_folded = 0
         self._recent_horizon = float("-inf")
         self.next_id = 1
+        self._shared: dict[Any, Any] = {}  # address bytes / port int -> its shared copy
         self.next_sweep = 0.0
         self.max_active = 0
         self.peak_active = 0
@@ -273,6 +275,7 @@ class FlowTable:
         self, seg: Segment, key: tuple[Any, ...], previous: Tombstone | None
     ) -> Connection:
         conn = Connection(self.next_id, seg, self.config, self.sink)
+        key = share_key(conn, key, self._shared)
         self.next_id += 1
         self.index[key] = conn
         if key[4] and self.vlan_auto:

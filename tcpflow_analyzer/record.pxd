@@ -4,30 +4,49 @@
 # sequence numbers (``_isn``, ``_snd_nxt``, ...) hold -1 for "none yet"; the properties
 # ``isn``, ``snd_nxt``, ... give the None-or-int view of them (``_last_tsval`` likewise).
 
+# A one-byte bint: Python reads and writes it as a bool (as a ``bint``), C stores it in a
+# byte instead of an int (4 bytes), so the flags of a record sit side by side.
+cdef extern from *:
+    ctypedef bint bool8 "unsigned char"
+
+
 cdef class Endpoint:
     cdef public object addr, state, initial
-    cdef public int port, z_state, z_prev, z_wscale
-    cdef public bint is_a, moved, syn_delivered, fin_delivered, data_after_peer_fin
-    cdef public bint z_did_close
+    # small fields side by side (16 bytes): a port, a window-scale option, Zeek states, flags
+    cdef public unsigned short port
+    cdef public short z_wscale
+    cdef public signed char z_state, z_prev
+    cdef public unsigned char _rec_in
+    cdef public bool8 is_a, moved, syn_delivered, fin_delivered, data_after_peer_fin
+    cdef public bool8 z_did_close
     cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
     cdef public long long syn_plen, fin_delivered_frame, fin_ack_frame, win
     cdef public long long pkts, data_pkts, missed_bytes
     cdef public long long z_start, z_last, z_hist_syn, z_hist_fin, z_hist_rst
     cdef public unsigned int z_n_c, z_n_w, z_n_t, z_n_g
-    cdef public object syn_rec, synack_rec, fin_rec, opts, rst_frames, ooo
+    cdef public object opts, rst_frames, ooo
     cdef public long long bytes
+    # the first SYN or SYN-ACK and the first FIN (record.py: the syn_rec ... views)
+    cdef public double _hs_0, _hs_1, _hs_2, _fin_0, _fin_1
+    cdef public object _syn_more, _synack_more, _fin_more
 
 
 cdef class ConnRecord:
     cdef public long long id, first_frame, last_frame, hist_seen
     cdef public Endpoint a, b
-    cdef public bint orig_is_a, roles_inferred, z_swap, sim_open, fin_crossed, _steady_ok
+    cdef public bool8 orig_is_a, roles_inferred, z_swap, sim_open, fin_crossed, _steady_ok
+    cdef public bool8 z_life, z_active
+    cdef public unsigned char _tr_n
+    cdef public int z_n_expire
     cdef public double first_ts, last_ts, zeek_last_ts
     cdef public str history
-    cdef public bint z_life, z_active
-    cdef public int z_n_expire
     cdef public double z_attempt, z_delete, z_row_start, z_expire0
     cdef public object z_expire_more, z_base, z_rows
     cdef public object config, sink, vlan, vlan_b, seq
     cdef public object _tr, _anomalies, _events, _resets, _time_wait
-    cdef public object handshake_ack, port_reuse, prev
+    cdef public object port_reuse, prev
+    cdef public long long _hsa_frame
+    cdef public double _hsa_ts
+    cdef public double _tr0, _tr1, _tr2, _tr3, _tr4, _tr5, _tr6, _tr7
+
+    cdef void _tr_add(self, double code, double ts)

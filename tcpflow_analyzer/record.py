@@ -15,6 +15,12 @@ are C fields that hold -1 for "none yet" (``_isn``, ``_snd_nxt``, ``_fin_seq``,
 ``_last_ack``, ``_contig``, ``_z_hole``); the peers use those, and the properties without
 the underscore give everyone else the None-or-int view.  Interpreted, the same classes are
 slotted Python classes.
+
+Memory per open connection is what bounds the table (``bench/memory.py --held``): what most
+connections never need is made on first use, what most have exactly one of (the first SYN or
+SYN-ACK, the first FIN, the handshake ACK, the first four state changes) sits in C fields
+behind views that read as the containers they replace, flags take a byte each (``bool8``),
+and the endpoints hold no GC header (``no_gc``: they reference no connection).
 """
 
 from __future__ import annotations
@@ -72,6 +78,30 @@ if {v for k, v in vars(S).items() if k.isupper()} != set(TcpState):
     raise ImportError("record: S does not list every TcpState")
 
 
+SHARED_MAX = 4096
+"""Addresses and ports :func:`share_key`'s cache keeps before it starts afresh."""
+
+
+def share_key(conn: ConnRecord, key: tuple[Any, ...], cache: dict[Any, Any]) -> tuple[Any, ...]:
+    """``key`` (a flow-table key: address, port, address, port, VLAN ids) and ``conn``'s
+    endpoint addresses remade of the copies that other connections of the same hosts and
+    ports hold, from ``cache`` (the flow table's; emptied at ``SHARED_MAX`` entries).  A
+    4-byte address is a 37-byte object and a port above 256 a 28-byte int: per connection
+    otherwise, since each segment decodes its own."""
+    if len(cache) >= SHARED_MAX:
+        cache.clear()
+    a: Endpoint = conn.a
+    b: Endpoint = conn.b
+    a.addr = cache.setdefault(a.addr, a.addr)
+    b.addr = cache.setdefault(b.addr, b.addr)
+    k0 = key[0]
+    k1 = key[1]
+    k2 = key[2]
+    k3 = key[3]
+    return (cache.setdefault(k0, k0), cache.setdefault(k1, k1), cache.setdefault(k2, k2),
+            cache.setdefault(k3, k3), key[4])
+
+
 def _opt(v: int) -> int | None:
     return None if v < 0 else v
 
@@ -82,6 +112,9 @@ def _pairs(a: array[float] | None) -> list[tuple[int, float]]:
     return [(int(a[i]), a[i + 1]) for i in range(0, len(a), 2)]
 
 
+# An endpoint references no connection (only bytes, enums, arrays, options and numbers), so
+# no reference cycle can pass through it: no_gc spares it the 16-byte GC header.
+@cython.no_gc
 @cython.cclass
 class Endpoint:
     """One side of a connection: its RFC state, sequence bookkeeping and Zeek state.
@@ -91,14 +124,16 @@ class Endpoint:
     how often it saw a bad checksum, zero window, retransmission, content gap).
     """
 
-    if not cython.compiled:
+    # (not TYPE_CHECKING: mypy would check every C field of the compiled class against the
+    # interpreted slots, which leave out those only the compiled class uses)
+    if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
-            "_contig", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt", "_z_hole",
-            "addr",
+            "_contig", "_fin_more", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt",
+            "_syn_more", "_synack_more", "_z_hole", "addr",
             "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
-            "fin_delivered_frame", "fin_rec", "initial", "is_a", "missed_bytes",
+            "fin_delivered_frame", "initial", "is_a", "missed_bytes",
             "moved", "ooo", "opts", "pkts", "port", "rst_frames", "state", "syn_delivered",
-            "syn_plen", "syn_rec", "synack_rec", "win", "z_did_close", "z_hist_fin",
+            "syn_plen", "win", "z_did_close", "z_hist_fin",
             "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
             "z_start", "z_state", "z_wscale",
         )
@@ -110,17 +145,19 @@ class Endpoint:
         self.state = self.initial = S.INACTIVE
         self.moved = False
         self._isn = -1
-        # SYNs, SYN-ACKs and FINs sent, packed flat in arrays of doubles (frame numbers, ACK
-        # numbers and times are exact in a double): (frame, ts) or (frame, ts, ack) per
-        # segment, at most LIST_CAP of them, None until the first.  A list of tuples costs
-        # about 200 bytes per record, these 16 or 24 (see the *_frames views).
-        self.syn_rec: array[float] | None = None
-        self.synack_rec: array[float] | None = None
+        # SYNs, SYN-ACKs and FINs sent (the syn_rec, synack_rec and fin_rec views): the
+        # first SYN or SYN-ACK and the first FIN in C fields, more in packed arrays
+        # (interpreted, all in the arrays: the fields would hold float objects)
+        if cython.compiled:
+            self._rec_in = 0
+            self._hs_0 = self._hs_1 = self._hs_2 = self._fin_0 = self._fin_1 = 0.0
+        self._syn_more: array[float] | None = None
+        self._synack_more: array[float] | None = None
+        self._fin_more: array[float] | None = None
         self.syn_delivered = False
         self.syn_plen = 0  # payload carried by this endpoint's SYN (TFO)
         self._snd_nxt = -1
         self._fin_seq = -1
-        self.fin_rec: array[float] | None = None
         self.fin_delivered = False
         self.fin_delivered_frame = 0
         self.fin_ack_frame = 0
@@ -214,6 +251,83 @@ class Endpoint:
     def z_hole(self, v: int | None) -> None:
         self._z_hole = -1 if v is None else v
 
+    # -- the SYN / SYN-ACK / FIN records -----------------------------------------------------
+    # Each kind reads (and is assigned) as before: None until the first segment, then a
+    # packed array of doubles (frame numbers, ACK numbers and times are exact in a double),
+    # (frame, ts) or (frame, ts, ack) per segment, at most LIST_CAP of them.  Most endpoints
+    # send one SYN or one SYN-ACK and at most one FIN, so those single records are kept in C
+    # fields instead of an 80-byte array each: ``_hs_*`` the SYN's (bit 1 of ``_rec_in``) or
+    # the SYN-ACK's (bit 2), ``_fin_*`` the FIN's (bit 4).  A second record of a kind, or a
+    # SYN-ACK after a SYN (or the reverse, a simultaneous open), keeps that kind's array.
+    # A read builds a fresh array: change one by assigning it back (as ``_record`` does).
+    # Interpreted, the arrays themselves are kept (C fields would hold float objects).
+    @property
+    def syn_rec(self) -> array[float] | None:
+        """(frame, ts) of each SYN this endpoint sent, packed; None if it sent none."""
+        if not cython.compiled or self._syn_more is not None:
+            return self._syn_more
+        if self._rec_in & 1:
+            return array("d", (self._hs_0, self._hs_1))
+        return None
+
+    @syn_rec.setter
+    def syn_rec(self, v: array[float] | None) -> None:
+        if not cython.compiled:
+            self._syn_more = v
+        elif v is not None and len(v) == 2 and not self._rec_in & 2:
+            self._hs_0 = v[0]
+            self._hs_1 = v[1]
+            self._rec_in = self._rec_in | 1
+            self._syn_more = None
+        else:
+            self._syn_more = v
+            self._rec_in = self._rec_in & 6
+
+    @property
+    def synack_rec(self) -> array[float] | None:
+        """(frame, ts, ack) of each SYN-ACK this endpoint sent, packed; None if none."""
+        if not cython.compiled or self._synack_more is not None:
+            return self._synack_more
+        if self._rec_in & 2:
+            return array("d", (self._hs_0, self._hs_1, self._hs_2))
+        return None
+
+    @synack_rec.setter
+    def synack_rec(self, v: array[float] | None) -> None:
+        if not cython.compiled:
+            self._synack_more = v
+        elif v is not None and len(v) == 3 and not self._rec_in & 1:
+            self._hs_0 = v[0]
+            self._hs_1 = v[1]
+            self._hs_2 = v[2]
+            self._rec_in = self._rec_in | 2
+            self._synack_more = None
+        else:
+            self._synack_more = v
+            self._rec_in = self._rec_in & 5
+
+    @property
+    def fin_rec(self) -> array[float] | None:
+        """(frame, ts) of each FIN this endpoint sent, packed; None if it sent none."""
+        if not cython.compiled or self._fin_more is not None:
+            return self._fin_more
+        if self._rec_in & 4:
+            return array("d", (self._fin_0, self._fin_1))
+        return None
+
+    @fin_rec.setter
+    def fin_rec(self, v: array[float] | None) -> None:
+        if not cython.compiled:
+            self._fin_more = v
+        elif v is not None and len(v) == 2:
+            self._fin_0 = v[0]
+            self._fin_1 = v[1]
+            self._rec_in = self._rec_in | 4
+            self._fin_more = None
+        else:
+            self._fin_more = v
+            self._rec_in = self._rec_in & 3
+
     # -- the frame lists ------------------------------------------------------------------
     @property
     def syn_frames(self) -> list[tuple[int, float]]:
@@ -256,10 +370,13 @@ class ConnRecord:
     :class:`.tracker.Connection` extends it with the per-segment orchestration.
     """
 
-    if not cython.compiled:
+    # (not TYPE_CHECKING: mypy would check every C field of the compiled class against the
+    # interpreted slots, which leave out those only the compiled class uses)
+    if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
-            "_anomalies", "_events", "_resets", "_steady_ok", "_time_wait", "_tr", "a", "b",
-            "config", "fin_crossed", "first_frame", "first_ts", "handshake_ack", "hist_seen",
+            "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_resets", "_steady_ok",
+            "_time_wait", "_tr", "a", "b",
+            "config", "fin_crossed", "first_frame", "first_ts", "hist_seen",
             "history", "id", "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev",
             "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_active",
             "z_attempt", "z_base", "z_delete", "z_expire0", "z_expire_more", "z_life",
@@ -290,17 +407,24 @@ class ConnRecord:
         self.z_rows: list[dict[str, object]] | None = None
         self.z_swap = False
         self.first_frame = self.last_frame = seg.frame
-        # transitions packed in one array of doubles, (code, ts) per change, the code
-        # holding frame, endpoint and both states (exact: frames stay below 2**44); about a
-        # sixth of the memory of a list of tuples; see the ``transitions`` view
-        self._tr: array[float] = array("d")
+        # transitions as (code, ts) doubles, the code holding frame, endpoint and both states
+        # (exact: frames stay below 2**44): the first four in C fields (an open connection
+        # has made four: two per endpoint), the rest in a packed array made for the fifth
+        # (interpreted: all in the array); see _tr_add and the ``transitions`` view
+        if cython.compiled:
+            self._tr_n = 0
+            self._tr0 = self._tr1 = self._tr2 = self._tr3 = 0.0
+            self._tr4 = self._tr5 = self._tr6 = self._tr7 = 0.0
+        self._tr: array[float] | None = None
         # created on first use: most connections never need them (keeps memory per
         # connection small; the properties below read them as empty)
         self._anomalies: dict[str, int] | None = None
         self._events: list[tuple[str, int, float, bool, str]] | None = None
         self.history = ""
         self.hist_seen = 0
-        self.handshake_ack: tuple[int, float] | None = None
+        # (frame, ts) of the ACK that completed the handshake: the handshake_ack view
+        self._hsa_frame = -1
+        self._hsa_ts = 0.0
         self._resets: list[dict[str, Any]] | None = None
         self._time_wait: list[tuple[bool, int, float]] | None = None
         self.port_reuse: dict[str, Any] | None = None
@@ -316,13 +440,68 @@ class ConnRecord:
 
     # -- what happened (read-only views of lazily created records) --------------------------
     @property
+    def handshake_ack(self) -> tuple[int, float] | None:
+        """(frame, ts) of the ACK that completed the three-way handshake, None before it
+        (two C fields: a tuple would cost 80 bytes a connection)."""
+        if self._hsa_frame < 0:
+            return None
+        return (self._hsa_frame, self._hsa_ts)
+
+    @handshake_ack.setter
+    def handshake_ack(self, v: tuple[int, float] | None) -> None:
+        if v is None:
+            self._hsa_frame = -1
+            self._hsa_ts = 0.0
+        else:
+            self._hsa_frame = v[0]
+            self._hsa_ts = v[1]
+
+    @cython.cfunc
+    def _tr_add(self, code: cython.double, ts: cython.double) -> cython.void:
+        """Record one state change (at most 64): ``code`` = frame << 9 | endpoint is a << 8
+        | from-state index << 4 | to-state index (``STATES``)."""
+        if not cython.compiled:  # interpreted, C fields would be float objects: the array
+            if self._tr is None:
+                self._tr = array("d")
+            if len(self._tr) < 128:
+                self._tr.append(code)
+                self._tr.append(ts)
+            return
+        n: cython.int = self._tr_n
+        if n >= 64:
+            return
+        self._tr_n = n + 1
+        if n == 0:
+            self._tr0 = code
+            self._tr1 = ts
+        elif n == 1:
+            self._tr2 = code
+            self._tr3 = ts
+        elif n == 2:
+            self._tr4 = code
+            self._tr5 = ts
+        elif n == 3:
+            self._tr6 = code
+            self._tr7 = ts
+        else:
+            if self._tr is None:
+                self._tr = array("d")
+            self._tr.append(code)
+            self._tr.append(ts)
+
+    @property
     def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
         """(frame, ts, endpoint is a, from, to) for every recorded state change."""
-        tr = self._tr
+        flat: list[float] = []
+        if cython.compiled:
+            flat = [self._tr0, self._tr1, self._tr2, self._tr3, self._tr4, self._tr5,
+                    self._tr6, self._tr7][: 2 * min(self._tr_n, 4)]
+        if self._tr is not None:
+            flat.extend(self._tr)
         out = []
-        for i in range(0, len(tr), 2):
-            c = int(tr[i])
-            out.append((c >> 9, tr[i + 1], bool(c >> 8 & 1), STATES[c >> 4 & 15],
+        for i in range(0, len(flat), 2):
+            c = int(flat[i])
+            out.append((c >> 9, float(flat[i + 1]), bool(c >> 8 & 1), STATES[c >> 4 & 15],
                         STATES[c & 15]))
         return out
 

@@ -180,6 +180,10 @@ _WS_NAMES = (
 )
 
 
+# _Flow, _WsFlow and SeqAnalysis hold numbers, arrays, lists of numbers and segments, never
+# a connection: no reference cycle can pass through them, so no_gc spares each the
+# 16-byte GC header (bench/memory.py).
+@cython.no_gc
 @cython.cclass
 class _Flow:
     """Default-reading state of the bytes one endpoint sends, plus what it advertises.
@@ -245,6 +249,7 @@ class _Flow:
         self.flight_max = -1
 
 
+@cython.no_gc
 @cython.cclass
 class _WsFlow:
     """Wireshark's per-direction ``tcp_flow_t`` / ``tcp_analyze_seq_flow_info_t`` fields;
@@ -278,6 +283,7 @@ class _WsFlow:
         self.conv_syn = self.conv_rtt = self.conv_tfo = 0
 
 
+@cython.no_gc
 @cython.cclass
 class SeqAnalysis:
     """Per-connection sequence/ack analysis (see the module docstring).

@@ -291,11 +291,8 @@ class Connection(ConnRecord):
             return
         ep.moved = True
         ep.state = new
-        tr = self._tr
-        if len(tr) < 128:  # 64 transitions
-            tr.append(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
-                      | _STATE_INDEX[new])
-            tr.append(seg.ts)
+        self._tr_add(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
+                     | _STATE_INDEX[new], seg.ts)
         if new is S.ESTABLISHED and self.handshake_ack is None:
             peer: Endpoint = self.b if ep.is_a else self.a
             if peer.state is S.ESTABLISHED or peer.state in _AFTER_ESTABLISHED:
