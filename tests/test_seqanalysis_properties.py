@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tcpflow_analyzer.segment import ACK, FIN, PSH, RST, SYN, Segment, SynOptions
@@ -51,14 +51,18 @@ exchange = st.lists(st.tuples(st.sampled_from("or"), st.integers(1, 4000)), max_
 
 @settings(max_examples=150, deadline=None)
 @given(u32, u32, exchange, st.booleans(), st.booleans())
+@example(0, 0, [("o", 1000)], False, False)  # filled the old 1000-byte SYN-ACK window
 def test_well_formed_conversations_have_no_anomalies(
         isn_o: int, isn_r: int, steps: list[tuple[str, int]], wscale: bool, orig_closes: bool,
 ) -> None:
     opts = SynOptions(1460, 7 if wscale else None, True, None)
     win = 1000 if wscale else 65000  # 128000 / 65000 bytes: always more than in flight
     t = Talk(isn_o=isn_o, isn_r=isn_r)
-    t.tx("o", SYN, opts=opts)
-    t.tx("r", SYN | ACK, opts=opts, dt=40)
+    # a SYN's window is never scaled (RFC 7323 §2.2): 65000 bytes, more than any step sends
+    # before the peer's next ACK (a 1000-byte SYN-ACK window filled by 1000 bytes of data is
+    # a true window_full)
+    t.tx("o", SYN, opts=opts, win=65000)
+    t.tx("r", SYN | ACK, opts=opts, dt=40, win=65000)
     t.tx("o", ACK, win=win, dt=0.05)
     for who, n in steps:
         other = "r" if who == "o" else "o"
