@@ -3,3 +3,5 @@
 
 from tcpflow_analyzer.checksum cimport tcp_verdict
 from tcpflow_analyzer.segment cimport Segment
+
+from libc.string cimport memcmp

@@ -47,6 +47,7 @@ if not cython.compiled:  # compiled, decode.pxd cimports both (C-level access)
     from .segment import Segment
 
     tcp_verdict: Any = None  # a C function of checksum.pxd: only _tcp_at calls it (compiled)
+    memcmp: Any = None  # libc's, cimported by decode.pxd: only _addr calls it (compiled)
 
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
@@ -300,6 +301,38 @@ def _u32(p: cython.p_const_uchar, o: cython.Py_ssize_t) -> cython.uint:
             | (cython.cast(cython.uint, p[o + 2]) << 8) | cython.cast(cython.uint, p[o + 3]))
 
 
+# Compiled, the addresses of a segment come from a small direct-mapped table of the
+# address bytes met last, so that a host's packets share one ``bytes`` object: no
+# allocation, and its hash (siphash, which the flow index, ``feed``'s host table and the
+# records' dicts all need) is computed once and then read from the object.  Bounded: a slot
+# holds the last address that hashed there.  The bytes are equal either way.
+_ADDR_BITS = cython.declare(cython.uint, 13)
+_ADDR_MUL = cython.declare(cython.uint, 2654435761)  # Knuth's multiplicative hash
+_ADDRS = cython.declare(list, [None] * (1 << 13))
+
+
+@cython.cfunc
+@cython.boundscheck(False)  # slot < len(_ADDRS) by construction
+@cython.wraparound(False)
+@cython.annotation_typing(True)
+def _addr(p: cython.p_const_uchar, o: cython.Py_ssize_t, alen: cython.Py_ssize_t) -> bytes:
+    """The address bytes ``p[o:o + alen]`` (4 or 16), shared with the last equal ones."""
+    h: cython.uint = _u32(p, o)
+    if alen == 16:
+        h ^= _u32(p, o + 4) ^ _u32(p, o + 8) ^ _u32(p, o + 12)
+    slot: cython.Py_ssize_t = (h * _ADDR_MUL) >> (32 - _ADDR_BITS)
+    cached: Any = _ADDRS[slot]
+    if cached is not None:
+        b: bytes = cached
+        if len(b) == alen and memcmp(cython.cast(cython.p_const_char, b),
+                                     cython.cast(cython.p_const_char, p + o), alen) == 0:
+            return b
+    cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
+    fresh: bytes = cp[o : o + alen]
+    _ADDRS[slot] = fresh
+    return fresh
+
+
 @cython.cfunc
 @cython.annotation_typing(True)
 def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: cython.int,
@@ -360,8 +393,8 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         seglen = n - toff
         end = n
     flags: cython.uint = offflags & 0xFF
-    src: bytes = cp[aoff : aoff + alen]
-    dst: bytes = cp[aoff + alen : aoff + 2 * alen]
+    src: bytes = _addr(p, aoff, alen)
+    dst: bytes = _addr(p, aoff + alen, alen)
     sport: cython.int = _u16(p, toff)
     dport: cython.int = _u16(p, toff + 2)
     seq: cython.longlong = _u32(p, toff + 4)
