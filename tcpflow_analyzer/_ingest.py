@@ -30,6 +30,8 @@ else:
     except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
         from tcpflow_analyzer import _cython as cython
 
+from ._records import segments
+
 if not cython.compiled:  # compiled, _ingest.pxd cimports them (C-level access)
     from .record import ConnRecord, Endpoint
     from .segment import Segment
@@ -121,12 +123,10 @@ def count_frames(frames: Iterable[tuple[int, float, int, bytes]], decoder: Any) 
     4-tuple, lower port first, and the VLAN ids), entering a new one; (frames, TCP
     segments)."""
     index: dict = {}
-    decode = decoder.decode
     n: cython.longlong = 0
     segs: cython.longlong = 0
-    for frame, ts, linktype, data in frames:
+    for seg in segments(frames, decoder):  # as Analyzer.feed reads them
         n += 1
-        seg = decode(frame, ts, linktype, data)
         if seg is None:
             continue
         segs += 1

@@ -369,17 +369,16 @@ def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: 
 @cython.cfunc
 @cython.annotation_typing(True)
 def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple,
-            ipver: cython.int, data: bytes, toff: cython.Py_ssize_t, seglen: cython.Py_ssize_t,
-            n: cython.Py_ssize_t, aoff: cython.Py_ssize_t, alen: cython.Py_ssize_t,
-            ip_id: cython.longlong) -> Segment | None:
-    """:meth:`Decoder._tcp` on C pointers: the TCP header at ``data[toff:]`` -> Segment.
+            ipver: cython.int, p: cython.p_const_uchar, toff: cython.Py_ssize_t,
+            seglen: cython.Py_ssize_t, n: cython.Py_ssize_t, aoff: cython.Py_ssize_t,
+            alen: cython.Py_ssize_t, ip_id: cython.longlong) -> Segment | None:
+    """:meth:`Decoder._tcp` on C pointers: the TCP header at ``p[toff:]`` -> Segment.
 
-    The caller checked that ``data[:n]`` holds the 20 fixed bytes (``n <= len(data)``);
-    ``seglen`` is the TCP length the IP header claims, ``data[aoff:aoff + 2 * alen]`` the
+    The caller checked that ``p[:n]`` holds the 20 fixed bytes (``n`` bytes are readable);
+    ``seglen`` is the TCP length the IP header claims, ``p[aoff:aoff + 2 * alen]`` the
     source and destination addresses.  Every branch is the one of ``_tcp``, in its order.
     """
-    p: cython.p_const_uchar = data
-    cp: cython.p_const_char = data
+    cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
     offflags: cython.uint = _u16(p, toff + 12)
     csum: cython.uint = _u16(p, toff + 16)
     doff: cython.Py_ssize_t = (offflags >> 10) & 0x3C
@@ -475,6 +474,33 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         if flags & _SYN_C else None)
 
 
+@cython.cfunc
+@cython.annotation_typing(True)
+def decode_at(dec: Decoder, frame: cython.longlong, ts: cython.double,
+              linktype: cython.longlong, p: cython.p_const_uchar, nb: cython.Py_ssize_t,
+              data: Any) -> Any:
+    """:meth:`Decoder.decode` of the ``nb`` bytes at ``p`` (compiled; ``decode_at`` in
+    ``decode.pxd``, which the record cutters cimport): the common frames (Ethernet, then IPv4
+    without options or IPv6 with TCP next, not a fragment) straight from the pointer, every
+    other one by the general path, on ``data`` (the frame's bytes) or, when that is None, on
+    bytes copied from ``p``.  The conditions are those of the ``struct`` path of ``decode``."""
+    if linktype == 1:
+        if (nb >= 54 and p[12] == 0x08 and p[13] == 0 and p[14] == 0x45 and p[23] == 6
+                and not _u16(p, 20) & 0x3FFF and _u16(p, 16) >= 40):
+            return _tcp_at(dec, frame, ts, (), 4, p, 34, _u16(p, 16) - 20, nb, 26, 4,
+                           _u16(p, 18))
+        if nb >= 74 and p[12] == 0x86 and p[13] == 0xDD and p[14] >> 4 == 6 and p[20] == 6:
+            plen6: cython.Py_ssize_t = _u16(p, 18)
+            if plen6 == 0:  # jumbogram or offloaded: the captured length
+                plen6 = nb - 54
+            return _tcp_at(dec, frame, ts, (), 6, p, 54, plen6, nb, 22, 16, -1)
+    if data is None:
+        cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
+        data = cp[:nb]
+    return dec._general(frame, ts, linktype, data)
+
+
+@cython.cclass
 class Decoder:
     """Stateful frame decoder: turns frames into Segments and counts what it skips.
 
@@ -525,22 +551,9 @@ class Decoder:
             # a live ring's bytearray or a memoryview: the segment's addresses must be bytes
             # (the compiled Segment declares them so, and they key the flow table)
             data = bytes(data)
-        if cython.compiled and linktype == 1:
-            # (declare, not annotations: annotation typing is off in this method)
+        if cython.compiled:  # the common frames from a C pointer (see decode_at)
             buf = cython.declare(bytes, data)
-            p = cython.declare(cython.p_const_uchar, buf)
-            nb = cython.declare(cython.Py_ssize_t, len(buf))
-            # Ethernet, IPv4 without options, TCP, not a fragment: as the unpack below
-            if (nb >= 54 and p[12] == 0x08 and p[13] == 0 and p[14] == 0x45 and p[23] == 6
-                    and not _u16(p, 20) & 0x3FFF and _u16(p, 16) >= 40):
-                return _tcp_at(self, frame, ts, (), 4, buf, 34, _u16(p, 16) - 20, nb, 26, 4,
-                               _u16(p, 18))
-            # Ethernet, IPv6 with TCP right after the fixed header: as _ipv6
-            if nb >= 74 and p[12] == 0x86 and p[13] == 0xDD and p[14] >> 4 == 6 and p[20] == 6:
-                plen6 = cython.declare(cython.Py_ssize_t, _u16(p, 18))
-                if plen6 == 0:  # jumbogram or offloaded: the captured length
-                    plen6 = nb - 54
-                return _tcp_at(self, frame, ts, (), 6, buf, 54, plen6, nb, 22, 16, -1)
+            return decode_at(self, frame, ts, linktype, buf, len(buf), buf)
         n = len(data)
         if linktype == 1 and n >= 54:
             # The most common frame by far (Ethernet, IPv4 without options, TCP): one unpack
@@ -551,6 +564,13 @@ class Decoder:
                     and tot_len >= 40):
                 return self._tcp(frame, ts, (), 4, src, dst, data, 34, tot_len - 20, n,
                                  data[26:34], ip_id, sport, dport, seq, ack, offflags, win, csum)
+        return self._general(frame, ts, linktype, data)
+
+    def _general(
+        self, frame: int, ts: float, linktype: int, data: bytes
+    ) -> Segment | None:
+        """:meth:`decode` of every frame but the common ones (bytes)."""
+        n = len(data)
         if linktype == 1:  # Ethernet: the general path
             if n < 14:
                 self._skip("truncated")
@@ -1038,7 +1058,8 @@ class Decoder:
             self._skip("truncated")
             return None
         if cython.compiled and type(data) is bytes and n <= len(data):
-            return _tcp_at(self, frame, ts, vlan, 4, data, toff, tot_len - ihl, n, off + 12, 4,
+            buf = cython.declare(bytes, data)
+            return _tcp_at(self, frame, ts, vlan, 4, buf, toff, tot_len - ihl, n, off + 12, 4,
                            ip_id)
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, toff)
         return self._tcp(frame, ts, vlan, 4, data[off + 12 : off + 16], data[off + 16 : off + 20],
@@ -1097,7 +1118,8 @@ class Decoder:
             self._skip("truncated")
             return None
         if cython.compiled and type(data) is bytes and n <= len(data):
-            return _tcp_at(self, frame, ts, vlan, 6, data, p, end - p, n, off + 8, 16, -1)
+            buf = cython.declare(bytes, data)
+            return _tcp_at(self, frame, ts, vlan, 6, buf, p, end - p, n, off + 8, 16, -1)
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, p)
         return self._tcp(frame, ts, vlan, 6, src, dst, data, p, end - p, n, src + dst, -1,
                          sport, dport, seq, ack, offflags, win, csum)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._records import segments
 from .decode import MAX_SKIP_REASONS, SKIP_OTHER, Decoder, count_capped, linktype_name
 from .flowtable import FlowTable
 from .report import FlowReport, build_flow_report, summarize
@@ -87,7 +88,6 @@ class Analyzer:
         segment (``processed`` is False for one dropped for its checksum): for views that
         need every segment, such as ``show``.
         """
-        decode = self.decoder.decode
         lookup = self.table.lookup
         strict = self.config.checksums == "strict"
         host_good = self._host_good
@@ -95,9 +95,8 @@ class Analyzer:
         cut = decoder.payload_truncated  # the decoder counts payloads the snap length cut
         n = 0
         segs = 0
-        for frame, ts, linktype, data in frames:
+        for seg in segments(frames, decoder):  # compiled: decoded in the read buffer
             n += 1
-            seg = decode(frame, ts, linktype, data)
             if seg is None:
                 continue
             segs += 1

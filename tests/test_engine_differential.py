@@ -232,7 +232,7 @@ def _read_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tup
 
 
 @st.composite
-def _pcap_captures(draw: st.DrawFn) -> bytes:
+def _pcap_captures(draw: st.DrawFn, tcp: bool = False) -> bytes:
     """Classic pcap files (either byte order, µs or ns, 16- or 24-byte records) of frames of
     every length around the link header's, then maybe with corrupt captured lengths, a few
     bytes changed, or cut short."""
@@ -246,7 +246,7 @@ def _pcap_captures(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(0, 40))):
         sec = (sec + draw(st.integers(0, 3))) & 0xFFFFFFFF
         frac = draw(st.integers(0, 999_999_999 if nano else 999_999))
-        data = draw(st.binary(min_size=0, max_size=120))
+        data = draw(_frame_bytes(tcp))
         incl = draw(st.none() | st.none() | st.sampled_from(
             [len(data) + 1, 1 << 18, (1 << 18) + 1, 1 << 30, 0xFFFFFFFF, 0]))
         records.append(cb.pcap_record(sec, frac, data, order=order, incl_len=incl,
@@ -261,8 +261,16 @@ def _pcap_captures(draw: st.DrawFn) -> bytes:
     return bytes(body[:cut])
 
 
+def _frame_bytes(tcp: bool, max_size: int = 120) -> st.SearchStrategy[bytes]:
+    """Frame contents: junk, or with ``tcp`` mostly the decoder test's frames (TCP over
+    every link type, some damaged: for the capture's own link type or another's)."""
+    junk = st.binary(min_size=0, max_size=max_size)
+    frames = _frames().map(lambda case: case[1])
+    return st.one_of(frames, frames, frames, junk) if tcp else junk
+
+
 @st.composite
-def _pcapng_captures(draw: st.DrawFn) -> bytes:
+def _pcapng_captures(draw: st.DrawFn, tcp: bool = False) -> bytes:
     """pcapng files of one or two sections (either byte order), interfaces of several link
     types, resolutions and offsets, and packet blocks of every kind, some naming a missing
     interface or shorter than the link header, then maybe with corrupt block lengths, a few
@@ -274,7 +282,7 @@ def _pcapng_captures(draw: st.DrawFn) -> bytes:
         nifaces = 0
         for _ in range(draw(st.integers(0, 40))):
             kind = draw(st.sampled_from(["epb"] * 6 + ["idb", "spb", "opb", "bad"]))
-            data = draw(st.binary(min_size=0, max_size=100))
+            data = draw(_frame_bytes(tcp, 100))
             units = draw(st.sampled_from([0, 1_700_000_000_123_456, (1 << 64) - 1,
                                           1_700_000_000_123_456_789]))
             iface = draw(st.integers(0, nifaces)) if nifaces else 0
@@ -326,6 +334,66 @@ def test_the_cutter_delivers_the_frames_of_every_sample_and_corpus_pcap_as_the_l
         assert a == _read_capture(ROOT / rel, False, 1 << 20, None), rel
         b = _read_capture(ROOT / rel, True, 333, None)  # chunk ends inside most records
         assert b == a, rel
+
+
+def _decode_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tuple[object, ...]:
+    """Everything ``_records.segments`` makes of one capture's frames: each segment's fields
+    (or None), with the ``frames`` count as it was delivered, the warnings, the count at the
+    end and the decoder's counters, or the format error."""
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.sources import pcapfile
+
+    saved = pcapfile._CUT_RECORDS, pcapfile.CHUNK
+    pcapfile._CUT_RECORDS, pcapfile.CHUNK = cutter, chunk
+    try:
+        try:
+            reader = pcapfile.open_capture(str(path))
+        except Exception as exc:  # noqa: BLE001 - the error is part of the outcome
+            return (type(exc).__name__, str(exc))
+        dec = decode.Decoder()
+        got: list[object] = []
+        try:
+            for seg in segments(reader, dec):
+                fields = None if seg is None else tuple(
+                    (name, type(v).__name__, v) for name in _SEG_FIELDS
+                    for v in [getattr(seg, name)])
+                syn = None if seg is None or seg.syn_opts is None else seg.syn_opts.to_dict()
+                got.append((fields, syn, reader.frames))
+                if stop is not None and len(got) >= stop:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a header cut short raises while reading
+            got.append((type(exc).__name__, str(exc)))
+        finally:
+            reader.close()
+        return (got, list(reader.warnings), reader.frames, dict(dec.skipped),
+                dec.payload_truncated, dec.take_counts())
+    finally:
+        pcapfile._CUT_RECORDS, pcapfile.CHUNK = saved
+
+
+@settings(max_examples=200, deadline=None)
+@given(_pcap_captures(tcp=True) | _pcapng_captures(tcp=True),
+       st.sampled_from([1 << 20, 64, 200, 1500]), st.none() | st.integers(1, 5))
+def test_frames_decoded_in_the_read_buffer_are_the_segments_of_their_bytes(
+        capture: bytes, chunk: int, stop: int | None) -> None:
+    """The cutter's in-place decoding (a frame it cuts never becomes bytes) against the
+    reader's frames decoded one by one, on intact and damaged captures."""
+    _compiled_or_skip()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cap"
+        path.write_bytes(capture)
+        assert _decode_capture(path, True, chunk, stop) == _decode_capture(path, False, chunk,
+                                                                           stop)
+
+
+def test_every_sample_and_corpus_pcap_decodes_in_the_read_buffer_as_frame_by_frame() -> None:
+    _compiled_or_skip()
+    for rel in _captures():
+        a = _decode_capture(ROOT / rel, True, 1 << 20, None)
+        assert a == _decode_capture(ROOT / rel, False, 1 << 20, None), rel
+        assert _decode_capture(ROOT / rel, True, 333, None) == a, rel
 
 
 # -- the flow lookup: the compiled common case against the table's own method --------------
