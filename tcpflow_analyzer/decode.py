@@ -475,6 +475,17 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
 
 
 @cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+@cython.annotation_typing(True)
+def _is_vlan_type(etype: cython.uint) -> cython.bint:
+    """Whether ``etype`` is one of :data:`_VLAN_TYPES` (802.1Q, 802.1ad, the old QinQ)."""
+    return (etype == 0x8100 or etype == 0x88A8 or etype == 0x9100 or etype == 0x9200
+            or etype == 0x9300)
+
+
+@cython.cfunc
 @cython.annotation_typing(True)
 def decode_at(dec: Decoder, frame: cython.longlong, ts: cython.double,
               linktype: cython.longlong, p: cython.p_const_uchar, nb: cython.Py_ssize_t,
@@ -483,7 +494,8 @@ def decode_at(dec: Decoder, frame: cython.longlong, ts: cython.double,
     ``decode.pxd``, which the record cutters cimport): the common frames (Ethernet, then IPv4
     without options or IPv6 with TCP next, not a fragment) straight from the pointer, every
     other one by the general path, on ``data`` (the frame's bytes) or, when that is None, on
-    bytes copied from ``p``.  The conditions are those of the ``struct`` path of ``decode``."""
+    bytes copied from ``p``.  Likewise behind one or two VLAN tags.  The conditions are those
+    of the ``struct`` path of ``decode`` and of ``_ether``, ``_ipv4`` and ``_ipv6``."""
     if linktype == 1:
         if (nb >= 54 and p[12] == 0x08 and p[13] == 0 and p[14] == 0x45 and p[23] == 6
                 and not _u16(p, 20) & 0x3FFF and _u16(p, 16) >= 40):
@@ -494,6 +506,35 @@ def decode_at(dec: Decoder, frame: cython.longlong, ts: cython.double,
             if plen6 == 0:  # jumbogram or offloaded: the captured length
                 plen6 = nb - 54
             return _tcp_at(dec, frame, ts, (), 6, p, 54, plen6, nb, 22, 16, -1)
+        # one or two VLAN tags, then the same (as _ether unwraps them for _ipv4 / _ipv6)
+        etype: cython.uint = _u16(p, 12)
+        off: cython.Py_ssize_t = 14
+        tags: cython.int = 0
+        outer: cython.uint = 0
+        inner: cython.uint = 0
+        while tags < 2 and _is_vlan_type(etype) and nb >= off + 4:
+            if tags == 0:
+                outer = _u16(p, off) & 0x0FFF
+            else:
+                inner = _u16(p, off) & 0x0FFF
+            etype = _u16(p, off + 2)
+            off += 4
+            tags += 1
+        if tags:
+            vlan: tuple
+            if tags == 1:
+                vlan = (outer,)
+            else:
+                vlan = (outer, inner)
+            if (etype == 0x0800 and nb >= off + 40 and p[off] == 0x45 and p[off + 9] == 6
+                    and not _u16(p, off + 6) & 0x3FFF and _u16(p, off + 2) >= 40):
+                return _tcp_at(dec, frame, ts, vlan, 4, p, off + 20, _u16(p, off + 2) - 20, nb,
+                               off + 12, 4, _u16(p, off + 4))
+            if etype == 0x86DD and nb >= off + 60 and p[off] >> 4 == 6 and p[off + 6] == 6:
+                plen6 = _u16(p, off + 4)
+                if plen6 == 0:
+                    plen6 = nb - off - 40
+                return _tcp_at(dec, frame, ts, vlan, 6, p, off + 40, plen6, nb, off + 8, 16, -1)
     if data is None:
         cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
         data = cp[:nb]

@@ -184,7 +184,8 @@ def _frames(draw: st.DrawFn) -> tuple[int, bytes]:
         short = draw(st.integers(0, 12))
         l3 = struct.pack("!BBHH", 0x11, 0, 1, max(0, len(ppp) - short)) + ppp
         etype = cb.ETH_PPPOE
-    tags = draw(st.lists(st.tuples(st.just(cb.ETH_8021Q), st.integers(0, 0xFFF)), max_size=2))
+    tags = draw(st.lists(st.tuples(st.sampled_from([cb.ETH_8021Q, 0x88A8, 0x9100]),
+                                   st.integers(0, 0xFFF)), max_size=3))
     frame = bytearray(cb.ether(l3, ethertype=etype, tags=tags))
     for at, value in draw(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)),
                                    max_size=3)):
@@ -324,6 +325,24 @@ def test_readers_deliver_identical_frames_and_warnings_with_and_without_the_cutt
         path = Path(tmp) / "cap"
         path.write_bytes(gzip.compress(capture, mtime=0) if gz else capture)
         assert _read_capture(path, True, chunk, stop) == _read_capture(path, False, chunk, stop)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_pcap_captures(), st.sampled_from([64, 200, 1500]), st.booleans())
+def test_a_pcap_readers_frames_and_warnings_do_not_depend_on_its_chunk_size(
+        capture: bytes, chunk: int, cutter: bool) -> None:
+    """Records across the end of a chunk, damage and resynchronisation near it: the same
+    frames and warnings whatever the chunk size (the reader reads the rest of a record cut
+    by a chunk's end on its own, and the next chunk whole)."""
+    if cutter:
+        _compiled_or_skip()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cap"
+        path.write_bytes(capture)
+        assert _read_capture(path, cutter, chunk, None) == _read_capture(path, cutter, 1 << 20,
+                                                                         None)
 
 
 def test_the_cutter_delivers_the_frames_of_every_sample_and_corpus_pcap_as_the_loop_does(
