@@ -257,10 +257,15 @@ class PcapngCutter(_Cutter):
 def segments(frames: Iterable[Frame], decoder: Decoder) -> Iterator[Segment | None]:
     """What ``decoder`` makes of each of ``frames`` (a Segment, or None for a frame it
     skips), in order.  Compiled, a capture reader's frames are decoded by its record cutter
-    in place (see :class:`_Cutter`); any other frames, and every frame interpreted, go
-    through ``decoder.decode`` one by one."""
+    in place (see :class:`_Cutter`); any other frames, every frame interpreted, and those
+    of a subclass of the Decoder (which may override ``decode``) go through
+    ``decoder.decode`` one by one.  Frames that know better (a ``segments(decoder)``
+    method, as the pipeline's progress wrapper has) are asked for them."""
+    own = getattr(frames, "segments", None)
+    if own is not None:
+        return own(decoder)  # type: ignore[no-any-return]
     it = iter(frames)
-    if cython.compiled and isinstance(it, _Cutter):
+    if cython.compiled and isinstance(it, _Cutter) and type(decoder) is Decoder:
         cutter: _Cutter = it
         cutter.dec = decoder
         return cutter

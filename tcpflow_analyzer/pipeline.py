@@ -7,7 +7,7 @@ callbacks, so the CLI decides what to print.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -275,7 +275,7 @@ def analyze_captures(
         analyzer.stats.files.append(reader.name)
         frames: Iterable[Frame] = reader
         if progress is not None:
-            frames = _with_progress(reader, progress)
+            frames = _WithProgress(reader, progress)
         try:
             analyzer.feed(frames, on_segment)
         finally:
@@ -306,12 +306,30 @@ def _folded_reasons(frames: int) -> str:
             f"{frames} frames of the further ones are counted as '{SKIP_OTHER}'")
 
 
-def _with_progress(reader: Any, progress: Callable[[int, int | None], None]) -> Iterable[Frame]:
-    for step, fr in enumerate(reader, 1):
-        if step & 0x3FFF == 0:
-            progress(reader.progress() if reader.size else fr[0], reader.size)
-        yield fr
-    progress(reader.size or reader.frames, reader.size)
+class _WithProgress:
+    """A reader's frames, calling ``progress`` every 16,384 of them and at the end; through
+    :func:`~tcpflow_analyzer._records.segments` (its ``segments`` method), the segments the
+    reader's cutter decodes in place, ticking alike."""
+
+    def __init__(self, reader: Any, progress: Callable[[int, int | None], None]) -> None:
+        self.reader = reader
+        self.progress = progress
+
+    def __iter__(self) -> Iterator[Frame]:
+        reader, progress = self.reader, self.progress
+        for step, fr in enumerate(reader, 1):
+            if step & 0x3FFF == 0:
+                progress(reader.progress() if reader.size else fr[0], reader.size)
+            yield fr
+        progress(reader.size or reader.frames, reader.size)
+
+    def segments(self, decoder: Decoder) -> Iterator[Segment | None]:
+        reader, progress = self.reader, self.progress
+        for step, seg in enumerate(segments(reader, decoder), 1):
+            if step & 0x3FFF == 0:
+                progress(reader.progress() if reader.size else reader.frames, reader.size)
+            yield seg
+        progress(reader.size or reader.frames, reader.size)
 
 
 def analyze_to_report(paths: list[str], config: TrackerConfig) -> dict[str, Any]:

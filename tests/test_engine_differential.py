@@ -415,6 +415,51 @@ def test_every_sample_and_corpus_pcap_decodes_in_the_read_buffer_as_frame_by_fra
         assert _decode_capture(ROOT / rel, True, 333, None) == a, rel
 
 
+def test_behind_the_progress_bar_frames_are_still_decoded_in_the_read_buffer() -> None:
+    """``analyze`` on a terminal wraps the reader for its progress bar: the wrapper hands
+    the reader to the cutter's in-place decoding (not frame tuples to ``decode``), ticks to
+    the file's size, and the analysis is the one without it."""
+    _compiled_or_skip()
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.pipeline import _WithProgress, analyze_captures
+    from tcpflow_analyzer.sources.pcapfile import open_capture
+    from tcpflow_analyzer.tracker import TrackerConfig
+
+    path = str(ROOT / "samples" / "handshake-basic.pcap")
+    reader = open_capture(path)
+    ticks: list[tuple[int, int | None]] = []
+    got = list(segments(_WithProgress(reader, lambda *t: ticks.append(t)), decode.Decoder()))
+    reader.close()
+    assert reader._cut is not None and reader._cut.dec is not None
+    assert len(got) == reader.frames and ticks[-1] == (reader.size, reader.size)
+    runs = []
+    for progress in (None, lambda *_: None):
+        flows: list[object] = []
+        stats = analyze_captures([path], TrackerConfig(), flows.append, progress)
+        runs.append((flows, stats.to_dict()))
+    assert runs[0] == runs[1]
+
+
+def test_a_decoder_subclass_decodes_every_frame_with_its_own_decode() -> None:
+    """The cutter decodes in place only for the Decoder itself: a subclass's ``decode``
+    (a test's instrumented decoder) sees every frame, in either engine."""
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.sources.pcapfile import open_capture
+
+    class Marked(decode.Decoder):
+        def decode(self, frame: int, ts: float, linktype: int, data: bytes,
+                   ) -> object:
+            seg = super().decode(frame, ts, linktype, data)
+            if seg is not None:
+                seg.plen += 100_000
+            return seg
+
+    reader = open_capture(str(ROOT / "samples" / "handshake-basic.pcap"))
+    got = [seg for seg in segments(reader, Marked()) if seg is not None]
+    reader.close()
+    assert got and all(seg.plen >= 100_000 for seg in got)
+
+
 # -- the flow lookup: the compiled common case against the table's own method --------------
 
 _HOSTS = (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
