@@ -7,7 +7,7 @@ from tcpflow_analyzer.segment cimport Segment
 
 
 cdef object _port(int port)
-cdef tuple _index_key(Segment seg, bint vlan_free)
+cpdef tuple _index_key(Segment seg, bint vlan_free)
 
 
 cdef class FlowLookup:

@@ -62,7 +62,7 @@ def _port(port: cython.int) -> object:
     return obj
 
 
-@cython.cfunc
+@cython.ccall  # a C call from the lookup; visible to the tests
 def _index_key(seg: Segment, vlan_free: cython.bint) -> tuple:
     """``flowtable._index_key`` of ``seg``'s 4-tuple (and VLAN ids, unless ``vlan_free``),
     its ports shared."""

@@ -36,6 +36,8 @@ else:
 
 if not cython.compiled:  # compiled, _records.pxd cimports them (C-level access)
     from .decode import Decoder
+
+    decode_at: Any = None  # a C function of decode.pxd: only the compiled cutter calls it
 if TYPE_CHECKING:
     from .segment import Segment
 
@@ -267,6 +269,6 @@ def segments(frames: Iterable[Frame], decoder: Decoder) -> Iterator[Segment | No
     it = iter(frames)
     if cython.compiled and isinstance(it, _Cutter) and type(decoder) is Decoder:
         cutter: _Cutter = it
-        cutter.dec = decoder
+        cutter.dec = decoder  # type: ignore[assignment]  # (None until now)
         return cutter
     return starmap(decoder.decode, it)

@@ -36,12 +36,19 @@ COMPILED: bool = cython.compiled
 @cython.inline
 @cython.exceptval(check=False)
 @cython.nogil
+def _be32(p: cython.p_const_uchar) -> cython.uint:
+    """The big-endian 32-bit word at ``p`` (each byte widened before its shift)."""
+    return ((cython.cast(cython.uint, p[0]) << 24) | (cython.cast(cython.uint, p[1]) << 16)
+            | (cython.cast(cython.uint, p[2]) << 8) | cython.cast(cython.uint, p[3]))
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
 def _be64(p: cython.p_const_uchar) -> cython.ulonglong:
     """The big-endian 64-bit word at ``p`` (the compiler makes it one load and a swap)."""
-    return ((cython.cast(cython.ulonglong, p[0]) << 56) | (cython.cast(cython.ulonglong, p[1]) << 48)
-            | (cython.cast(cython.ulonglong, p[2]) << 40) | (cython.cast(cython.ulonglong, p[3]) << 32)
-            | (cython.cast(cython.ulonglong, p[4]) << 24) | (cython.cast(cython.ulonglong, p[5]) << 16)
-            | (cython.cast(cython.ulonglong, p[6]) << 8) | cython.cast(cython.ulonglong, p[7]))
+    return (cython.cast(cython.ulonglong, _be32(p)) << 32) | _be32(p + 4)
 
 
 @cython.cfunc

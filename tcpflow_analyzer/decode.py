@@ -522,7 +522,7 @@ def decode_at(dec: Decoder, frame: cython.longlong, ts: cython.double,
             tags += 1
         if tags:
             vlan: tuple
-            if tags == 1:
+            if tags == 1:  # noqa: SIM108 (a conditional expression would make a C tuple)
                 vlan = (outer,)
             else:
                 vlan = (outer, inner)

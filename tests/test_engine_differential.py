@@ -460,6 +460,24 @@ def test_a_decoder_subclass_decodes_every_frame_with_its_own_decode() -> None:
     assert got and all(seg.plen >= 100_000 for seg in got)
 
 
+def test_a_hosts_segments_share_one_address_object_and_keys_share_port_objects() -> None:
+    """Compiled, the decoder hands out one ``bytes`` per address (its hash is computed once,
+    not per packet) and the flow index's keys one int per port; equal values either way."""
+    _compiled_or_skip()
+    from tcpflow_analyzer import _ingest
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.sources.pcapfile import open_capture
+
+    reader = open_capture(str(ROOT / "samples" / "handshake-basic.pcap"))
+    segs = [seg for seg in segments(reader, decode.Decoder()) if seg is not None]
+    reader.close()
+    addrs = {seg.src for seg in segs} | {seg.dst for seg in segs}
+    objects = {id(seg.src) for seg in segs} | {id(seg.dst) for seg in segs}
+    assert len(segs) > 2 and len(objects) == len(addrs) == 2
+    keys = [_ingest._index_key(seg, False) for seg in segs[:2]]
+    assert keys[0] == keys[1] and all(a is b for a, b in zip(*keys, strict=True))
+
+
 # -- the flow lookup: the compiled common case against the table's own method --------------
 
 _HOSTS = (bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
