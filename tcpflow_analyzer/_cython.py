@@ -60,6 +60,7 @@ def _factory(*_args: Any, **_kwargs: Any) -> Callable[[_T], _T]:
 cclass = ccall = cfunc = inline = final = no_gc = _identity
 # decorators that take arguments (``@cython.exceptval(check=False)``, ``@cython.locals(i=int)``)
 exceptval = locals = returns = boundscheck = wraparound = cdivision = annotation_typing = _factory
+freelist = _factory
 
 
 class _NoGil:

@@ -1,14 +1,22 @@
 # C declarations of _records.py for Cython (pure Python mode's augmenting .pxd): the pcap
 # record cutter's state as C fields.  The fields the reader's own loop reads and writes are
-# public; the byte layout of a record header is private.
+# public; the byte layout of a record header is private.  A cutter given a decoder decodes
+# the frames it cuts in place (decode.pxd's decode_at).
+
+from tcpflow_analyzer.decode cimport Decoder, decode_at
+
 
 cdef class _Cutter:
     cdef public bytes buf
     cdef public Py_ssize_t pos
     cdef public long long frame
     cdef public object slow
+    cdef public Decoder dec
+    cdef double _ts
+    cdef long long _lt
+    cdef Py_ssize_t _at, _len
 
-    cdef object _cut(self)
+    cdef int _cut(self) except -1
 
 
 cdef class PcapCutter(_Cutter):
@@ -16,9 +24,9 @@ cdef class PcapCutter(_Cutter):
     cdef bint _big
     cdef Py_ssize_t _rec_size, _limit, _min_len
     cdef double _scale
-    cdef object _linktype
+    cdef long long _linktype
 
-    cdef object _cut(self)
+    cdef int _cut(self) except -1
 
 
 cdef class PcapngCutter(_Cutter):
@@ -26,4 +34,4 @@ cdef class PcapngCutter(_Cutter):
     cdef list _ifaces
     cdef bint _big
 
-    cdef object _cut(self)
+    cdef int _cut(self) except -1

@@ -22,7 +22,8 @@ than this C-style code would be.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import starmap
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # mypy reads the stand-in's signatures
@@ -32,6 +33,13 @@ else:
         import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
     except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
         from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:  # compiled, _records.pxd cimports them (C-level access)
+    from .decode import Decoder
+
+    decode_at: Any = None  # a C function of decode.pxd: only the compiled cutter calls it
+if TYPE_CHECKING:
+    from .segment import Segment
 
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (the reader uses it only then)."""
@@ -56,27 +64,48 @@ def _u32(p: cython.p_const_uchar, o: cython.Py_ssize_t, big: cython.bint) -> cyt
 class _Cutter:
     """What both cutters share: an iterator that cuts the next frame itself when it can
     (:meth:`_cut`, each format's own) and asks ``slow`` (the reader's own generator)
-    otherwise; ``buf``, ``pos`` and ``frame`` are the reader's to hand over (``resume``)."""
+    otherwise; ``buf``, ``pos`` and ``frame`` are the reader's to hand over (``resume``).
+
+    It delivers ``(frame, ts, linktype, bytes)`` tuples, or, once :func:`segments` gave it a
+    decoder (``dec``), what that decoder makes of each frame (a Segment or None): a frame
+    it cuts is then decoded in place, from the read buffer, with no tuple, no bytes and no
+    number object made for it.
+    """
 
     def __init__(self, slow: Iterator[Frame]) -> None:
         self.slow = slow
         self.buf = b""
         self.pos = 0
         self.frame = 0
+        self.dec = None
+        self._ts = 0.0
+        self._lt = 0
+        self._at = 0
+        self._len = 0
 
     @cython.cfunc
-    def _cut(self) -> Any:
-        """The next frame if this format's fast path can cut it, else None."""
-        return None
+    @cython.exceptval(-1, check=False)
+    def _cut(self) -> cython.int:
+        """Cut the next frame if this format's fast path can: its time, link type, offset
+        in ``buf`` and length into ``_ts``, ``_lt``, ``_at`` and ``_len``; False if not."""
+        return False
 
     def __iter__(self) -> _Cutter:
         return self
 
     def __next__(self) -> Any:
-        fr = self._cut()
-        if fr is not None:
-            return fr
-        return next(self.slow)
+        if self._cut():
+            cp: cython.p_const_char = self.buf
+            if self.dec is None:
+                return (self.frame, self._ts, self._lt, cp[self._at : self._at + self._len])
+            p: cython.p_const_uchar = self.buf
+            return decode_at(self.dec, self.frame, self._ts, self._lt, p + self._at, self._len,
+                             None)
+        if self.dec is None:
+            return next(self.slow)
+        frame, ts, linktype, data = next(self.slow)
+        dec: Decoder = self.dec
+        return dec.decode(frame, ts, linktype, data)
 
 
 @cython.cclass
@@ -120,32 +149,34 @@ class PcapCutter(_Cutter):
         self.last_sec = last_sec
 
     @cython.cfunc
-    def _cut(self) -> Any:
-        """The next frame if the record at ``pos`` is well formed and whole, else None."""
+    @cython.exceptval(-1, check=False)
+    def _cut(self) -> cython.int:
+        """Cut the record at ``pos`` if it is well formed and whole."""
         buf: bytes = self.buf
         n: cython.Py_ssize_t = len(buf)
         pos: cython.Py_ssize_t = self.pos
         rec_size: cython.Py_ssize_t = self._rec_size
         if n - pos < rec_size:
-            return None
+            return False
         p: cython.p_const_uchar = buf
         incl: cython.Py_ssize_t = _u32(p, pos + 8, self._big)
         if incl > self._limit or incl < self._min_len:
-            return None
+            return False
         end: cython.Py_ssize_t = pos + rec_size + incl
         if end > n:
-            return None
+            return False
         sec: cython.uint = _u32(p, pos, self._big)
         frac: cython.uint = _u32(p, pos + 4, self._big)
         self.frame += 1
         self.last_sec = sec
         self.pos = end
-        cp: cython.p_const_char = buf
         # the Python loop computes sec + frac * scale on ints and a float: the same doubles
-        ts: cython.double = cython.cast(cython.double, sec) + (
+        self._ts = cython.cast(cython.double, sec) + (
             cython.cast(cython.double, frac) * self._scale)
-        return (self.frame, ts, self._linktype, cp[pos + rec_size:end])
-
+        self._lt = self._linktype
+        self._at = pos + rec_size
+        self._len = incl
+        return True
 
 
 _MAX_BLOCK = cython.declare(cython.Py_ssize_t, 1 << 24)  # pcapfile.MAX_BLOCK
@@ -181,33 +212,34 @@ class PcapngCutter(_Cutter):
         self._big = big
 
     @cython.cfunc
-    def _cut(self) -> Any:
-        """The next frame if the block at ``pos`` is a well-formed EPB, else None."""
+    @cython.exceptval(-1, check=False)
+    def _cut(self) -> cython.int:
+        """Cut the block at ``pos`` if it is a well-formed EPB."""
         buf: bytes = self.buf
         n: cython.Py_ssize_t = len(buf)
         pos: cython.Py_ssize_t = self.pos
         if n - pos < 12:
-            return None
+            return False
         p: cython.p_const_uchar = buf
         big: cython.bint = self._big
         if _u32(p, pos, big) != _EPB:
-            return None
+            return False
         blen: cython.Py_ssize_t = _u32(p, pos + 4, big)
         if blen < 32 or blen % 4 or blen > _MAX_BLOCK:
-            return None
+            return False
         end: cython.Py_ssize_t = pos + blen
         if end > n or _u32(p, end - 4, big) != blen:
-            return None
+            return False
         iface: cython.Py_ssize_t = _u32(p, pos + 8, big)
         caplen: cython.Py_ssize_t = _u32(p, pos + 20, big)
         data_off: cython.Py_ssize_t = pos + 28
         ifaces: list = self._ifaces
         if data_off + caplen > end - 4 or iface >= len(ifaces):
-            return None
+            return False
         desc: tuple = ifaces[iface]
         min_len: cython.Py_ssize_t = desc[4]
         if caplen < min_len:
-            return None
+            return False
         units: cython.ulonglong = (cython.cast(cython.ulonglong, _u32(p, pos + 12, big)) << 32) \
             | _u32(p, pos + 16, big)
         unit: cython.double = desc[1]
@@ -217,6 +249,26 @@ class PcapngCutter(_Cutter):
         self.frame += 1
         self.last_ts = ts
         self.pos = end
-        cp: cython.p_const_char = buf
-        return (self.frame, ts, desc[0], cp[data_off:data_off + caplen])
+        self._ts = ts
+        self._lt = desc[0]
+        self._at = data_off
+        self._len = caplen
+        return True
 
+
+def segments(frames: Iterable[Frame], decoder: Decoder) -> Iterator[Segment | None]:
+    """What ``decoder`` makes of each of ``frames`` (a Segment, or None for a frame it
+    skips), in order.  Compiled, a capture reader's frames are decoded by its record cutter
+    in place (see :class:`_Cutter`); any other frames, every frame interpreted, and those
+    of a subclass of the Decoder (which may override ``decode``) go through
+    ``decoder.decode`` one by one.  Frames that know better (a ``segments(decoder)``
+    method, as the pipeline's progress wrapper has) are asked for them."""
+    own = getattr(frames, "segments", None)
+    if own is not None:
+        return own(decoder)  # type: ignore[no-any-return]
+    it = iter(frames)
+    if cython.compiled and isinstance(it, _Cutter) and type(decoder) is Decoder:
+        cutter: _Cutter = it
+        cutter.dec = decoder  # type: ignore[assignment]  # (None until now)
+        return cutter
+    return starmap(decoder.decode, it)

@@ -47,6 +47,7 @@ if not cython.compiled:  # compiled, decode.pxd cimports both (C-level access)
     from .segment import Segment
 
     tcp_verdict: Any = None  # a C function of checksum.pxd: only _tcp_at calls it (compiled)
+    memcmp: Any = None  # libc's, cimported by decode.pxd: only _addr calls it (compiled)
 
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
@@ -300,6 +301,38 @@ def _u32(p: cython.p_const_uchar, o: cython.Py_ssize_t) -> cython.uint:
             | (cython.cast(cython.uint, p[o + 2]) << 8) | cython.cast(cython.uint, p[o + 3]))
 
 
+# Compiled, the addresses of a segment come from a small direct-mapped table of the
+# address bytes met last, so that a host's packets share one ``bytes`` object: no
+# allocation, and its hash (siphash, which the flow index, ``feed``'s host table and the
+# records' dicts all need) is computed once and then read from the object.  Bounded: a slot
+# holds the last address that hashed there.  The bytes are equal either way.
+_ADDR_BITS = cython.declare(cython.uint, 13)
+_ADDR_MUL = cython.declare(cython.uint, 2654435761)  # Knuth's multiplicative hash
+_ADDRS = cython.declare(list, [None] * (1 << 13))
+
+
+@cython.cfunc
+@cython.boundscheck(False)  # slot < len(_ADDRS) by construction
+@cython.wraparound(False)
+@cython.annotation_typing(True)
+def _addr(p: cython.p_const_uchar, o: cython.Py_ssize_t, alen: cython.Py_ssize_t) -> bytes:
+    """The address bytes ``p[o:o + alen]`` (4 or 16), shared with the last equal ones."""
+    h: cython.uint = _u32(p, o)
+    if alen == 16:
+        h ^= _u32(p, o + 4) ^ _u32(p, o + 8) ^ _u32(p, o + 12)
+    slot: cython.Py_ssize_t = (h * _ADDR_MUL) >> (32 - _ADDR_BITS)
+    cached: Any = _ADDRS[slot]
+    if cached is not None:
+        b: bytes = cached
+        if len(b) == alen and memcmp(cython.cast(cython.p_const_char, b),
+                                     cython.cast(cython.p_const_char, p + o), alen) == 0:
+            return b
+    cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
+    fresh: bytes = cp[o : o + alen]
+    _ADDRS[slot] = fresh
+    return fresh
+
+
 @cython.cfunc
 @cython.annotation_typing(True)
 def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: cython.int,
@@ -336,17 +369,16 @@ def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: 
 @cython.cfunc
 @cython.annotation_typing(True)
 def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple,
-            ipver: cython.int, data: bytes, toff: cython.Py_ssize_t, seglen: cython.Py_ssize_t,
-            n: cython.Py_ssize_t, aoff: cython.Py_ssize_t, alen: cython.Py_ssize_t,
-            ip_id: cython.longlong) -> Segment | None:
-    """:meth:`Decoder._tcp` on C pointers: the TCP header at ``data[toff:]`` -> Segment.
+            ipver: cython.int, p: cython.p_const_uchar, toff: cython.Py_ssize_t,
+            seglen: cython.Py_ssize_t, n: cython.Py_ssize_t, aoff: cython.Py_ssize_t,
+            alen: cython.Py_ssize_t, ip_id: cython.longlong) -> Segment | None:
+    """:meth:`Decoder._tcp` on C pointers: the TCP header at ``p[toff:]`` -> Segment.
 
-    The caller checked that ``data[:n]`` holds the 20 fixed bytes (``n <= len(data)``);
-    ``seglen`` is the TCP length the IP header claims, ``data[aoff:aoff + 2 * alen]`` the
+    The caller checked that ``p[:n]`` holds the 20 fixed bytes (``n`` bytes are readable);
+    ``seglen`` is the TCP length the IP header claims, ``p[aoff:aoff + 2 * alen]`` the
     source and destination addresses.  Every branch is the one of ``_tcp``, in its order.
     """
-    p: cython.p_const_uchar = data
-    cp: cython.p_const_char = data
+    cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
     offflags: cython.uint = _u16(p, toff + 12)
     csum: cython.uint = _u16(p, toff + 16)
     doff: cython.Py_ssize_t = (offflags >> 10) & 0x3C
@@ -360,8 +392,8 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         seglen = n - toff
         end = n
     flags: cython.uint = offflags & 0xFF
-    src: bytes = cp[aoff : aoff + alen]
-    dst: bytes = cp[aoff + alen : aoff + 2 * alen]
+    src: bytes = _addr(p, aoff, alen)
+    dst: bytes = _addr(p, aoff + alen, alen)
     sport: cython.int = _u16(p, toff)
     dport: cython.int = _u16(p, toff + 2)
     seq: cython.longlong = _u32(p, toff + 4)
@@ -442,6 +474,74 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         if flags & _SYN_C else None)
 
 
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+@cython.annotation_typing(True)
+def _is_vlan_type(etype: cython.uint) -> cython.bint:
+    """Whether ``etype`` is one of :data:`_VLAN_TYPES` (802.1Q, 802.1ad, the old QinQ)."""
+    return (etype == 0x8100 or etype == 0x88A8 or etype == 0x9100 or etype == 0x9200
+            or etype == 0x9300)
+
+
+@cython.cfunc
+@cython.annotation_typing(True)
+def decode_at(dec: Decoder, frame: cython.longlong, ts: cython.double,
+              linktype: cython.longlong, p: cython.p_const_uchar, nb: cython.Py_ssize_t,
+              data: Any) -> Any:
+    """:meth:`Decoder.decode` of the ``nb`` bytes at ``p`` (compiled; ``decode_at`` in
+    ``decode.pxd``, which the record cutters cimport): the common frames (Ethernet, then IPv4
+    without options or IPv6 with TCP next, not a fragment) straight from the pointer, every
+    other one by the general path, on ``data`` (the frame's bytes) or, when that is None, on
+    bytes copied from ``p``.  Likewise behind one or two VLAN tags.  The conditions are those
+    of the ``struct`` path of ``decode`` and of ``_ether``, ``_ipv4`` and ``_ipv6``."""
+    if linktype == 1:
+        if (nb >= 54 and p[12] == 0x08 and p[13] == 0 and p[14] == 0x45 and p[23] == 6
+                and not _u16(p, 20) & 0x3FFF and _u16(p, 16) >= 40):
+            return _tcp_at(dec, frame, ts, (), 4, p, 34, _u16(p, 16) - 20, nb, 26, 4,
+                           _u16(p, 18))
+        if nb >= 74 and p[12] == 0x86 and p[13] == 0xDD and p[14] >> 4 == 6 and p[20] == 6:
+            plen6: cython.Py_ssize_t = _u16(p, 18)
+            if plen6 == 0:  # jumbogram or offloaded: the captured length
+                plen6 = nb - 54
+            return _tcp_at(dec, frame, ts, (), 6, p, 54, plen6, nb, 22, 16, -1)
+        # one or two VLAN tags, then the same (as _ether unwraps them for _ipv4 / _ipv6)
+        etype: cython.uint = _u16(p, 12)
+        off: cython.Py_ssize_t = 14
+        tags: cython.int = 0
+        outer: cython.uint = 0
+        inner: cython.uint = 0
+        while tags < 2 and _is_vlan_type(etype) and nb >= off + 4:
+            if tags == 0:
+                outer = _u16(p, off) & 0x0FFF
+            else:
+                inner = _u16(p, off) & 0x0FFF
+            etype = _u16(p, off + 2)
+            off += 4
+            tags += 1
+        if tags:
+            vlan: tuple
+            if tags == 1:  # noqa: SIM108 (a conditional expression would make a C tuple)
+                vlan = (outer,)
+            else:
+                vlan = (outer, inner)
+            if (etype == 0x0800 and nb >= off + 40 and p[off] == 0x45 and p[off + 9] == 6
+                    and not _u16(p, off + 6) & 0x3FFF and _u16(p, off + 2) >= 40):
+                return _tcp_at(dec, frame, ts, vlan, 4, p, off + 20, _u16(p, off + 2) - 20, nb,
+                               off + 12, 4, _u16(p, off + 4))
+            if etype == 0x86DD and nb >= off + 60 and p[off] >> 4 == 6 and p[off + 6] == 6:
+                plen6 = _u16(p, off + 4)
+                if plen6 == 0:
+                    plen6 = nb - off - 40
+                return _tcp_at(dec, frame, ts, vlan, 6, p, off + 40, plen6, nb, off + 8, 16, -1)
+    if data is None:
+        cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
+        data = cp[:nb]
+    return dec._general(frame, ts, linktype, data)
+
+
+@cython.cclass
 class Decoder:
     """Stateful frame decoder: turns frames into Segments and counts what it skips.
 
@@ -492,22 +592,9 @@ class Decoder:
             # a live ring's bytearray or a memoryview: the segment's addresses must be bytes
             # (the compiled Segment declares them so, and they key the flow table)
             data = bytes(data)
-        if cython.compiled and linktype == 1:
-            # (declare, not annotations: annotation typing is off in this method)
+        if cython.compiled:  # the common frames from a C pointer (see decode_at)
             buf = cython.declare(bytes, data)
-            p = cython.declare(cython.p_const_uchar, buf)
-            nb = cython.declare(cython.Py_ssize_t, len(buf))
-            # Ethernet, IPv4 without options, TCP, not a fragment: as the unpack below
-            if (nb >= 54 and p[12] == 0x08 and p[13] == 0 and p[14] == 0x45 and p[23] == 6
-                    and not _u16(p, 20) & 0x3FFF and _u16(p, 16) >= 40):
-                return _tcp_at(self, frame, ts, (), 4, buf, 34, _u16(p, 16) - 20, nb, 26, 4,
-                               _u16(p, 18))
-            # Ethernet, IPv6 with TCP right after the fixed header: as _ipv6
-            if nb >= 74 and p[12] == 0x86 and p[13] == 0xDD and p[14] >> 4 == 6 and p[20] == 6:
-                plen6 = cython.declare(cython.Py_ssize_t, _u16(p, 18))
-                if plen6 == 0:  # jumbogram or offloaded: the captured length
-                    plen6 = nb - 54
-                return _tcp_at(self, frame, ts, (), 6, buf, 54, plen6, nb, 22, 16, -1)
+            return decode_at(self, frame, ts, linktype, buf, len(buf), buf)
         n = len(data)
         if linktype == 1 and n >= 54:
             # The most common frame by far (Ethernet, IPv4 without options, TCP): one unpack
@@ -518,6 +605,13 @@ class Decoder:
                     and tot_len >= 40):
                 return self._tcp(frame, ts, (), 4, src, dst, data, 34, tot_len - 20, n,
                                  data[26:34], ip_id, sport, dport, seq, ack, offflags, win, csum)
+        return self._general(frame, ts, linktype, data)
+
+    def _general(
+        self, frame: int, ts: float, linktype: int, data: bytes
+    ) -> Segment | None:
+        """:meth:`decode` of every frame but the common ones (bytes)."""
+        n = len(data)
         if linktype == 1:  # Ethernet: the general path
             if n < 14:
                 self._skip("truncated")
@@ -1005,7 +1099,8 @@ class Decoder:
             self._skip("truncated")
             return None
         if cython.compiled and type(data) is bytes and n <= len(data):
-            return _tcp_at(self, frame, ts, vlan, 4, data, toff, tot_len - ihl, n, off + 12, 4,
+            buf = cython.declare(bytes, data)
+            return _tcp_at(self, frame, ts, vlan, 4, buf, toff, tot_len - ihl, n, off + 12, 4,
                            ip_id)
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, toff)
         return self._tcp(frame, ts, vlan, 4, data[off + 12 : off + 16], data[off + 16 : off + 20],
@@ -1064,7 +1159,8 @@ class Decoder:
             self._skip("truncated")
             return None
         if cython.compiled and type(data) is bytes and n <= len(data):
-            return _tcp_at(self, frame, ts, vlan, 6, data, p, end - p, n, off + 8, 16, -1)
+            buf = cython.declare(bytes, data)
+            return _tcp_at(self, frame, ts, vlan, 6, buf, p, end - p, n, off + 8, 16, -1)
         sport, dport, seq, ack, offflags, win, csum = _TCP.unpack_from(data, p)
         return self._tcp(frame, ts, vlan, 6, src, dst, data, p, end - p, n, src + dst, -1,
                          sport, dport, seq, ack, offflags, win, csum)

@@ -7,10 +7,11 @@ callbacks, so the CLI decides what to print.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._records import segments
 from .decode import MAX_SKIP_REASONS, SKIP_OTHER, Decoder, count_capped, linktype_name
 from .flowtable import FlowTable
 from .report import FlowReport, build_flow_report, summarize
@@ -87,7 +88,6 @@ class Analyzer:
         segment (``processed`` is False for one dropped for its checksum): for views that
         need every segment, such as ``show``.
         """
-        decode = self.decoder.decode
         lookup = self.table.lookup
         strict = self.config.checksums == "strict"
         host_good = self._host_good
@@ -95,9 +95,8 @@ class Analyzer:
         cut = decoder.payload_truncated  # the decoder counts payloads the snap length cut
         n = 0
         segs = 0
-        for frame, ts, linktype, data in frames:
+        for seg in segments(frames, decoder):  # compiled: decoded in the read buffer
             n += 1
-            seg = decode(frame, ts, linktype, data)
             if seg is None:
                 continue
             segs += 1
@@ -276,7 +275,7 @@ def analyze_captures(
         analyzer.stats.files.append(reader.name)
         frames: Iterable[Frame] = reader
         if progress is not None:
-            frames = _with_progress(reader, progress)
+            frames = _WithProgress(reader, progress)
         try:
             analyzer.feed(frames, on_segment)
         finally:
@@ -307,12 +306,30 @@ def _folded_reasons(frames: int) -> str:
             f"{frames} frames of the further ones are counted as '{SKIP_OTHER}'")
 
 
-def _with_progress(reader: Any, progress: Callable[[int, int | None], None]) -> Iterable[Frame]:
-    for step, fr in enumerate(reader, 1):
-        if step & 0x3FFF == 0:
-            progress(reader.progress() if reader.size else fr[0], reader.size)
-        yield fr
-    progress(reader.size or reader.frames, reader.size)
+class _WithProgress:
+    """A reader's frames, calling ``progress`` every 16,384 of them and at the end; through
+    :func:`~tcpflow_analyzer._records.segments` (its ``segments`` method), the segments the
+    reader's cutter decodes in place, ticking alike."""
+
+    def __init__(self, reader: Any, progress: Callable[[int, int | None], None]) -> None:
+        self.reader = reader
+        self.progress = progress
+
+    def __iter__(self) -> Iterator[Frame]:
+        reader, progress = self.reader, self.progress
+        for step, fr in enumerate(reader, 1):
+            if step & 0x3FFF == 0:
+                progress(reader.progress() if reader.size else fr[0], reader.size)
+            yield fr
+        progress(reader.size or reader.frames, reader.size)
+
+    def segments(self, decoder: Decoder) -> Iterator[Segment | None]:
+        reader, progress = self.reader, self.progress
+        for step, seg in enumerate(segments(reader, decoder), 1):
+            if step & 0x3FFF == 0:
+                progress(reader.progress() if reader.size else reader.frames, reader.size)
+            yield seg
+        progress(reader.size or reader.frames, reader.size)
 
 
 def analyze_to_report(paths: list[str], config: TrackerConfig) -> dict[str, Any]:

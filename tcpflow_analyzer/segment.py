@@ -103,6 +103,9 @@ class SynOptions:
         return f"SynOptions({self.to_dict()})"
 
 
+@cython.no_gc  # it refers only to numbers, bytes, tuples of numbers and SynOptions: no cycle
+@cython.freelist(16)  # one is made per packet and most are dropped soon: reuse their memory
+@cython.cclass
 class Segment:
     """One decoded TCP segment, as seen at the capture point.
 
@@ -123,7 +126,9 @@ class Segment:
     integers and a C double where the value is always a number; every field public, so
     plain Python reads and writes them under the same names); typed modules that
     ``cimport`` it read and build it without any Python attribute lookup.  Interpreted, it
-    is this slotted class.
+    is this slotted class.  Compiled, the garbage collector does not track it (it can hold
+    no reference cycle), so that the object made for every packet neither costs the
+    collector's bookkeeping nor counts towards its next collection.
     """
 
     if not cython.compiled:

@@ -184,7 +184,8 @@ def _frames(draw: st.DrawFn) -> tuple[int, bytes]:
         short = draw(st.integers(0, 12))
         l3 = struct.pack("!BBHH", 0x11, 0, 1, max(0, len(ppp) - short)) + ppp
         etype = cb.ETH_PPPOE
-    tags = draw(st.lists(st.tuples(st.just(cb.ETH_8021Q), st.integers(0, 0xFFF)), max_size=2))
+    tags = draw(st.lists(st.tuples(st.sampled_from([cb.ETH_8021Q, 0x88A8, 0x9100]),
+                                   st.integers(0, 0xFFF)), max_size=3))
     frame = bytearray(cb.ether(l3, ethertype=etype, tags=tags))
     for at, value in draw(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 255)),
                                    max_size=3)):
@@ -232,7 +233,7 @@ def _read_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tup
 
 
 @st.composite
-def _pcap_captures(draw: st.DrawFn) -> bytes:
+def _pcap_captures(draw: st.DrawFn, tcp: bool = False) -> bytes:
     """Classic pcap files (either byte order, µs or ns, 16- or 24-byte records) of frames of
     every length around the link header's, then maybe with corrupt captured lengths, a few
     bytes changed, or cut short."""
@@ -246,7 +247,7 @@ def _pcap_captures(draw: st.DrawFn) -> bytes:
     for _ in range(draw(st.integers(0, 40))):
         sec = (sec + draw(st.integers(0, 3))) & 0xFFFFFFFF
         frac = draw(st.integers(0, 999_999_999 if nano else 999_999))
-        data = draw(st.binary(min_size=0, max_size=120))
+        data = draw(_frame_bytes(tcp))
         incl = draw(st.none() | st.none() | st.sampled_from(
             [len(data) + 1, 1 << 18, (1 << 18) + 1, 1 << 30, 0xFFFFFFFF, 0]))
         records.append(cb.pcap_record(sec, frac, data, order=order, incl_len=incl,
@@ -261,8 +262,16 @@ def _pcap_captures(draw: st.DrawFn) -> bytes:
     return bytes(body[:cut])
 
 
+def _frame_bytes(tcp: bool, max_size: int = 120) -> st.SearchStrategy[bytes]:
+    """Frame contents: junk, or with ``tcp`` mostly the decoder test's frames (TCP over
+    every link type, some damaged: for the capture's own link type or another's)."""
+    junk = st.binary(min_size=0, max_size=max_size)
+    frames = _frames().map(lambda case: case[1])
+    return st.one_of(frames, frames, frames, junk) if tcp else junk
+
+
 @st.composite
-def _pcapng_captures(draw: st.DrawFn) -> bytes:
+def _pcapng_captures(draw: st.DrawFn, tcp: bool = False) -> bytes:
     """pcapng files of one or two sections (either byte order), interfaces of several link
     types, resolutions and offsets, and packet blocks of every kind, some naming a missing
     interface or shorter than the link header, then maybe with corrupt block lengths, a few
@@ -274,7 +283,7 @@ def _pcapng_captures(draw: st.DrawFn) -> bytes:
         nifaces = 0
         for _ in range(draw(st.integers(0, 40))):
             kind = draw(st.sampled_from(["epb"] * 6 + ["idb", "spb", "opb", "bad"]))
-            data = draw(st.binary(min_size=0, max_size=100))
+            data = draw(_frame_bytes(tcp, 100))
             units = draw(st.sampled_from([0, 1_700_000_000_123_456, (1 << 64) - 1,
                                           1_700_000_000_123_456_789]))
             iface = draw(st.integers(0, nifaces)) if nifaces else 0
@@ -318,6 +327,24 @@ def test_readers_deliver_identical_frames_and_warnings_with_and_without_the_cutt
         assert _read_capture(path, True, chunk, stop) == _read_capture(path, False, chunk, stop)
 
 
+@settings(max_examples=300, deadline=None)
+@given(_pcap_captures(), st.sampled_from([64, 200, 1500]), st.booleans())
+def test_a_pcap_readers_frames_and_warnings_do_not_depend_on_its_chunk_size(
+        capture: bytes, chunk: int, cutter: bool) -> None:
+    """Records across the end of a chunk, damage and resynchronisation near it: the same
+    frames and warnings whatever the chunk size (the reader reads the rest of a record cut
+    by a chunk's end on its own, and the next chunk whole)."""
+    if cutter:
+        _compiled_or_skip()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cap"
+        path.write_bytes(capture)
+        assert _read_capture(path, cutter, chunk, None) == _read_capture(path, cutter, 1 << 20,
+                                                                         None)
+
+
 def test_the_cutter_delivers_the_frames_of_every_sample_and_corpus_pcap_as_the_loop_does(
 ) -> None:
     _compiled_or_skip()
@@ -326,6 +353,129 @@ def test_the_cutter_delivers_the_frames_of_every_sample_and_corpus_pcap_as_the_l
         assert a == _read_capture(ROOT / rel, False, 1 << 20, None), rel
         b = _read_capture(ROOT / rel, True, 333, None)  # chunk ends inside most records
         assert b == a, rel
+
+
+def _decode_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tuple[object, ...]:
+    """Everything ``_records.segments`` makes of one capture's frames: each segment's fields
+    (or None), with the ``frames`` count as it was delivered, the warnings, the count at the
+    end and the decoder's counters, or the format error."""
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.sources import pcapfile
+
+    saved = pcapfile._CUT_RECORDS, pcapfile.CHUNK
+    pcapfile._CUT_RECORDS, pcapfile.CHUNK = cutter, chunk
+    try:
+        try:
+            reader = pcapfile.open_capture(str(path))
+        except Exception as exc:  # noqa: BLE001 - the error is part of the outcome
+            return (type(exc).__name__, str(exc))
+        dec = decode.Decoder()
+        got: list[object] = []
+        try:
+            for seg in segments(reader, dec):
+                fields = None if seg is None else tuple(
+                    (name, type(v).__name__, v) for name in _SEG_FIELDS
+                    for v in [getattr(seg, name)])
+                syn = None if seg is None or seg.syn_opts is None else seg.syn_opts.to_dict()
+                got.append((fields, syn, reader.frames))
+                if stop is not None and len(got) >= stop:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a header cut short raises while reading
+            got.append((type(exc).__name__, str(exc)))
+        finally:
+            reader.close()
+        return (got, list(reader.warnings), reader.frames, dict(dec.skipped),
+                dec.payload_truncated, dec.take_counts())
+    finally:
+        pcapfile._CUT_RECORDS, pcapfile.CHUNK = saved
+
+
+@settings(max_examples=200, deadline=None)
+@given(_pcap_captures(tcp=True) | _pcapng_captures(tcp=True),
+       st.sampled_from([1 << 20, 64, 200, 1500]), st.none() | st.integers(1, 5))
+def test_frames_decoded_in_the_read_buffer_are_the_segments_of_their_bytes(
+        capture: bytes, chunk: int, stop: int | None) -> None:
+    """The cutter's in-place decoding (a frame it cuts never becomes bytes) against the
+    reader's frames decoded one by one, on intact and damaged captures."""
+    _compiled_or_skip()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cap"
+        path.write_bytes(capture)
+        assert _decode_capture(path, True, chunk, stop) == _decode_capture(path, False, chunk,
+                                                                           stop)
+
+
+def test_every_sample_and_corpus_pcap_decodes_in_the_read_buffer_as_frame_by_frame() -> None:
+    _compiled_or_skip()
+    for rel in _captures():
+        a = _decode_capture(ROOT / rel, True, 1 << 20, None)
+        assert a == _decode_capture(ROOT / rel, False, 1 << 20, None), rel
+        assert _decode_capture(ROOT / rel, True, 333, None) == a, rel
+
+
+def test_behind_the_progress_bar_frames_are_still_decoded_in_the_read_buffer() -> None:
+    """``analyze`` on a terminal wraps the reader for its progress bar: the wrapper hands
+    the reader to the cutter's in-place decoding (not frame tuples to ``decode``), ticks to
+    the file's size, and the analysis is the one without it."""
+    _compiled_or_skip()
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.pipeline import _WithProgress, analyze_captures
+    from tcpflow_analyzer.sources.pcapfile import open_capture
+    from tcpflow_analyzer.tracker import TrackerConfig
+
+    path = str(ROOT / "samples" / "handshake-basic.pcap")
+    reader = open_capture(path)
+    ticks: list[tuple[int, int | None]] = []
+    got = list(segments(_WithProgress(reader, lambda *t: ticks.append(t)), decode.Decoder()))
+    reader.close()
+    assert reader._cut is not None and reader._cut.dec is not None
+    assert len(got) == reader.frames and ticks[-1] == (reader.size, reader.size)
+    runs = []
+    for progress in (None, lambda *_: None):
+        flows: list[object] = []
+        stats = analyze_captures([path], TrackerConfig(), flows.append, progress)
+        runs.append((flows, stats.to_dict()))
+    assert runs[0] == runs[1]
+
+
+def test_a_decoder_subclass_decodes_every_frame_with_its_own_decode() -> None:
+    """The cutter decodes in place only for the Decoder itself: a subclass's ``decode``
+    (a test's instrumented decoder) sees every frame, in either engine."""
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.sources.pcapfile import open_capture
+
+    class Marked(decode.Decoder):
+        def decode(self, frame: int, ts: float, linktype: int, data: bytes,
+                   ) -> object:
+            seg = super().decode(frame, ts, linktype, data)
+            if seg is not None:
+                seg.plen += 100_000
+            return seg
+
+    reader = open_capture(str(ROOT / "samples" / "handshake-basic.pcap"))
+    got = [seg for seg in segments(reader, Marked()) if seg is not None]
+    reader.close()
+    assert got and all(seg.plen >= 100_000 for seg in got)
+
+
+def test_a_hosts_segments_share_one_address_object_and_keys_share_port_objects() -> None:
+    """Compiled, the decoder hands out one ``bytes`` per address (its hash is computed once,
+    not per packet) and the flow index's keys one int per port; equal values either way."""
+    _compiled_or_skip()
+    from tcpflow_analyzer import _ingest
+    from tcpflow_analyzer._records import segments
+    from tcpflow_analyzer.sources.pcapfile import open_capture
+
+    reader = open_capture(str(ROOT / "samples" / "handshake-basic.pcap"))
+    segs = [seg for seg in segments(reader, decode.Decoder()) if seg is not None]
+    reader.close()
+    addrs = {seg.src for seg in segs} | {seg.dst for seg in segs}
+    objects = {id(seg.src) for seg in segs} | {id(seg.dst) for seg in segs}
+    assert len(segs) > 2 and len(objects) == len(addrs) == 2
+    keys = [_ingest._index_key(seg, False) for seg in segs[:2]]
+    assert keys[0] == keys[1] and all(a is b for a, b in zip(*keys, strict=True))
 
 
 # -- the flow lookup: the compiled common case against the table's own method --------------

@@ -414,7 +414,11 @@ class CaptureReader:
                 handed = frame
             if len(buf) - pos < rec_size:
                 offset_base += pos
-                buf = buf[pos:] + _read_fully(stream, CHUNK)
+                # a header cut by the chunk's end: read only the rest of it here (and of its
+                # record below), so that the next chunk is read whole, never copied
+                rest = buf[pos:]
+                buf = (rest + _read_fully(stream, rec_size - len(rest)) if rest
+                       else _read_fully(stream, CHUNK))
                 pos = 0
                 if len(buf) < rec_size:
                     if buf:
@@ -449,7 +453,7 @@ class CaptureReader:
             end = pos + rec_size + incl
             if end > len(buf):
                 offset_base += pos
-                buf = buf[pos:] + _read_fully(stream, max(CHUNK, incl + rec_size))
+                buf = buf[pos:] + _read_fully(stream, end - len(buf))  # the rest of it
                 pos = 0
                 end = rec_size + incl
                 if end > len(buf):
