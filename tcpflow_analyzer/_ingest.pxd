@@ -2,8 +2,10 @@
 # lookup's fast path reads the Segment's and the connection record's C fields (segment.pxd,
 # record.pxd) and keeps the table's fixed settings as C fields.
 
+from tcpflow_analyzer.decode cimport Decoder
 from tcpflow_analyzer.record cimport ConnRecord, Endpoint
 from tcpflow_analyzer.segment cimport Segment
+from tcpflow_analyzer.tracker cimport Connection
 
 
 cdef object _port(int port)
@@ -18,5 +20,7 @@ cdef class FlowLookup:
     cdef bint _wireshark
     cdef double _min_timeout
     cdef double _next_sweep
+    cdef bint _from_a
 
     cdef tuple _by_table(self, Segment seg)
+    cdef object _find(self, Segment seg)

@@ -33,8 +33,10 @@ else:
 from ._records import segments
 
 if not cython.compiled:  # compiled, _ingest.pxd cimports them (C-level access)
+    from .decode import Decoder
     from .record import ConnRecord, Endpoint
     from .segment import Segment
+    from .tracker import Connection
 
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (the flow table uses it only then)."""
@@ -101,21 +103,93 @@ class FlowLookup:
     def __call__(self, seg: Segment) -> tuple[Any, bool]:
         """The connection ``seg`` belongs to and whether endpoint a sent it (see
         ``FlowTable.lookup``)."""
+        conn = self._find(seg)
+        return conn, self._from_a
+
+    @cython.cfunc
+    def _find(self, seg: Segment) -> object:
+        """:meth:`__call__` without the tuple: the connection (or None), ``_from_a`` set."""
         ts: cython.double = seg.ts
+        answer: tuple
         if (seg.flags & _SYN_ACK_RST == _SYN
                 or (ts >= self._next_sweep and not self._wireshark)):
-            return self._by_table(seg)  # a plain SYN may open an incarnation; a sweep is due
+            answer = self._by_table(seg)  # a plain SYN may open an incarnation; a sweep is due
+            self._from_a = answer[1]
+            return answer[0]
         found = self._index.get(_index_key(seg, self._vlan_free))
-        if found is None:
-            return self._by_table(seg)  # new (or cut, or late)
-        conn: ConnRecord = found
-        if conn.prev is not None:
-            return self._by_table(seg)  # an earlier incarnation lives
-        if ts - conn.last_ts >= self._min_timeout:
-            return self._by_table(seg)  # idle long enough to have expired, maybe
-        a: Endpoint = conn.a
-        from_a: cython.bint = seg.sport == a.port and seg.src == a.addr
-        return conn, from_a
+        if found is not None:
+            conn: ConnRecord = found
+            # not when an earlier incarnation lives, or when idle long enough to have
+            # expired, maybe
+            if conn.prev is None and ts - conn.last_ts < self._min_timeout:
+                a: Endpoint = conn.a
+                self._from_a = seg.sport == a.port and seg.src == a.addr
+                return conn
+        answer = self._by_table(seg)  # new (or cut, or late), or one of the cases above
+        self._from_a = answer[1]
+        return answer[0]
+
+
+def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_ssize_t) -> None:
+    """``Analyzer.feed``'s loop (pipeline.py, which documents it): each segment through the
+    flow lookup, the checksum rule and the tracker.  Compiled, the lookup, the segment's
+    and the connection's fields and ``Connection.process`` are C calls and reads; the rest
+    (rare: a clock step back, a bad checksum) calls back into the analyzer.  ``max_hosts``
+    caps the hosts remembered for the checksum rule."""
+    lookup = an.table.lookup
+    fast: FlowLookup = None
+    if cython.compiled and isinstance(lookup, FlowLookup):
+        fast = lookup
+    strict: cython.bint = an.config.checksums == "strict"
+    host_good: dict = an._host_good
+    decoder: Decoder = an.decoder
+    cut: cython.longlong = decoder.payload_truncated  # payloads the snap length cut
+    n: cython.longlong = 0
+    segs: cython.longlong = 0
+    seg: Segment
+    conn: Connection
+    from_a: cython.bint
+    for item in segments(frames, decoder):  # compiled: decoded in the read buffer
+        n += 1
+        if item is None:
+            continue
+        seg = item
+        segs += 1
+        if fast is not None:
+            found = fast._find(seg)
+            from_a = fast._from_a
+        else:
+            found, from_a = lookup(seg)
+        if found is None:  # of a connection already reported, cut short by the cap
+            continue
+        conn = found
+        if seg.ts < conn.last_ts:
+            an._clock_went_back(conn, seg, from_a)
+        ok = seg.csum_ok
+        if ok is False:
+            if strict or host_good.get(seg.src, 0):
+                an.stats.bad_checksums += 1
+                conn.bad_checksum(seg, from_a)
+                if on_segment is not None:
+                    on_segment(conn, seg, from_a, False)
+                continue
+            an._note_offload(seg.src)
+        elif ok:
+            if seg.src not in host_good and len(host_good) < max_hosts:
+                host_good[seg.src] = 1  # beyond the cap a host's bad checksums read as offload
+        elif decoder.payload_truncated != cut:
+            cut = decoder.payload_truncated
+            conn.payload_uncaptured(seg, from_a)
+        elif strict:  # whole, but the checksum is only the pseudo-header sum (offload)
+            conn.zeek_checksum_drop(seg, from_a)
+            if on_segment is not None:
+                on_segment(conn, seg, from_a, True)
+            continue
+        conn.process(seg, from_a)
+        if on_segment is not None:
+            on_segment(conn, seg, from_a, True)
+    an.stats.frames += n
+    an.stats.tcp_segments += segs
 
 
 def count_frames(frames: Iterable[tuple[int, float, int, bytes]], decoder: Any) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _ingest
 from ._records import segments
 from .decode import MAX_SKIP_REASONS, SKIP_OTHER, Decoder, count_capped, linktype_name
 from .flowtable import FlowTable
@@ -88,48 +89,7 @@ class Analyzer:
         segment (``processed`` is False for one dropped for its checksum): for views that
         need every segment, such as ``show``.
         """
-        lookup = self.table.lookup
-        strict = self.config.checksums == "strict"
-        host_good = self._host_good
-        decoder = self.decoder
-        cut = decoder.payload_truncated  # the decoder counts payloads the snap length cut
-        n = 0
-        segs = 0
-        for seg in segments(frames, decoder):  # compiled: decoded in the read buffer
-            n += 1
-            if seg is None:
-                continue
-            segs += 1
-            conn, from_a = lookup(seg)
-            if conn is None:  # of a connection already reported, cut short by the cap
-                continue
-            if seg.ts < conn.last_ts:
-                self._clock_went_back(conn, seg, from_a)
-            ok = seg.csum_ok
-            if ok is False:
-                if strict or host_good.get(seg.src, 0):
-                    self.stats.bad_checksums += 1
-                    conn.bad_checksum(seg, from_a)
-                    if on_segment is not None:
-                        on_segment(conn, seg, from_a, False)
-                    continue
-                self._note_offload(seg.src)
-            elif ok:
-                if seg.src not in host_good and len(host_good) < MAX_HOSTS:
-                    host_good[seg.src] = 1  # beyond the cap a host's bad checksums read as offload
-            elif decoder.payload_truncated != cut:
-                cut = decoder.payload_truncated
-                conn.payload_uncaptured(seg, from_a)
-            elif strict:  # whole, but the checksum is only the pseudo-header sum (offload)
-                conn.zeek_checksum_drop(seg, from_a)
-                if on_segment is not None:
-                    on_segment(conn, seg, from_a, True)
-                continue
-            conn.process(seg, from_a)
-            if on_segment is not None:
-                on_segment(conn, seg, from_a, True)
-        self.stats.frames += n
-        self.stats.tcp_segments += segs
+        _ingest.feed(self, frames, on_segment, MAX_HOSTS)  # the loop, typed (_ingest.py)
 
     def _clock_went_back(self, conn: Connection, seg: Segment, from_a: bool) -> None:
         """The capture clock stepped back within a connection: each connection keeps a

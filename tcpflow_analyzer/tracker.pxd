@@ -23,6 +23,7 @@ cdef long long _rcv_window(long long win, int shift) noexcept
 
 
 cdef class Connection(ConnRecord):
+    cpdef void process(self, Segment seg, bint from_a)
     cdef void _set_state(self, Endpoint ep, object new, Segment seg)
     cdef void _retag_initial(self, Endpoint ep, object state)
     cpdef void anomaly(self, str code, object seg, Endpoint ep, str detail=*)

@@ -384,7 +384,8 @@ class Connection(ConnRecord):
         self._steady_ok = _is_steady(self.a) and _is_steady(self.b) and not self.z_swap
 
     # -- the orchestrator -------------------------------------------------------------------
-    def process(self, seg: Segment, from_a: cython.bint) -> None:
+    @cython.ccall
+    def process(self, seg: Segment, from_a: cython.bint) -> cython.void:
         """Feed one segment sent by endpoint a (``from_a``) or b.  Never raises on data."""
         global _steady_count
         s: Endpoint
