@@ -217,18 +217,20 @@ class Summary:
 
     def add(self, f: FlowReport) -> None:
         """Count one connection report."""
+        # typed dicts: compiled, each get and set is a C call on the dict
+        outcomes: dict[str, int] = self.outcomes
+        closes: dict[str, int] = self.closes
+        handshakes: dict[str, int] = self.handshakes
         self.connections += 1
-        outcomes = self.outcomes
-        outcomes[f["outcome"]] = outcomes.get(f["outcome"], 0) + 1
-        closes = self.closes
+        outcome = f["outcome"]
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
         pattern = f["close"]["pattern"]
         closes[pattern] = closes.get(pattern, 0) + 1
-        handshakes = self.handshakes
         hs = f["handshake"]["status"]
         handshakes[hs] = handshakes.get(hs, 0) + 1
         found = f["anomalies"]
         if found:
-            anomalies = self.anomalies
+            anomalies: dict[str, int] = self.anomalies
             for k, v in found.items():
                 anomalies[k] = anomalies.get(k, 0) + v
         if f["time_wait"]:

@@ -5,6 +5,7 @@
 from tcpflow_analyzer.record cimport ConnRecord, Endpoint
 from tcpflow_analyzer.rounding cimport round_ns, round_us
 
+cdef dict _options_dict(object opts)
 cdef list _frames(object packed, Py_ssize_t stride)
 cpdef dict derive_handshake(ConnRecord conn)
 cpdef dict derive_close(ConnRecord conn)

@@ -108,6 +108,26 @@ if set(_OUTCOMES) != set(Outcome):
     raise ImportError("verdict: _OUTCOMES does not list every Outcome")
 
 
+# SynOptions -> its ``to_dict()``: the decoder hands out one shared instance per distinct
+# set of values (immutable by convention), so a handful serve a whole capture, and copying
+# a dict costs a fraction of building it.  Bounded, as every table keyed by capture
+# content must be (emptied when full); a report gets a copy of its own.
+_OPTS_DICTS: dict[Any, dict[str, Any]] = {}
+_OPTS_DICTS_MAX = 256
+
+
+@cython.cfunc
+def _options_dict(opts: object) -> dict:  # type: ignore[type-arg]
+    cache: dict[Any, dict[str, Any]] = _OPTS_DICTS
+    d = cache.get(opts)
+    if d is None:
+        d = opts.to_dict()  # type: ignore[attr-defined]
+        if len(cache) >= _OPTS_DICTS_MAX:
+            cache.clear()
+        cache[opts] = d
+    return d.copy()
+
+
 @cython.cfunc
 def _frames(packed: object, stride: cython.Py_ssize_t) -> list:  # type: ignore[type-arg]
     """The frame numbers (first of each ``stride`` fields) of a packed frame list."""
@@ -215,8 +235,8 @@ def derive_handshake(conn: ConnRecord) -> dict[str, Any]:
         "synack_retransmissions": n_synacks - 1 if n_synacks > 1 else 0,
         "rtt_s": {"orig_side": orig_side, "resp_side": resp_side, "total": total},
         "options": {
-            "orig": o_opts.to_dict() if o_opts else None,
-            "resp": r_opts.to_dict() if r_opts else None,
+            "orig": _options_dict(o_opts) if o_opts is not None else None,
+            "resp": _options_dict(r_opts) if r_opts is not None else None,
             "window_scaling": window_scaling,
         },
     }
