@@ -60,7 +60,6 @@ SYN_FLOOD_PEAK = 64
 SYN_FLOOD_SOURCES = 16
 _FOLDED_KEYS_CAP = 65_536
 _BIN = math.log(1.02)
-_SYN_RECEIVED = TcpState.SYN_RECEIVED
 _COUNTED = frozenset({"complete", "refused", "no_answer", "incomplete", "syn_not_captured"})
 
 
@@ -197,7 +196,7 @@ class ListenerView:
             rec, is_a = self._pending[cid]
             if conn is not None:
                 ep = conn.a if is_a else conn.b
-                if ep.state is _SYN_RECEIVED:
+                if ep.state.value == "SYN-RECEIVED":
                     return  # the other endpoint moved
             del self._pending[cid]
             rec.half_open -= 1
