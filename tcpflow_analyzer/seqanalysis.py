@@ -1217,26 +1217,23 @@ def _rtt_add(f: _Flow, sample: cython.double) -> cython.void:
         f.rtt_skip = f.rtt_stride - 1
 
 
-def _rtt_kept(f: _Flow) -> list[float]:
-    """The RTT samples kept for one direction, in arrival order."""
-    if f.rtt is not None:
-        return list(f.rtt)
-    return [f.rtt0, f.rtt1][: f.rtt_n]
-
-
 @cython.cfunc
 def _direction_report(f: _Flow) -> dict[str, Any]:
     """The measurements of the bytes one endpoint sent (``round_us`` is ``round(x, 6)``
     exactly, without its decimal round trip)."""
     n: cython.Py_ssize_t
+    median: cython.double
     rtt: dict[str, Any] = {"count": f.rtt_n, "min_s": None, "median_s": None, "max_s": None}
     if f.rtt_n:
-        vals = sorted(_rtt_kept(f))
-        n = len(vals)
         rtt["min_s"] = round_us(f.rtt_min)
         rtt["max_s"] = round_us(f.rtt_max)
-        rtt["median_s"] = round_us(vals[n // 2] if n % 2
-                                   else (vals[n // 2 - 1] + vals[n // 2]) / 2)
+        if f.rtt is None:  # one or two samples, in rtt0/rtt1 (addition commutes: no sort)
+            median = f.rtt0 if f.rtt_n == 1 else (f.rtt0 + f.rtt1) / 2
+        else:
+            vals = sorted(f.rtt)
+            n = len(vals)
+            median = vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
+        rtt["median_s"] = round_us(median)
     return {
         "rtt": rtt,
         "data_bytes": f.data_bytes,
