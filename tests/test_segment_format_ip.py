@@ -37,3 +37,9 @@ def test_ipv6_edge_cases(text: str) -> None:
 @given(st.binary(min_size=4, max_size=4))
 def test_ipv4_text_is_ipaddress_text(addr: bytes) -> None:
     assert format_ip(addr) == str(ipaddress.ip_address(addr))
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0", "255.255.255.255", "10.0.0.9", "100.99.9.0",
+                                  "1.10.100.199", "192.168.250.1"])
+def test_ipv4_edge_cases(text: str) -> None:
+    assert format_ip(ipaddress.ip_address(text).packed) == text
