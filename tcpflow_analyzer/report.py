@@ -48,7 +48,7 @@ FlowReport = dict[str, Any]
 SCHEMA_VERSION = 1
 
 
-# display texts of the RFC states, by their 4-bit code in ``ConnRecord._tr`` (record.py)
+# display texts of the RFC states, in the order of ``record.STATES``
 _STATE_TEXTS: tuple[str, ...] = tuple(st.value for st in STATES)
 # role of endpoint a (index 1) and b (index 0), when a is / is not the originator
 _ROLES_ORIG_IS_A = ("resp", "orig")
@@ -82,9 +82,6 @@ def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, An
     # built, and a timestamp shared by consecutive records is rounded once.
     o: Endpoint
     r: Endpoint
-    i: cython.Py_ssize_t
-    n: cython.Py_ssize_t
-    code: cython.longlong
     ts: cython.double
     prev_ts: cython.double
     first_ts: cython.double
@@ -129,18 +126,14 @@ def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, An
     prev_us = start_us = round_us(first_ts)
     transitions: list[dict[str, Any]] = []
     add = transitions.append
-    # the packed transitions: (code, ts) per change, the code holding frame, endpoint and
-    # both states (record.py)
-    tr = conn._tr
-    n = len(tr)
-    for i in range(0, n, 2):
-        code = int(tr[i])
-        ts = tr[i + 1]
+    # the record's view, not its packing (which the record is free to change for memory)
+    for tr_frame, tr_ts, tr_a, tr_from, tr_to in conn.transitions:
+        ts = tr_ts
         if ts != prev_ts or ts == 0:
             prev_ts = ts
             prev_us = round_us(ts)
-        add({"frame": code >> 9, "ts": prev_us, "endpoint": roles[code >> 8 & 1],
-             "from": _STATE_TEXTS[code >> 4 & 15], "to": _STATE_TEXTS[code & 15]})
+        add({"frame": tr_frame, "ts": prev_us, "endpoint": roles[tr_a],
+             "from": _state_text(tr_from), "to": _state_text(tr_to)})
     time_wait = []
     tw = conn._time_wait
     if tw:
