@@ -44,9 +44,9 @@ from typing import Any
 
 from .events import StateChanged
 from .report import FlowReport
+from .rounding import round_us
 from .segment import format_ip
 from .states import TcpState
-from .verdict import round_us
 
 #: Listeners kept apart; later ones are folded into one remainder record.
 MAX_LISTENERS = 1024
@@ -233,42 +233,64 @@ class ListenerView:
     # -- finished connections (completion order) ----------------------------------------------
     def add_flow(self, f: FlowReport) -> None:
         """Count one finished connection for its listener."""
-        pending = self._pending.pop(f["id"], None)
-        if pending is not None:
-            pending[0].half_open -= 1
+        # once per connection: each field is read once, the usual cases need no call
+        if self._pending:
+            pending = self._pending.pop(f["id"], None)
+            if pending is not None:
+                pending[0].half_open -= 1
         hs = f["handshake"]
         status = hs["status"]
         if status not in _COUNTED or f["initiator"] == "both":
             return
         resp = f["resp"]
-        rec = self._slot(resp["ip"], resp["port"])
+        rec = self._by_key.get((resp["ip"], resp["port"]))
+        if rec is None:
+            rec = self._slot(resp["ip"], resp["port"])
         rec.attempted += 1
         ack = hs["ack_frame"]
-        established = status == "complete" or (status == "syn_not_captured" and ack is not None)
-        if established:
+        if status == "complete":
+            established = True
             rec.established += 1
-        elif status == "refused":
-            rec.refused += 1
-        elif status == "no_answer":
-            rec.unanswered += 1
-        elif status == "incomplete":
-            rec.incomplete += 1
+        elif status == "syn_not_captured":
+            established = ack is not None
+            rec.established += established
+        else:
+            established = False
+            if status == "refused":
+                rec.refused += 1
+            elif status == "no_answer":
+                rec.unanswered += 1
+            elif status == "incomplete":
+                rec.incomplete += 1
         rec.syn_retransmissions += hs["syn_retransmissions"]
         rec.synack_retransmissions += hs["synack_retransmissions"]
         rtt = hs["rtt_s"]["total"]
         if rtt is not None:
-            rec.add_rtt(float(rtt))
+            value = float(rtt)
+            if rec.hist or len(rec.rtt) >= RTT_EXACT:
+                rec.add_rtt(value)
+            else:  # add_rtt's usual case, inlined
+                rec.rtt_n += 1
+                if rec.rtt_max is None or value > rec.rtt_max:
+                    rec.rtt_max = value
+                rec.rtt.append(value)
+        if not established:
+            return
         reset = f["reset"]
-        if established and reset is not None and f["outcome"] == "reset":
+        if reset is not None and f["outcome"] == "reset":
             rec.reset_after_established += 1
             if reset["by"] in ("resp", "both"):
                 rec.reset_by_listener += 1
-        if established:
-            late = ack is not None and any(x > ack for x in hs["synack_frames"])
-            ignored = _first_data_retransmitted(f)
-            rec.synack_after_ack += late
-            rec.first_data_retransmitted += ignored
-            rec.accept_queue_full += late or ignored
+        late = False
+        if ack is not None:
+            for x in hs["synack_frames"]:
+                if x > ack:
+                    late = True
+                    break
+        ignored = bool(f["anomaly_events"]) and _first_data_retransmitted(f)
+        rec.synack_after_ack += late
+        rec.first_data_retransmitted += ignored
+        rec.accept_queue_full += late or ignored
 
     # -- output ------------------------------------------------------------------------------------
     def to_list(self) -> list[dict[str, Any]]:

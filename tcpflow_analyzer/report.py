@@ -3,62 +3,105 @@ report around them.  Renderers read only these; they never touch the tracker.
 
 The schema is documented in the README ("JSON schema") and frozen by the golden files in
 ``samples/expected/``.
+
+Typed for Cython 3 in pure Python mode (``report.pxd``): compiled, the builder reads the
+finished record's C fields (``record.pxd``), calls the verdict's derivations and the exact
+rounding as C functions and keeps its numbers in C locals; interpreted, the very same code.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from functools import lru_cache
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .history import zeek_row_start
+from .record import STATES
 from .segment import format_ip
-from .states import TcpState
-from .tracker import Connection
-from .verdict import (
-    _EXACT_LIMIT,
-    Outcome,
-    derive_close,
-    derive_handshake,
-    derive_outcome,
-    derive_zeek,
-    round_us,
-)
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+
+    from .record import ConnRecord, Endpoint
+    from .rounding import round_us
+    from .verdict import derive_close, derive_handshake, derive_zeek, outcome_text
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:  # compiled, report.pxd cimports these (C types, C calls)
+    from .record import ConnRecord, Endpoint
+    from .rounding import round_us
+    from .verdict import derive_close, derive_handshake, derive_zeek, outcome_text
+
+    def _room(nbytes: int) -> bool:
+        bytearray(nbytes)  # MemoryError when there is no room (zero-filled: slower)
+        return True
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
 
 FlowReport = dict[str, Any]
 
 SCHEMA_VERSION = 1
 
 
-# display texts, looked up once (an Enum's ``.value`` is a Python-level descriptor)
-_STATE_TEXT: dict[TcpState, str] = {st: st.value for st in TcpState}
-_OUTCOME_TEXT: dict[Outcome, str] = {x: x.value for x in Outcome}
-# role of endpoint a (index True) and b (index False), when a is / is not the originator
+# display texts of the RFC states, in the order of ``record.STATES``
+_STATE_TEXTS: tuple[str, ...] = tuple(st.value for st in STATES)
+# role of endpoint a (index 1) and b (index 0), when a is / is not the originator
 _ROLES_ORIG_IS_A = ("resp", "orig")
 _ROLES_ORIG_IS_B = ("orig", "resp")
 _BY_FRAME = itemgetter(1)
-# Address texts, remembered: a capture's connections share few addresses, and an IPv6 text
-# costs ~10 µs through ipaddress.  Bounded (least recently used out), as every table keyed
-# by capture content must be; a hit is one C-level dict look-up.
-_ip_text = lru_cache(maxsize=4096)(format_ip)
 
 
-def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
+@cython.cfunc
+def _state_text(state: object) -> str:
+    """The display text of an RFC state (an Enum is hashed, and its ``.value`` read, by
+    Python-level code: an identity scan of 13 is cheaper)."""
+    i: cython.Py_ssize_t
+    for i in range(len(STATES)):
+        if STATES[i] is state:
+            return _STATE_TEXTS[i]
+    return state.value  # type: ignore[attr-defined,no-any-return]
+
+
+def reserve(nbytes: int) -> None:
+    """Raise MemoryError unless ``nbytes`` can be allocated now, then free them: an encoder
+    that does not survive an allocation failure (orjson) then finds room to reuse.  A C
+    ``malloc``/``free`` compiled, a zero-filled ``bytearray`` interpreted."""
+    if not _room(nbytes):
+        raise MemoryError(f"cannot reserve {nbytes} bytes")
+
+
+@cython.ccall
+def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, Any]:
     """Everything a user needs to know about one connection, as JSON-ready data."""
-    # This runs once per connection: each property is read once, empty sections are not
+    # This runs once per connection: each field is read once, empty sections are not
     # built, and a timestamp shared by consecutive records is rounded once.
-    orig_is_a = conn.orig_is_a
-    o, r = (conn.a, conn.b) if orig_is_a else (conn.b, conn.a)
-    roles = _ROLES_ORIG_IS_A if orig_is_a else _ROLES_ORIG_IS_B
-    state_text = _STATE_TEXT
+    o: Endpoint
+    r: Endpoint
+    ts: cython.double
+    prev_ts: cython.double
+    first_ts: cython.double
+    last_ts: cython.double
+    duration: cython.double
+    zeek_duration: cython.double
+    if conn.orig_is_a:
+        o, r = conn.a, conn.b
+        roles = _ROLES_ORIG_IS_A
+    else:
+        o, r = conn.b, conn.a
+        roles = _ROLES_ORIG_IS_B
     # first: the detector settles late verdicts (lost segments, TFO, D-SACK) when asked
-    measurements = conn.seq.measurements(conn) if conn.seq is not None else None
+    seq = conn.seq
+    measurements = seq.measurements(conn) if seq is not None else None
     handshake = derive_handshake(conn)
     close = derive_close(conn)
-    outcome = derive_outcome(conn, handshake, close)
-    resets = conn.resets
+    outcome = outcome_text(conn, handshake, close)
+    anomalies = conn._anomalies
+    resets = conn._resets
     reset = None
     if resets:
         role = conn.role
@@ -73,7 +116,7 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
             },
             "validity": first["validity"],
             "situation": first["situation"],
-            "challenge_ack": conn.anomalies.get("challenge_ack", 0) > 0,
+            "challenge_ack": anomalies is not None and anomalies.get("challenge_ack", 0) > 0,
         }
     first_ts = conn.first_ts
     last_ts = conn.last_ts
@@ -83,37 +126,38 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
     prev_us = start_us = round_us(first_ts)
     transitions: list[dict[str, Any]] = []
     add = transitions.append
-    for f, ts, is_a, a, b in conn.transitions:
-        if ts != prev_ts or not ts:
-            prev_ts = ts
-            # round_us(ts), inlined (a call per transition is a quarter of this loop)
-            y = ts * 1e6
-            n = round(y) if -_EXACT_LIMIT < y < _EXACT_LIMIT else 0
-            prev_us = n / 1e6 if n and -0.25 < y - n < 0.25 else round(ts, 6)
-        add({"frame": f, "ts": prev_us, "endpoint": roles[is_a],
-             "from": state_text[a], "to": state_text[b]})
-    time_wait = []
-    for is_a, frame, ts in conn.time_wait:
-        if ts != prev_ts or not ts:
+    # the record's view, not its packing (which the record is free to change for memory)
+    for tr_frame, tr_ts, tr_a, tr_from, tr_to in conn.transitions:
+        ts = tr_ts
+        if ts != prev_ts or ts == 0:
             prev_ts = ts
             prev_us = round_us(ts)
-        time_wait.append({"endpoint": roles[is_a], "frame": frame, "ts": prev_us})
-    end_us = prev_us if last_ts == prev_ts and last_ts else round_us(last_ts)
+        add({"frame": tr_frame, "ts": prev_us, "endpoint": roles[tr_a],
+             "from": _state_text(tr_from), "to": _state_text(tr_to)})
+    time_wait = []
+    tw = conn._time_wait
+    if tw:
+        for tw_a, tw_frame, tw_ts in tw:
+            ts = tw_ts
+            if ts != prev_ts or ts == 0:
+                prev_ts = ts
+                prev_us = round_us(ts)
+            time_wait.append({"endpoint": roles[tw_a], "frame": tw_frame, "ts": prev_us})
+    end_us = prev_us if last_ts == prev_ts and last_ts != 0 else round_us(last_ts)
     duration = last_ts - first_ts
     duration_us = round_us(duration)
-    zeek: dict[str, Any] = derive_zeek(conn)
-    zeek_duration = conn.zeek_last_ts - zeek_row_start(conn)
+    zeek = derive_zeek(conn)
+    zeek_duration = conn.zeek_last_ts - (conn.z_row_start if conn.z_life else first_ts)
     zeek["duration_s"] = (
-        duration_us if zeek_duration == duration and duration else round_us(zeek_duration)
+        duration_us if zeek_duration == duration and duration != 0 else round_us(zeek_duration)
     )
-    anomalies = conn.anomalies
-    events = conn.anomaly_events
+    events = conn._events
     initiator = "both" if conn.sim_open else ("unknown" if conn.roles_inferred else "orig")
     vlan = conn.vlan
     report: FlowReport = {
         "id": conn.id,
-        "orig": {"ip": _ip_text(o.addr), "port": o.port},
-        "resp": {"ip": _ip_text(r.addr), "port": r.port},
+        "orig": {"ip": format_ip(o.addr), "port": o.port},
+        "resp": {"ip": format_ip(r.addr), "port": r.port},
         "vlan": list(vlan) if vlan else [],
         "initiator": initiator,
         "roles_inferred": conn.roles_inferred,
@@ -122,19 +166,20 @@ def build_flow_report(conn: Connection, file: str | None = None) -> FlowReport:
         "duration_s": duration_us,
         "first_frame": conn.first_frame,
         "last_frame": conn.last_frame,
-        "outcome": _OUTCOME_TEXT[outcome],
+        "outcome": outcome,
         "handshake": handshake,
         "close": close,
         "reset": reset,
         "time_wait": time_wait,
-        "initial_state": {"orig": state_text[o.initial], "resp": state_text[r.initial]},
-        "final_state": {"orig": state_text[o.state], "resp": state_text[r.state]},
+        "initial_state": {"orig": _state_text(o.initial), "resp": _state_text(r.initial)},
+        "final_state": {"orig": _state_text(o.state), "resp": _state_text(r.state)},
         "transitions": transitions,
         "port_reuse": conn.port_reuse,
         "anomalies": dict(sorted(anomalies.items())) if anomalies else {},
         "anomaly_events": [
-            {"name": name, "frame": f, "ts": round_us(ts), "endpoint": roles[is_a], "detail": d}
-            for name, f, ts, is_a, d in sorted(events, key=_BY_FRAME)
+            {"name": ev[0], "frame": ev[1], "ts": round_us(ev[2]), "endpoint": roles[ev[3]],
+             "detail": ev[4]}
+            for ev in sorted(events, key=_BY_FRAME)
         ] if events else [],
         "measurements": measurements,
         "packets": {"orig": o.pkts, "resp": r.pkts},
@@ -165,18 +210,20 @@ class Summary:
 
     def add(self, f: FlowReport) -> None:
         """Count one connection report."""
+        # typed dicts: compiled, each get and set is a C call on the dict
+        outcomes: dict[str, int] = self.outcomes
+        closes: dict[str, int] = self.closes
+        handshakes: dict[str, int] = self.handshakes
         self.connections += 1
-        outcomes = self.outcomes
-        outcomes[f["outcome"]] = outcomes.get(f["outcome"], 0) + 1
-        closes = self.closes
+        outcome = f["outcome"]
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
         pattern = f["close"]["pattern"]
         closes[pattern] = closes.get(pattern, 0) + 1
-        handshakes = self.handshakes
         hs = f["handshake"]["status"]
         handshakes[hs] = handshakes.get(hs, 0) + 1
         found = f["anomalies"]
         if found:
-            anomalies = self.anomalies
+            anomalies: dict[str, int] = self.anomalies
             for k, v in found.items():
                 anomalies[k] = anomalies.get(k, 0) + v
         if f["time_wait"]:

@@ -175,10 +175,107 @@ class Segment:
 
 
 def format_ip(addr: bytes) -> str:
-    """Render address bytes as text (IPv4 dotted quad, IPv6 compressed)."""
-    if len(addr) == 4:  # the common case, without the round trip through ipaddress
-        return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
+    """Render address bytes as text (IPv4 dotted quad, IPv6 compressed as ``ipaddress``
+    does, RFC 5952)."""
+    n = len(addr)
+    if n == 4:  # the common case, without the round trip through ipaddress
+        if cython.compiled:
+            return _ip4_text(addr)  # C digits: no int objects, no join
+        else:  # interpreted (compiled, Cython drops this branch)
+            return f"{addr[0]}.{addr[1]}.{addr[2]}.{addr[3]}"
+    if cython.compiled and n == 16 and not _is_v4_mapped(addr):
+        return _ip6_text(addr)  # ~1/20 of ipaddress's cost; the same text
     return str(ipaddress.ip_address(addr))
+
+
+@cython.cfunc
+def _ip4_text(addr: bytes) -> str:
+    """The dotted quad of four address bytes, written in C (compiled only)."""
+    p: cython.p_const_uchar = addr
+    buf = cython.declare(cython.char[16])  # type: ignore[misc,valid-type]
+    i: cython.int
+    b: cython.int
+    pos: cython.int = 0
+    for i in range(4):
+        if i:
+            buf[pos] = 46  # "."
+            pos += 1
+        b = p[i]
+        if b >= 100:
+            buf[pos] = 48 + b // 100
+            pos += 1
+        if b >= 10:
+            buf[pos] = 48 + b // 10 % 10
+            pos += 1
+        buf[pos] = 48 + b % 10
+        pos += 1
+    return buf[:pos].decode("ascii")  # type: ignore[no-any-return]
+
+
+@cython.cfunc
+def _is_v4_mapped(addr: bytes) -> cython.bint:
+    """``::ffff:a.b.c.d``: Python 3.13 writes its last 32 bits as a dotted quad, 3.11 in
+    hex, so that form is left to ``ipaddress``."""
+    p: cython.p_const_uchar = addr
+    i: cython.int
+    for i in range(10):
+        if p[i]:
+            return False
+    return p[10] == 0xFF and p[11] == 0xFF  # type: ignore[no-any-return]
+
+
+@cython.cfunc
+def _ip6_text(addr: bytes) -> str:
+    """``str(ipaddress.IPv6Address(addr))`` in C: lowercase hextets without leading zeros,
+    the first longest run of two or more zero hextets written ``::`` (compiled only)."""
+    p: cython.p_const_uchar = addr
+    h = cython.declare(cython.uint[8])  # type: ignore[misc,valid-type]
+    buf = cython.declare(cython.char[48])  # type: ignore[misc,valid-type]
+    i: cython.int
+    d: cython.int
+    shift: cython.int
+    pos: cython.int = 0
+    run: cython.int = 0
+    run_start: cython.int = -1
+    best: cython.int = 0
+    best_start: cython.int = -1
+    after_run: cython.bint = False
+    for i in range(8):
+        h[i] = cython.cast(cython.uint, p[2 * i]) << 8 | p[2 * i + 1]
+        if h[i] == 0:
+            if run == 0:
+                run_start = i
+            run += 1
+            if run > best:  # strictly longer: the first of equal runs wins
+                best = run
+                best_start = run_start
+        else:
+            run = 0
+    if best < 2:
+        best_start = -1
+    i = 0
+    while i < 8:
+        if i == best_start:
+            buf[pos] = 58  # "::" stands for the run and the separators around it
+            buf[pos + 1] = 58
+            pos += 2
+            i += best
+            after_run = True
+            continue
+        if i > 0 and not after_run:
+            buf[pos] = 58  # ":"
+            pos += 1
+        after_run = False
+        shift = 12
+        while shift > 0 and not (h[i] >> shift):
+            shift -= 4
+        while shift >= 0:
+            d = h[i] >> shift & 15
+            buf[pos] = d + 48 if d < 10 else d + 87  # 0-9, a-f
+            pos += 1
+            shift -= 4
+        i += 1
+    return buf[:pos].decode("ascii")  # type: ignore[no-any-return]
 
 
 def format_endpoint(addr: bytes, port: int) -> str:

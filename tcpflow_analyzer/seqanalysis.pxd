@@ -69,3 +69,9 @@ cdef class SeqAnalysis:
 
 
 cdef void _rtt_add(_Flow f, double sample)
+
+
+# the end of a connection: its measurements, rounded as round(x, 6) exactly (rounding.pxd)
+from tcpflow_analyzer.rounding cimport round_us
+
+cdef dict _direction_report(_Flow f)

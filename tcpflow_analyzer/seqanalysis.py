@@ -103,6 +103,7 @@ else:
         from tcpflow_analyzer import _cython as cython
 
 if not cython.compiled:  # compiled, seqanalysis.pxd cimports these (C calls)
+    from .rounding import round_us
     from .seqnum import seq_add, seq_diff
 
     rint = round  # libc's rint rounds half to even, as round() does
@@ -365,7 +366,10 @@ class SeqAnalysis:
         o: _Flow
         r: _Flow
         self.finish(conn)
-        o, r = (self._a, self._b) if conn.orig_is_a else (self._b, self._a)
+        if conn.orig_is_a:
+            o, r = self._a, self._b
+        else:
+            o, r = self._b, self._a
         return {
             "window_scale": {"status": self._ws_state,
                              "orig": o.shift if o.shift >= 0 else None,
@@ -1219,29 +1223,30 @@ def _rtt_add(f: _Flow, sample: cython.double) -> cython.void:
         f.rtt_skip = f.rtt_stride - 1
 
 
-def _rtt_kept(f: _Flow) -> list[float]:
-    """The RTT samples kept for one direction, in arrival order."""
-    if f.rtt is not None:
-        return list(f.rtt)
-    return [f.rtt0, f.rtt1][: f.rtt_n]
-
-
+@cython.cfunc
 def _direction_report(f: _Flow) -> dict[str, Any]:
-    """The measurements of the bytes one endpoint sent."""
+    """The measurements of the bytes one endpoint sent (``round_us`` is ``round(x, 6)``
+    exactly, without its decimal round trip)."""
+    n: cython.Py_ssize_t
+    median: cython.double
     rtt: dict[str, Any] = {"count": f.rtt_n, "min_s": None, "median_s": None, "max_s": None}
     if f.rtt_n:
-        vals = sorted(_rtt_kept(f))
-        rtt["min_s"] = round(f.rtt_min, 6)
-        rtt["max_s"] = round(f.rtt_max, 6)
-        rtt["median_s"] = round(vals[len(vals) // 2] if len(vals) % 2
-                                else (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2, 6)
+        rtt["min_s"] = round_us(f.rtt_min)
+        rtt["max_s"] = round_us(f.rtt_max)
+        if f.rtt is None:  # one or two samples, in rtt0/rtt1 (addition commutes: no sort)
+            median = f.rtt0 if f.rtt_n == 1 else (f.rtt0 + f.rtt1) / 2
+        else:
+            vals = sorted(f.rtt)
+            n = len(vals)
+            median = vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
+        rtt["median_s"] = round_us(median)
     return {
         "rtt": rtt,
         "data_bytes": f.data_bytes,
         "retransmitted_segments": f.retx_segs,
         "retransmitted_bytes": f.retx_bytes,
-        "retransmission_rate": round(f.retx_bytes / f.data_bytes, 6) if f.data_bytes else 0.0,
+        "retransmission_rate": round_us(f.retx_bytes / f.data_bytes) if f.data_bytes else 0.0,
         "max_bytes_in_flight": f.flight_max if f.flight_max >= 0 else None,
-        "zero_window_stall_s": round(f.stall_s, 6),
+        "zero_window_stall_s": round_us(f.stall_s),
         "missed_bytes": f.missed,
     }

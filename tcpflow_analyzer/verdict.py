@@ -2,16 +2,43 @@
 
 Nothing here is stored on the connection; every answer is recomputed from the two
 endpoints and what the tracker recorded, so it can never disagree with them.
+
+Typed for Cython 3 in pure Python mode (``verdict.pxd``): compiled, each derivation reads
+the record's C fields (``record.pxd``) and its packed frame lists directly, and the report
+builder calls them as C functions; interpreted, the very same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .history import zeek_conn_state, zeek_orig_resp, zeek_rows
-from .tracker import Connection
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+
+    from .record import ConnRecord, Endpoint
+    from .rounding import round_ns, round_us
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:  # compiled, verdict.pxd cimports these (C types, C calls)
+    from .record import ConnRecord, Endpoint
+    from .rounding import round_ns, round_us
+
+    _round_ns = round_ns  # the name the tests and older callers use
+else:  # a cimported function is no module attribute: importers find them here as before
+    from . import rounding as _rounding
+
+    globals().update(round_us=_rounding.round_us, round_ns=_rounding.round_ns,
+                     _round_ns=_rounding.round_ns)
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
 
 
 class Outcome(Enum):
@@ -66,130 +93,177 @@ _CLOSE_HALF_CLOSE = ClosePattern.HALF_CLOSE.value
 _CLOSE_ONE_FIN_ONLY = ClosePattern.ONE_FIN_ONLY.value
 _CLOSE_NONE = ClosePattern.NONE.value
 
-# Below 2**52 a double's unit in the last place is at most 1/2, so ``x * 10**k`` is off
-# the exact product by at most 1/4 (see :func:`_exact_round`).
-_EXACT_LIMIT = 2.0**52
+# The outcomes as C constants, indices into _OUTCOMES and _OUTCOME_TEXTS (an Enum is
+# hashed, and its ``.value`` read, by Python-level code)
+_CLOSED = cython.declare(cython.int, 0)
+_RESET = cython.declare(cython.int, 1)
+_REFUSED = cython.declare(cython.int, 2)
+_NO_SYNACK = cython.declare(cython.int, 3)
+_HANDSHAKE_INCOMPLETE = cython.declare(cython.int, 4)
+_OPEN = cython.declare(cython.int, 5)
+_OUTCOMES = (Outcome.CLOSED, Outcome.RESET, Outcome.REFUSED, Outcome.NO_SYNACK,
+             Outcome.HANDSHAKE_INCOMPLETE, Outcome.OPEN)
+_OUTCOME_TEXTS = tuple(x.value for x in _OUTCOMES)
+if set(_OUTCOMES) != set(Outcome):
+    raise ImportError("verdict: _OUTCOMES does not list every Outcome")
 
 
-def _exact_round(digits: int) -> Callable[[float], float]:
-    """Exactly ``round(x, digits)`` (bit for bit), at about a third of its cost.
-
-    ``round(x, k)`` writes ``x`` as a correctly rounded decimal and parses that back.  Here
-    ``y = x * 10**k`` is rounded to an integer ``n`` instead: ``n / 10**k`` is the double
-    nearest to the exact quotient, which is what ``round`` parses back too.  The two agree
-    when ``n`` is also the nearest integer to the *exact* product: below 2**52, ``y`` is off
-    that product by at most 1/4, so ``|y - n| < 1/4`` proves it (the product is then within
-    1/2 of ``n``).  The rest (near a half, huge, inf, nan, or a zero, whose sign only
-    ``round`` gets right) goes to ``round`` itself.
-    """
-    scale = float(10**digits)
-
-    def exact_round(x: float) -> float:
-        y = x * scale
-        if -_EXACT_LIMIT < y < _EXACT_LIMIT:
-            n = round(y)
-            if n and -0.25 < y - n < 0.25:
-                return n / scale
-        return round(x, digits)
-
-    return exact_round
+# SynOptions -> its ``to_dict()``: the decoder hands out one shared instance per distinct
+# set of values (immutable by convention), so a handful serve a whole capture, and copying
+# a dict costs a fraction of building it.  Bounded, as every table keyed by capture
+# content must be (emptied when full); a report gets a copy of its own.
+_OPTS_DICTS: dict[Any, dict[str, Any]] = {}
+_OPTS_DICTS_MAX = 256
 
 
-#: ``round(x, 6)``: to the microsecond
-round_us = _exact_round(6)
-#: ``round(x, 9)``: to the nanosecond
-_round_ns = _exact_round(9)
+@cython.cfunc
+def _options_dict(opts: object) -> dict:  # type: ignore[type-arg]
+    cache: dict[Any, dict[str, Any]] = _OPTS_DICTS
+    d = cache.get(opts)
+    if d is None:
+        d = opts.to_dict()  # type: ignore[attr-defined]
+        if len(cache) >= _OPTS_DICTS_MAX:
+            cache.clear()
+        cache[opts] = d
+    return d.copy()
 
 
-def _frames(records: Sequence[tuple[Any, ...]]) -> list[int]:
-    """The frame numbers (first fields) of ``records``; the usual one record needs no loop."""
-    if len(records) == 1:
-        return [records[0][0]]
-    return [x[0] for x in records]
+@cython.cfunc
+def _frames(packed: object, stride: cython.Py_ssize_t) -> list:  # type: ignore[type-arg]
+    """The frame numbers (first of each ``stride`` fields) of a packed frame list."""
+    if packed is None:
+        return []
+    rec: Any = packed
+    n: cython.Py_ssize_t = len(rec)
+    if n == stride:  # the usual one record needs no loop
+        return [int(rec[0])]
+    return [int(rec[i]) for i in range(0, n, stride)]
 
 
-def derive_handshake(conn: Connection) -> dict[str, Any]:
+@cython.ccall
+def derive_handshake(conn: ConnRecord) -> dict[str, Any]:
     """Handshake facts: status, frames, retransmissions, RTT halves and SYN options."""
-    o, r = (conn.a, conn.b) if conn.orig_is_a else (conn.b, conn.a)
-    syns = o.syn_frames
-    synacks = r.synack_frames
+    o: Endpoint
+    r: Endpoint
+    i: cython.Py_ssize_t
+    n_syns: cython.Py_ssize_t
+    n_synacks: cython.Py_ssize_t
+    ts: cython.double
+    first_synack_ts: cython.double
+    before: cython.double
+    last_synack: cython.double
+    ack_frame: cython.double
+    ack_ts: cython.double
+    if conn.orig_is_a:
+        o, r = conn.a, conn.b
+    else:
+        o, r = conn.b, conn.a
+    # the packed lists: (frame, ts) per SYN, (frame, ts, ack) per SYN-ACK (record.py)
+    syns: Any = o.syn_rec
+    synacks: Any = r.synack_rec
+    n_syns = len(syns) // 2 if syns is not None else 0
+    n_synacks = len(synacks) // 3 if synacks is not None else 0
     hs_ack = conn.handshake_ack
     if conn.sim_open:
         status = _HS_SIMULTANEOUS_OPEN
-        synacks = synacks or o.synack_frames
-    elif syns and not synacks and hs_ack:
+        if not n_synacks:
+            synacks = o.synack_rec
+            n_synacks = len(synacks) // 3 if synacks is not None else 0
+    elif n_syns and not n_synacks and hs_ack:
         status = _HS_SYNACK_NOT_CAPTURED  # completed on the evidence of the orig's ACKs
-    elif syns and not synacks:
-        refused = any(x["situation"] == "refused" for x in conn.resets)
+    elif n_syns and not n_synacks:
+        refused = False
+        resets = conn._resets
+        if resets is not None:
+            for x in resets:
+                if x["situation"] == "refused":
+                    refused = True
+                    break
         status = _HS_REFUSED if refused else _HS_NO_ANSWER
-    elif syns:
+    elif n_syns:
         status = _HS_COMPLETE if hs_ack else _HS_INCOMPLETE
-    elif synacks or o.synack_frames:
+    elif n_synacks or o.synack_rec is not None:
         status = _HS_SYN_NOT_CAPTURED
     else:
         status = _HS_NOT_CAPTURED
-    orig_side: float | None = None
-    resp_side: float | None = None
-    total: float | None = None
-    if syns and synacks:
-        first_synack_ts = synacks[0][1]
+    orig_side: Any = None
+    resp_side: Any = None
+    total: Any = None
+    if n_syns and n_synacks:
+        first_synack_ts = synacks[1]
         # RTT from the *last* SYN sent before the first SYN-ACK (Karn: the SYN-ACK answers it)
-        before: float | None = None
-        for _f, ts in syns:
+        found = False
+        before = 0.0
+        for i in range(n_syns):
+            ts = syns[2 * i + 1]
             if ts <= first_synack_ts:
                 before = ts
-        if before is not None:
-            resp_side = _round_ns(first_synack_ts - before)
+                found = True
+        if found:
+            resp_side = round_ns(first_synack_ts - before)
         if hs_ack:
             ack_frame, ack_ts = hs_ack
-            last_synack: float | None = None
-            for f, ts, _a in synacks:
-                if f < ack_frame:
-                    last_synack = ts
-            if last_synack is not None:
-                orig_side = _round_ns(ack_ts - last_synack)
+            found = False
+            last_synack = 0.0
+            for i in range(n_synacks):
+                ts = synacks[3 * i]  # its frame number
+                if ts < ack_frame:
+                    last_synack = synacks[3 * i + 1]
+                    found = True
+            if found:
+                orig_side = round_ns(ack_ts - last_synack)
         if orig_side is not None and resp_side is not None:
-            total = _round_ns(orig_side + resp_side)
+            total = round_ns(orig_side + resp_side)
     o_opts, r_opts = o.opts, r.opts
     if (o_opts is not None and o_opts.wscale is not None
             and r_opts is not None and r_opts.wscale is not None):
         window_scaling = "negotiated"
-    elif (syns or synacks) and (o_opts or r_opts):
+    elif (n_syns or n_synacks) and (o_opts or r_opts):
         window_scaling = "not_negotiated"
     else:
         window_scaling = "unknown"
-    n_syns = len(syns)
-    n_synacks = len(synacks)
+    gaps: list[float] = [
+        round_us(syns[2 * i + 3] - syns[2 * i + 1]) for i in range(n_syns - 1)
+    ] if n_syns > 1 else []
     return {
         "status": status,
-        "syn_frames": _frames(syns),
-        "synack_frames": _frames(synacks),
+        "syn_frames": _frames(syns, 2),
+        "synack_frames": _frames(synacks, 3),
         "ack_frame": hs_ack[0] if hs_ack else None,
         "syn_retransmissions": n_syns - 1 if n_syns > 1 else 0,
-        "syn_retransmission_gaps_s": [
-            round_us(b[1] - a[1]) for a, b in zip(syns, syns[1:], strict=False)
-        ] if n_syns > 1 else [],
+        "syn_retransmission_gaps_s": gaps,
         "synack_retransmissions": n_synacks - 1 if n_synacks > 1 else 0,
         "rtt_s": {"orig_side": orig_side, "resp_side": resp_side, "total": total},
         "options": {
-            "orig": o_opts.to_dict() if o_opts else None,
-            "resp": r_opts.to_dict() if r_opts else None,
+            "orig": _options_dict(o_opts) if o_opts is not None else None,
+            "resp": _options_dict(r_opts) if r_opts is not None else None,
             "window_scaling": window_scaling,
         },
     }
 
 
-def derive_close(conn: Connection) -> dict[str, Any]:
+@cython.ccall
+def derive_close(conn: ConnRecord) -> dict[str, Any]:
     """Close facts: pattern, who sent the first FIN, FIN frames and the final ACK."""
-    o, r = (conn.a, conn.b) if conn.orig_is_a else (conn.b, conn.a)
-    o_fins, r_fins = o.fin_frames, r.fin_frames
-    fo = o_fins[0][0] if o_fins else 0
-    fr = r_fins[0][0] if r_fins else 0
-    fin_frames = {"orig": _frames(o_fins), "resp": _frames(r_fins)}
+    o: Endpoint
+    r: Endpoint
+    first: Endpoint
+    second: Endpoint
+    fo: cython.longlong
+    fr: cython.longlong
+    second_fin: cython.longlong
+    if conn.orig_is_a:
+        o, r = conn.a, conn.b
+    else:
+        o, r = conn.b, conn.a
+    o_fins, r_fins = o.fin_rec, r.fin_rec
+    fo = int(o_fins[0]) if o_fins else 0
+    fr = int(r_fins[0]) if r_fins else 0
+    fin_frames = {"orig": _frames(o_fins, 2), "resp": _frames(r_fins, 2)}
     if not fo and not fr:
         return {"pattern": _CLOSE_NONE, "first_fin_by": None, "fin_frames": fin_frames,
                 "final_ack_frame": None}
-    final_ack: int | None = None
+    final_ack: Any = None
     if fo and fr:
         if fo < fr:
             first, second, second_fin, first_by = o, r, fr, "orig"
@@ -204,9 +278,8 @@ def derive_close(conn: Connection) -> dict[str, Any]:
             pattern = _CLOSE_THREE_WAY
         else:
             pattern = _CLOSE_FOUR_WAY
-        o_ack, r_ack = o.fin_ack_frame, r.fin_ack_frame
-        if o_ack and r_ack:
-            final_ack = max(o_ack, r_ack)
+        if o.fin_ack_frame and r.fin_ack_frame:
+            final_ack = max(o.fin_ack_frame, r.fin_ack_frame)
     else:
         pattern = _CLOSE_ONE_FIN_ONLY
         first_by = "orig" if fo else "resp"
@@ -214,29 +287,45 @@ def derive_close(conn: Connection) -> dict[str, Any]:
             "final_ack_frame": final_ack}
 
 
-def derive_outcome(conn: Connection, handshake: dict[str, Any], close: dict[str, Any]) -> Outcome:
-    """The connection's outcome; see :class:`Outcome` and the README's schema."""
-    status = handshake["status"]
+@cython.cfunc
+def _outcome(conn: ConnRecord, status: str, pattern: str, final_ack: object) -> cython.int:
+    """The outcome's index in ``_OUTCOMES``."""
+    both_fins: cython.bint = pattern != _CLOSE_NONE and pattern != _CLOSE_ONE_FIN_ONLY
     if status == _HS_REFUSED:
-        return Outcome.REFUSED
-    pattern = close["pattern"]
-    both_fins = pattern != _CLOSE_NONE and pattern != _CLOSE_ONE_FIN_ONLY
-    for x in conn.resets:
-        # the first RST that took effect (not one answering a stray ACK in SYN-SENT)
-        if x["validity"] != "out_of_window" and x["situation"] != "stray_ack":
-            final_ack = close["final_ack_frame"]
-            closed_before = both_fins and final_ack is not None and final_ack < x["frame"]
-            return Outcome.CLOSED if closed_before else Outcome.RESET
+        return _REFUSED
+    resets = conn._resets
+    if resets is not None:
+        for x in resets:
+            # the first RST that took effect (not one answering a stray ACK in SYN-SENT)
+            if x["validity"] != "out_of_window" and x["situation"] != "stray_ack":
+                closed_before = both_fins and final_ack is not None and final_ack < x["frame"]
+                return _CLOSED if closed_before else _RESET
     if both_fins:
-        return Outcome.CLOSED
+        return _CLOSED
     if status == _HS_NO_ANSWER:
-        return Outcome.NO_SYNACK
-    if status == _HS_INCOMPLETE and not (conn.orig.bytes or conn.resp.bytes):
-        return Outcome.HANDSHAKE_INCOMPLETE
-    return Outcome.OPEN
+        return _NO_SYNACK
+    if status == _HS_INCOMPLETE and not (conn.a.bytes or conn.b.bytes):
+        return _HANDSHAKE_INCOMPLETE
+    return _OPEN
 
 
-def derive_zeek(conn: Connection) -> dict[str, str]:
+@cython.ccall
+def derive_outcome(conn: ConnRecord, handshake: dict[str, Any],
+                   close: dict[str, Any]) -> Outcome:
+    """The connection's outcome; see :class:`Outcome` and the README's schema."""
+    return _OUTCOMES[
+        _outcome(conn, handshake["status"], close["pattern"], close["final_ack_frame"])]
+
+
+@cython.ccall
+def outcome_text(conn: ConnRecord, handshake: dict[str, Any], close: dict[str, Any]) -> str:
+    """:func:`derive_outcome`'s display text (``closed``, ``reset`` ...)."""
+    return _OUTCOME_TEXTS[
+        _outcome(conn, handshake["status"], close["pattern"], close["final_ack_frame"])]
+
+
+@cython.ccall
+def derive_zeek(conn: ConnRecord) -> dict[str, Any]:
     """Zeek's ``conn_state`` and ``history`` for this connection (its current row).
 
     When Zeek's own mechanics (its SYN-attempt and close timers, its reuse rule) would log

@@ -42,3 +42,27 @@ def test_capture_timestamps_round_like_round(sec: int, nsec: int) -> None:
 ])
 def test_round_us_edge_cases(x: float) -> None:
     assert _same(round_us(x), round(x, 6))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.integers(1_000_000_000, 4_000_000_000), st.integers(0, 999_999_999),
+       st.integers(0, 2_000_000_000))
+def test_differences_of_capture_timestamps_round_like_round(sec: int, nsec: int,
+                                                           gap_ns: int) -> None:
+    """An RTT is the difference of two epoch timestamps: its float noise sits anywhere
+    between two nanoseconds, so it is rounded near a half far more often than a
+    timestamp is."""
+    t0 = sec + nsec * 1e-9
+    t1 = t0 + gap_ns * 1e-9
+    assert _same(_round_ns(t1 - t0), round(t1 - t0, 9))
+    assert _same(round_us(t1 - t0), round(t1 - t0, 6))
+
+
+@pytest.mark.parametrize("x", [
+    # products within a hair of a half: the exact decimal decides, not the product
+    0.0000015, 0.0000025, 1.0000005, 2.5e-9, 0.1234565, 1e-7 + 5e-13, 0.5e-9,
+    1234.5678905, 4503599627.3704995,
+])
+def test_near_half_edge_cases(x: float) -> None:
+    assert _same(round_us(x), round(x, 6))
+    assert _same(_round_ns(x), round(x, 9))
