@@ -82,6 +82,11 @@ def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, An
     # built, and a timestamp shared by consecutive records is rounded once.
     o: Endpoint
     r: Endpoint
+    i: cython.Py_ssize_t
+    n: cython.Py_ssize_t
+    n_c: cython.Py_ssize_t
+    code: cython.longlong
+    code_d: cython.double
     ts: cython.double
     prev_ts: cython.double
     first_ts: cython.double
@@ -126,14 +131,32 @@ def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, An
     prev_us = start_us = round_us(first_ts)
     transitions: list[dict[str, Any]] = []
     add = transitions.append
-    # the record's view, not its packing (which the record is free to change for memory)
-    for tr_frame, tr_ts, tr_a, tr_from, tr_to in conn.transitions:
-        ts = tr_ts
+    # the packed transitions (record._tr_add): (code, ts) per change, the code holding
+    # frame, endpoint and both states; compiled, the first four sit in C fields
+    # (_tr0 ... _tr7) and the rest in _tr; interpreted, all of them in _tr
+    tr = conn._tr
+    n_c = 0
+    if cython.compiled:
+        n_c = conn._tr_n if conn._tr_n < 4 else 4
+    n = n_c + (len(tr) // 2 if tr is not None else 0)
+    for i in range(n):
+        if i >= n_c:
+            code_d = tr[2 * (i - n_c)]
+            ts = tr[2 * (i - n_c) + 1]
+        elif i == 0:
+            code_d, ts = conn._tr0, conn._tr1
+        elif i == 1:
+            code_d, ts = conn._tr2, conn._tr3
+        elif i == 2:
+            code_d, ts = conn._tr4, conn._tr5
+        else:
+            code_d, ts = conn._tr6, conn._tr7
+        code = int(code_d)
         if ts != prev_ts or ts == 0:
             prev_ts = ts
             prev_us = round_us(ts)
-        add({"frame": tr_frame, "ts": prev_us, "endpoint": roles[tr_a],
-             "from": _state_text(tr_from), "to": _state_text(tr_to)})
+        add({"frame": code >> 9, "ts": prev_us, "endpoint": roles[code >> 8 & 1],
+             "from": _STATE_TEXTS[code >> 4 & 15], "to": _STATE_TEXTS[code & 15]})
     time_wait = []
     tw = conn._time_wait
     if tw:
