@@ -7,6 +7,7 @@ exit code 2; the traceback only with ``--debug``.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from typing import Annotated, Any
@@ -156,6 +157,9 @@ def analyze(
                     summary.add(f)
                     writer.flow(f)
 
+            # what start-up made lives to the end: out of the collector's way, so that its
+            # collections (and the one at exit) traverse only the analysis's own objects
+            gc.freeze()
             try:
                 stats = analyze_captures(captures, config, on_flow, on_progress,
                                          sink=listeners)
