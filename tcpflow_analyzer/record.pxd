@@ -30,6 +30,13 @@ cdef class Endpoint:
     cdef public double _hs_0, _hs_1, _hs_2, _fin_0, _fin_1
     cdef public object _syn_more, _synack_more, _fin_more
 
+    cdef bint sent_syn(self)
+    cdef bint sent_synack(self)
+    cdef bint sent_fin(self)
+    cdef double last_syn_ts(self)
+    cdef double last_synack_ack(self)
+    cdef double first_fin_frame(self)
+
 
 cdef class ConnRecord:
     cdef public long long id, first_frame, last_frame, hist_seen

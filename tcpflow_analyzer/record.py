@@ -328,6 +328,49 @@ class Endpoint:
             self._fin_more = v
             self._rec_in = self._rec_in & 3
 
+    # -- what was sent, without building a view (the tracker's per-segment questions) -------
+    @cython.cfunc
+    def sent_syn(self) -> cython.bint:
+        """Whether this endpoint sent a SYN (``syn_rec is not None``)."""
+        if cython.compiled and self._rec_in & 1:
+            return True
+        return self._syn_more is not None
+
+    @cython.cfunc
+    def sent_synack(self) -> cython.bint:
+        """Whether this endpoint sent a SYN-ACK (``synack_rec is not None``)."""
+        if cython.compiled and self._rec_in & 2:
+            return True
+        return self._synack_more is not None
+
+    @cython.cfunc
+    def sent_fin(self) -> cython.bint:
+        """Whether this endpoint sent a FIN (``fin_rec is not None``)."""
+        if cython.compiled and self._rec_in & 4:
+            return True
+        return self._fin_more is not None
+
+    @cython.cfunc
+    def last_syn_ts(self) -> cython.double:
+        """``syn_rec[-1]``: the time of its latest SYN (it sent one)."""
+        if cython.compiled and self._rec_in & 1:
+            return self._hs_1
+        return self._syn_more[-1]
+
+    @cython.cfunc
+    def last_synack_ack(self) -> cython.double:
+        """``synack_rec[-1]``: what its latest SYN-ACK acknowledged (it sent one)."""
+        if cython.compiled and self._rec_in & 2:
+            return self._hs_2
+        return self._synack_more[-1]
+
+    @cython.cfunc
+    def first_fin_frame(self) -> cython.double:
+        """``fin_rec[0]``: the frame of its first FIN (it sent one)."""
+        if cython.compiled and self._rec_in & 4:
+            return self._fin_0
+        return self._fin_more[0]
+
     # -- the frame lists ------------------------------------------------------------------
     @property
     def syn_frames(self) -> list[tuple[int, float]]:

@@ -293,7 +293,7 @@ class Connection(ConnRecord):
         ep.state = new
         self._tr_add(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
                      | _STATE_INDEX[new], seg.ts)
-        if new is S.ESTABLISHED and self.handshake_ack is None:
+        if new is S.ESTABLISHED and self._hsa_frame < 0:
             peer: Endpoint = self.b if ep.is_a else self.a
             if peer.state is S.ESTABLISHED or peer.state in _AFTER_ESTABLISHED:
                 self._handshake_done(seg)
@@ -424,8 +424,8 @@ class Connection(ConnRecord):
         # 1. in-order delivery of S's earlier SYN / FIN (a retransmission of that same SYN
         #    or FIN proves nothing: the sender is still waiting for it to arrive, nor does
         #    a RST from SYN-SENT, which answers a stray ACK and keeps waiting)
-        if (s._fin_seq >= 0 and not s.fin_delivered and s.fin_rec is not None
-                and s.fin_rec[0] < seg.frame
+        if (s._fin_seq >= 0 and not s.fin_delivered and s.sent_fin()
+                and s.first_fin_frame() < seg.frame
                 and not flags & _FIN):
             self._recv_fin(r, s, seg)
         if (s._isn >= 0 and not s.syn_delivered and s.first_syn_frame() < seg.frame
@@ -592,7 +592,7 @@ class Connection(ConnRecord):
     def _send_syn(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         # RFC 9293 §3.5: an active OPEN sends SYN and enters SYN-SENT.
         seq: cython.longlong = seg.seq
-        retry: cython.bint = s.syn_rec is not None and seq == s._isn
+        retry: cython.bint = s.sent_syn() and seq == s._isn
         if s._isn < 0:
             s._isn = seq
             s._contig = (seq + 1) & _MASK
@@ -622,7 +622,7 @@ class Connection(ConnRecord):
         if s._isn < 0:
             s._isn = seq
             s._contig = (seq + 1) & _MASK
-        first: cython.bint = s.synack_rec is None
+        first: cython.bint = not s.sent_synack()
         s.synack_rec = synack = _record(s.synack_rec, seg.frame, seg.ts, seg.ack)
         if seg.syn_opts is not None and (s.opts is None or first):
             s.opts = seg.syn_opts
@@ -651,7 +651,7 @@ class Connection(ConnRecord):
             # LISTEN + SYN -> SYN-RECEIVED (RFC 9293 §3.10.7.2)
             self._set_state(x, S.SYN_RECEIVED, seg)
         elif st is S.SYN_SENT:
-            if sender.synack_rec is not None and sender.syn_rec is None:
+            if sender.sent_synack() and not sender.sent_syn():
                 # SYN-SENT + SYN-ACK -> ESTABLISHED (§3.10.7.3), our own SYN unseen
                 self._set_state(x, S.ESTABLISHED, seg)
             else:
@@ -665,7 +665,7 @@ class Connection(ConnRecord):
         of one direction only, as on an asymmetric tap).  Advance both machines on that
         evidence instead of leaving them opening, one anomaly per segment."""
         if s.state is S.SYN_SENT:
-            if r.synack_rec is not None or r.syn_rec is not None or s._isn < 0:
+            if r.sent_synack() or r.sent_syn() or s._isn < 0:
                 return
             # RFC 9293 §3.10.7.3: SYN-SENT leaves only on the peer's SYN-ACK, so S got
             # one (unseen), which R sent from SYN-RECEIVED; this ACK then reaches R (step 4)
@@ -681,8 +681,8 @@ class Connection(ConnRecord):
         syn_end: cython.longlong
         if isn >= 0:
             syn_end = (isn + 1 + r.syn_plen) & _MASK
-        elif s.synack_rec is not None:  # the peer's SYN unseen: what S's SYN-ACK acked
-            syn_end = int(s.synack_rec[-1])
+        elif s.sent_synack():  # the peer's SYN unseen: what S's SYN-ACK acked
+            syn_end = int(s.last_synack_ack())
         else:
             return
         acks_data: cython.bint = seq_diff(seg.ack, syn_end) > 0
@@ -820,12 +820,13 @@ class Connection(ConnRecord):
     @cython.cfunc
     def _handshake_done(self, seg: Segment) -> cython.void:
         """Both endpoints reached ESTABLISHED: the handshake completed at this frame."""
-        self.handshake_ack = (seg.frame, seg.ts)
+        self._hsa_frame = seg.frame  # the handshake_ack view's fields
+        self._hsa_ts = seg.ts
         if self.sink is not None and _all_events(self.sink):
             rtt = None
             o: Endpoint = self.a if self.orig_is_a else self.b
-            if o.syn_rec is not None:
-                rtt = seg.ts - o.syn_rec[-1]
+            if o.sent_syn():
+                rtt = seg.ts - o.last_syn_ts()
             self.sink.append(HandshakeCompleted(conn_id=self.id, frame=seg.frame, ts=seg.ts,
                                                 rtt_s=rtt))
 
@@ -865,7 +866,7 @@ class Connection(ConnRecord):
             # (a challenge ACK from an old socket on the 4-tuple, a bad SYN-ACK) is answered
             # with <SEQ=SEG.ACK><CTL=RST> and dropped: the attempt goes on, in SYN-SENT
             situation = "stray_ack"
-        elif r_state is S.SYN_SENT and s.synack_rec is None:
+        elif r_state is S.SYN_SENT and not s.sent_synack():
             situation = "refused"
         elif s._fin_seq >= 0 or r._fin_seq >= 0:
             situation = "after_fin"
@@ -909,8 +910,8 @@ class Connection(ConnRecord):
         the handshake was not captured (RFC 7323 §2.2: both SYNs must carry the option)."""
         o: Endpoint = self.a
         p: Endpoint = self.b
-        if (o.syn_rec is None and o.synack_rec is None) or (
-                p.syn_rec is None and p.synack_rec is None):
+        if (not o.sent_syn() and not o.sent_synack()) or (
+                not p.sent_syn() and not p.sent_synack()):
             return -1
         if o.wscale is None or p.wscale is None:
             return 0
