@@ -173,33 +173,16 @@ class ListenerView:
     # -- the event sink (time order) -------------------------------------------------------------
     def append(self, event: Any) -> None:
         """Take one tracker event (only endpoint state changes matter here)."""
-        if type(event) is not StateChanged:
+        if type(event) is not StateChanged or self._table is None:
             return
         cid = event.conn_id
+        conn = self._table.active.get(cid)
         if event.to_state == "SYN-RECEIVED" and event.from_state == "LISTEN":
-            conn = self._table.active.get(cid) if self._table is not None else None
-            if conn is None or cid in self._pending:
-                return
-            ep = conn.orig if event.endpoint == "orig" else conn.resp
-            peer = conn.b if ep is conn.a else conn.a
-            rec = self._slot(format_ip(ep.addr), ep.port)
-            self._pending[cid] = (rec, ep is conn.a)
-            rec.half_open += 1
-            if len(rec.sources) < MAX_SOURCES:
-                rec.sources.add(format_ip(peer.addr))
-            if rec.half_open > rec.half_open_peak:
-                rec.half_open_peak = rec.half_open
-                rec.half_open_peak_ts = event.ts
-                rec.half_open_peak_frame = event.frame
-        elif event.from_state == "SYN-RECEIVED" and cid in self._pending:
-            conn = self._table.active.get(cid) if self._table is not None else None
-            rec, is_a = self._pending[cid]
             if conn is not None:
-                ep = conn.a if is_a else conn.b
-                if ep.state.value == "SYN-RECEIVED":
-                    return  # the other endpoint moved
-            del self._pending[cid]
-            rec.half_open -= 1
+                self._half_open(conn, conn.orig if event.endpoint == "orig" else conn.resp,
+                                event.ts, event.frame)
+        elif event.from_state == "SYN-RECEIVED":
+            self._settled(cid, conn)
 
     def state_changed(self, conn: Any, ep: Any, old: TcpState, new: TcpState,
                       seg: Any) -> None:
@@ -208,27 +191,39 @@ class ListenerView:
         table = self._table
         if table is None:
             return
-        cid = conn.id
         if new is TcpState.SYN_RECEIVED and old is TcpState.LISTEN:
-            if cid in self._pending or table.active.get(cid) is not conn:
-                return
-            peer = conn.b if ep is conn.a else conn.a
-            rec = self._slot(format_ip(ep.addr), ep.port)
-            self._pending[cid] = (rec, ep is conn.a)
-            rec.half_open += 1
-            if len(rec.sources) < MAX_SOURCES:
-                rec.sources.add(format_ip(peer.addr))
-            if rec.half_open > rec.half_open_peak:
-                rec.half_open_peak = rec.half_open
-                rec.half_open_peak_ts = seg.ts
-                rec.half_open_peak_frame = seg.frame
-        elif old is TcpState.SYN_RECEIVED and cid in self._pending:
-            rec, is_a = self._pending[cid]
-            if table.active.get(cid) is conn:
-                if (conn.a if is_a else conn.b).state is TcpState.SYN_RECEIVED:
-                    return  # the other endpoint moved
-            del self._pending[cid]
-            rec.half_open -= 1
+            if table.active.get(conn.id) is conn:
+                self._half_open(conn, ep, seg.ts, seg.frame)
+        elif old is TcpState.SYN_RECEIVED:
+            self._settled(conn.id, table.active.get(conn.id))
+
+    def _half_open(self, conn: Any, ep: Any, ts: float, frame: int) -> None:
+        """Listener endpoint ``ep`` of ``conn`` entered SYN-RECEIVED from LISTEN."""
+        cid = conn.id
+        if cid in self._pending:
+            return
+        peer = conn.b if ep is conn.a else conn.a
+        rec = self._slot(format_ip(ep.addr), ep.port)
+        self._pending[cid] = (rec, ep is conn.a)
+        rec.half_open += 1
+        if len(rec.sources) < MAX_SOURCES:
+            rec.sources.add(format_ip(peer.addr))
+        if rec.half_open > rec.half_open_peak:
+            rec.half_open_peak = rec.half_open
+            rec.half_open_peak_ts = ts
+            rec.half_open_peak_frame = frame
+
+    def _settled(self, cid: int, conn: Any) -> None:
+        """An endpoint of connection ``cid`` (``conn``, None once it is no longer active)
+        left SYN-RECEIVED: it no longer counts as half-open, unless its listener endpoint
+        is still there (the other endpoint moved)."""
+        if cid not in self._pending:
+            return
+        rec, is_a = self._pending[cid]
+        if conn is not None and (conn.a if is_a else conn.b).state is TcpState.SYN_RECEIVED:
+            return
+        del self._pending[cid]
+        rec.half_open -= 1
 
     # -- finished connections (completion order) ----------------------------------------------
     def add_flow(self, f: FlowReport) -> None:

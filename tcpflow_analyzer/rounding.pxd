@@ -3,5 +3,6 @@
 
 from libc.math cimport rint
 
+cdef double _round(double x, double scale, int digits)
 cpdef double round_us(double x)
 cpdef double round_ns(double x)

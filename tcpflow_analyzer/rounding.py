@@ -42,29 +42,27 @@ COMPILED: bool = cython.compiled
 _EXACT_LIMIT = cython.declare(cython.double, 2.0**52)
 
 
-@cython.ccall
-def round_us(x: cython.double) -> cython.double:
-    """Exactly ``round(x, 6)``: to the microsecond."""
-    y: cython.double = x * 1e6
+@cython.cfunc
+def _round(x: cython.double, scale: cython.double, digits: cython.int) -> cython.double:
+    """Exactly ``round(x, digits)``, ``scale`` being ``10 ** digits``."""
+    y: cython.double = x * scale
     n: cython.double
     if y == 0:  # x is a zero (of either sign), which rounds to itself
         return x
     if -_EXACT_LIMIT < y < _EXACT_LIMIT:
         n = rint(y)
         if n != 0 and -0.5 < y - n < 0.5:
-            return n / 1e6
-    return round(x, 6)
+            return n / scale
+    return round(x, digits)
+
+
+@cython.ccall
+def round_us(x: cython.double) -> cython.double:
+    """Exactly ``round(x, 6)``: to the microsecond."""
+    return _round(x, 1e6, 6)
 
 
 @cython.ccall
 def round_ns(x: cython.double) -> cython.double:
     """Exactly ``round(x, 9)``: to the nanosecond."""
-    y: cython.double = x * 1e9
-    n: cython.double
-    if y == 0:  # x is a zero (of either sign), which rounds to itself
-        return x
-    if -_EXACT_LIMIT < y < _EXACT_LIMIT:
-        n = rint(y)
-        if n != 0 and -0.5 < y - n < 0.5:
-            return n / 1e9
-    return round(x, 9)
+    return _round(x, 1e9, 9)
