@@ -36,6 +36,10 @@ cdef class Endpoint:
     cdef double last_syn_ts(self)
     cdef double last_synack_ack(self)
     cdef double first_fin_frame(self)
+    cdef Py_ssize_t n_syn(self)
+    cdef double syn_at(self, Py_ssize_t i, int k)
+    cdef Py_ssize_t n_synack(self)
+    cdef double synack_at(self, Py_ssize_t i, int k)
 
 
 cdef class ConnRecord:

@@ -371,6 +371,34 @@ class Endpoint:
             return self._fin_0
         return self._fin_more[0]
 
+    @cython.cfunc
+    def n_syn(self) -> cython.Py_ssize_t:
+        """``len(syn_rec) // 2``: how many SYNs it sent (at most ``LIST_CAP``)."""
+        if cython.compiled and self._rec_in & 1:
+            return 1
+        return len(self._syn_more) // 2 if self._syn_more is not None else 0
+
+    @cython.cfunc
+    def syn_at(self, i: cython.Py_ssize_t, k: cython.int) -> cython.double:
+        """``syn_rec[2 * i + k]``: field ``k`` (0 frame, 1 ts) of its SYN number ``i``."""
+        if cython.compiled and self._rec_in & 1:
+            return self._hs_0 if k == 0 else self._hs_1
+        return self._syn_more[2 * i + k]
+
+    @cython.cfunc
+    def n_synack(self) -> cython.Py_ssize_t:
+        """``len(synack_rec) // 3``: how many SYN-ACKs it sent (at most ``LIST_CAP``)."""
+        if cython.compiled and self._rec_in & 2:
+            return 1
+        return len(self._synack_more) // 3 if self._synack_more is not None else 0
+
+    @cython.cfunc
+    def synack_at(self, i: cython.Py_ssize_t, k: cython.int) -> cython.double:
+        """``synack_rec[3 * i + k]``: field ``k`` (0 frame, 1 ts, 2 ack) of SYN-ACK ``i``."""
+        if cython.compiled and self._rec_in & 2:
+            return self._hs_0 if k == 0 else (self._hs_1 if k == 1 else self._hs_2)
+        return self._synack_more[3 * i + k]
+
     # -- the frame lists ------------------------------------------------------------------
     @property
     def syn_frames(self) -> list[tuple[int, float]]:

@@ -158,17 +158,17 @@ def derive_handshake(conn: ConnRecord) -> dict[str, Any]:
         o, r = conn.a, conn.b
     else:
         o, r = conn.b, conn.a
-    # the packed lists: (frame, ts) per SYN, (frame, ts, ack) per SYN-ACK (record.py)
-    syns: Any = o.syn_rec
-    synacks: Any = r.synack_rec
-    n_syns = len(syns) // 2 if syns is not None else 0
-    n_synacks = len(synacks) // 3 if synacks is not None else 0
-    hs_ack = conn.handshake_ack
+    # the SYNs (frame, ts) the orig sent and the SYN-ACKs (frame, ts, ack) of ``sa``, read
+    # from the record's fields (record.py: syn_at, synack_at), not through the array views
+    sa: Endpoint = r
+    n_syns = o.n_syn()
+    n_synacks = r.n_synack()
+    hs_ack: cython.bint = conn._hsa_frame >= 0
     if conn.sim_open:
         status = _HS_SIMULTANEOUS_OPEN
         if not n_synacks:
-            synacks = o.synack_rec
-            n_synacks = len(synacks) // 3 if synacks is not None else 0
+            sa = o
+            n_synacks = o.n_synack()
     elif n_syns and not n_synacks and hs_ack:
         status = _HS_SYNACK_NOT_CAPTURED  # completed on the evidence of the orig's ACKs
     elif n_syns and not n_synacks:
@@ -182,7 +182,7 @@ def derive_handshake(conn: ConnRecord) -> dict[str, Any]:
         status = _HS_REFUSED if refused else _HS_NO_ANSWER
     elif n_syns:
         status = _HS_COMPLETE if hs_ack else _HS_INCOMPLETE
-    elif n_synacks or o.synack_rec is not None:
+    elif n_synacks or o.sent_synack():
         status = _HS_SYN_NOT_CAPTURED
     else:
         status = _HS_NOT_CAPTURED
@@ -190,25 +190,26 @@ def derive_handshake(conn: ConnRecord) -> dict[str, Any]:
     resp_side: Any = None
     total: Any = None
     if n_syns and n_synacks:
-        first_synack_ts = synacks[1]
+        first_synack_ts = sa.synack_at(0, 1)
         # RTT from the *last* SYN sent before the first SYN-ACK (Karn: the SYN-ACK answers it)
         found = False
         before = 0.0
         for i in range(n_syns):
-            ts = syns[2 * i + 1]
+            ts = o.syn_at(i, 1)
             if ts <= first_synack_ts:
                 before = ts
                 found = True
         if found:
             resp_side = round_ns(first_synack_ts - before)
         if hs_ack:
-            ack_frame, ack_ts = hs_ack
+            ack_frame = conn._hsa_frame
+            ack_ts = conn._hsa_ts
             found = False
             last_synack = 0.0
             for i in range(n_synacks):
-                ts = synacks[3 * i]  # its frame number
+                ts = sa.synack_at(i, 0)  # its frame number
                 if ts < ack_frame:
-                    last_synack = synacks[3 * i + 1]
+                    last_synack = sa.synack_at(i, 1)
                     found = True
             if found:
                 orig_side = round_ns(ack_ts - last_synack)
@@ -223,13 +224,13 @@ def derive_handshake(conn: ConnRecord) -> dict[str, Any]:
     else:
         window_scaling = "unknown"
     gaps: list[float] = [
-        round_us(syns[2 * i + 3] - syns[2 * i + 1]) for i in range(n_syns - 1)
+        round_us(o.syn_at(i + 1, 1) - o.syn_at(i, 1)) for i in range(n_syns - 1)
     ] if n_syns > 1 else []
     return {
         "status": status,
-        "syn_frames": _frames(syns, 2),
-        "synack_frames": _frames(synacks, 3),
-        "ack_frame": hs_ack[0] if hs_ack else None,
+        "syn_frames": [int(o.syn_at(i, 0)) for i in range(n_syns)],
+        "synack_frames": [int(sa.synack_at(i, 0)) for i in range(n_synacks)],
+        "ack_frame": conn._hsa_frame if hs_ack else None,
         "syn_retransmissions": n_syns - 1 if n_syns > 1 else 0,
         "syn_retransmission_gaps_s": gaps,
         "synack_retransmissions": n_synacks - 1 if n_synacks > 1 else 0,
