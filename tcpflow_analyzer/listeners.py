@@ -48,6 +48,27 @@ from .rounding import round_us
 from .segment import format_ip
 from .states import TcpState
 
+# the states the tracker's hook compares with, read once (a member read off the Enum class
+# costs a Python-level look-up each time)
+_SYN_RECEIVED = TcpState.SYN_RECEIVED
+_LISTEN = TcpState.LISTEN
+# Address texts by address object: the flow table shares one bytes object per host, so a
+# hit is one dict probe on a cached hash instead of formatting the address again.  Bounded
+# as every table keyed by capture content must be: emptied when full.
+_IP_TEXTS: dict[bytes, str] = {}
+_IP_TEXTS_MAX = 4096
+
+
+def _ip_text(addr: bytes) -> str:
+    """``format_ip(addr)``, remembered."""
+    text = _IP_TEXTS.get(addr)
+    if text is None:
+        if len(_IP_TEXTS) >= _IP_TEXTS_MAX:
+            _IP_TEXTS.clear()
+        text = _IP_TEXTS[addr] = format_ip(addr)
+    return text
+
+
 #: Listeners kept apart; later ones are folded into one remainder record.
 MAX_LISTENERS = 1024
 #: Exact handshake RTT samples kept per listener before switching to the histogram.
@@ -191,10 +212,10 @@ class ListenerView:
         table = self._table
         if table is None:
             return
-        if new is TcpState.SYN_RECEIVED and old is TcpState.LISTEN:
+        if new is _SYN_RECEIVED and old is _LISTEN:
             if table.active.get(conn.id) is conn:
                 self._half_open(conn, ep, seg.ts, seg.frame)
-        elif old is TcpState.SYN_RECEIVED:
+        elif old is _SYN_RECEIVED:
             self._settled(conn.id, table.active.get(conn.id))
 
     def _half_open(self, conn: Any, ep: Any, ts: float, frame: int) -> None:
@@ -203,11 +224,11 @@ class ListenerView:
         if cid in self._pending:
             return
         peer = conn.b if ep is conn.a else conn.a
-        rec = self._slot(format_ip(ep.addr), ep.port)
+        rec = self._slot(_ip_text(ep.addr), ep.port)
         self._pending[cid] = (rec, ep is conn.a)
         rec.half_open += 1
         if len(rec.sources) < MAX_SOURCES:
-            rec.sources.add(format_ip(peer.addr))
+            rec.sources.add(_ip_text(peer.addr))
         if rec.half_open > rec.half_open_peak:
             rec.half_open_peak = rec.half_open
             rec.half_open_peak_ts = ts
@@ -220,7 +241,7 @@ class ListenerView:
         if cid not in self._pending:
             return
         rec, is_a = self._pending[cid]
-        if conn is not None and (conn.a if is_a else conn.b).state is TcpState.SYN_RECEIVED:
+        if conn is not None and (conn.a if is_a else conn.b).state is _SYN_RECEIVED:
             return
         del self._pending[cid]
         rec.half_open -= 1

@@ -238,3 +238,14 @@ def test_the_direct_state_hook_and_the_event_records_give_the_same_view(
         views.append(view.to_list())
     assert views[0] == views[1]
     assert views[0][0]["half_open_peak"] == 4
+
+
+def test_the_address_texts_of_the_listener_view_are_remembered_within_a_bound() -> None:
+    from tcpflow_analyzer import listeners
+    from tcpflow_analyzer.segment import format_ip
+
+    addrs = [bytes([10, n >> 8 & 255, n & 255, 1]) for n in range(listeners._IP_TEXTS_MAX + 500)]
+    for a in addrs:
+        assert listeners._ip_text(a) == format_ip(a)
+        assert len(listeners._IP_TEXTS) <= listeners._IP_TEXTS_MAX
+    assert listeners._ip_text(addrs[-1]) is listeners._ip_text(addrs[-1])  # remembered
