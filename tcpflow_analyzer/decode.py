@@ -339,9 +339,10 @@ def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: 
                  src: bytes, dst: bytes, sport: cython.int, dport: cython.int,
                  seq: cython.longlong, ack: cython.longlong, flags: cython.int,
                  win: cython.longlong, plen: cython.longlong, csum_ok: Any,
-                 ip_id: cython.longlong, tcp_csum: cython.int, tsval: Any, tsecr: Any,
-                 sack: Any, syn_opts: Any) -> Segment:
-    """A Segment filled field by field (compiled: C stores, no ``__init__`` call)."""
+                 ip_id: cython.longlong, tcp_csum: cython.int, tsval: cython.longlong,
+                 tsecr: cython.longlong, sack: Any, syn_opts: Any) -> Segment:
+    """A Segment filled field by field (compiled: C stores, no ``__init__`` call);
+    ``tsval``/``tsecr`` -1 without the timestamps option."""
     seg: Segment = Segment.__new__(Segment)
     seg.frame = frame
     seg.ts = ts
@@ -359,8 +360,8 @@ def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: 
     seg.csum_ok = csum_ok
     seg.ip_id = ip_id
     seg.tcp_csum = tcp_csum
-    seg.tsval = tsval
-    seg.tsecr = tsecr
+    seg._tsval = tsval
+    seg._tsecr = tsecr
     seg.sack = sack
     seg.syn_opts = syn_opts
     return seg
@@ -404,7 +405,7 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         if seglen > doff:
             dec.payload_truncated += 1
         return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
-                            win, seglen - doff, None, ip_id, csum, None, None, None, None)
+                            win, seglen - doff, None, ip_id, csum, -1, -1, None, None)
     csum_ok: Any = None
     if n < end:
         dec.payload_truncated += 1
@@ -413,7 +414,7 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         csum_ok = True if v == 1 else (False if v == 0 else None)
     if doff == 20:
         return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
-                            win, seglen - 20, csum_ok, ip_id, csum, None, None, None,
+                            win, seglen - 20, csum_ok, ip_id, csum, -1, -1, None,
                             NO_SYN_OPTIONS if flags & _SYN_C else None)
     if doff == 32 and not flags & _SYN_C and _u32(p, toff + 20) == _TS_WORD:
         return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
@@ -467,9 +468,14 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         elif kind == 254 and olen >= 4 and p[o + 2] == 0xF9 and p[o + 3] == 0x89:
             cookie = cp[o + 4 : o + olen]  # experimental TFO
         o += olen
+    tv: cython.longlong = -1  # no timestamps option
+    te: cython.longlong = -1
+    if has_ts:
+        tv = tsval
+        te = tsecr
     return _new_segment(
         frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
-        csum_ok, ip_id, csum, tsval if has_ts else None, tsecr if has_ts else None, sack,
+        csum_ok, ip_id, csum, tv, te, sack,
         _syn_options(None if mss < 0 else mss, None if wscale < 0 else wscale, sack_ok, cookie)
         if flags & _SYN_C else None)
 

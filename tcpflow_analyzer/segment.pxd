@@ -20,8 +20,8 @@ cdef class Segment:
     cdef public object csum_ok
     cdef public long long ip_id
     cdef public int tcp_csum
-    cdef public object tsval
-    cdef public object tsecr
+    cdef public long long _tsval  # -1: no timestamps option (the tsval/tsecr views)
+    cdef public long long _tsecr
     cdef public object sack
     cdef public object syn_opts
     cdef public long long link_pad

@@ -134,8 +134,8 @@ class Segment:
     if not cython.compiled:
         __slots__ = (
             "ack", "csum_ok", "dport", "dst", "flags", "frame", "ip_id", "ipver", "link_pad",
-            "plen", "sack", "seq", "sport", "src", "syn_opts", "tcp_csum", "ts", "tsecr",
-            "tsval", "vlan", "win",
+            "plen", "sack", "seq", "sport", "src", "syn_opts", "tcp_csum", "ts", "_tsecr",
+            "_tsval", "vlan", "win",
         )
 
     def __init__(
@@ -165,6 +165,26 @@ class Segment:
         self.sack = sack
         self.syn_opts = syn_opts
         self.link_pad = 0
+
+    # RFC 7323 timestamps as C fields holding -1 for "no option" (a u32 never is): no int
+    # object per packet; these are the None-or-int views
+    @property
+    def tsval(self) -> int | None:
+        """TSval of the timestamps option, None without one."""
+        return None if self._tsval < 0 else self._tsval
+
+    @tsval.setter
+    def tsval(self, v: int | None) -> None:
+        self._tsval = -1 if v is None else v
+
+    @property
+    def tsecr(self) -> int | None:
+        """TSecr of the timestamps option, None without one."""
+        return None if self._tsecr < 0 else self._tsecr
+
+    @tsecr.setter
+    def tsecr(self, v: int | None) -> None:
+        self._tsecr = -1 if v is None else v
 
     def __repr__(self) -> str:
         return (

@@ -480,9 +480,8 @@ class Connection(ConnRecord):
         if plen:
             s.data_pkts += 1
             s.bytes += plen
-        tsval = seg.tsval
-        if tsval is not None:
-            s._last_tsval = tsval
+        if seg._tsval >= 0:  # the timestamps option (segment.py: -1 without)
+            s._last_tsval = seg._tsval
         # Zeek stops its duration once both sides closed (conn/main.zeek)
         if not (self.a.z_did_close and self.b.z_did_close):
             self.zeek_last_ts = seg.ts
