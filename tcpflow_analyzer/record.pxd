@@ -61,3 +61,4 @@ cdef class ConnRecord:
     cdef public double _tr0, _tr1, _tr2, _tr3, _tr4, _tr5, _tr6, _tr7
 
     cdef void _tr_add(self, double code, double ts)
+    cdef void _init(self, long long conn_id, object seg, object config, object sink)

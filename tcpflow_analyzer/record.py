@@ -455,6 +455,12 @@ class ConnRecord:
         )
 
     def __init__(self, conn_id: int, seg: Segment, config: Any, sink: Any) -> None:
+        self._init(conn_id, seg, config, sink)
+
+    @cython.cfunc
+    def _init(self, conn_id: cython.longlong, seg: Any, config: Any, sink: Any) -> cython.void:
+        """What ``__init__`` sets: a C method, so a subclass's ``__init__`` (the tracker's
+        Connection) sets up the record with a C call."""
         self.id = conn_id
         self.config = config
         self.sink = sink

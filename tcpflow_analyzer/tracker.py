@@ -254,7 +254,7 @@ class Connection(ConnRecord):
     def __init__(
         self, conn_id: int, seg: Segment, config: TrackerConfig, sink: Any = None
     ) -> None:
-        ConnRecord.__init__(self, conn_id, seg, config, sink)
+        self._init(conn_id, seg, config, sink)  # the record's fields (a C call)
         flags: cython.int = seg.flags
         pure_syn: cython.bint = flags & (_SYN | _ACK) == _SYN
         self.roles_inferred = not pure_syn
