@@ -16,8 +16,10 @@ import os
 import struct
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -205,9 +207,12 @@ def test_decoders_agree_field_for_field(case: tuple[int, bytes], verify: bool) -
 
 # -- the reader: the compiled record cutter against the Python loop alone ------------------
 
-def _read_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tuple[object, ...]:
-    """Everything a reader makes of one capture: each frame (with the ``frames`` count as it
-    was delivered), the warnings and the count at the end, or the format error."""
+def _read_with(path: Path, cutter: bool, chunk: int, stop: int | None,
+               entries: Callable[[Any], Iterator[object]],
+               summary: Callable[[Any], tuple[object, ...]]) -> tuple[object, ...]:
+    """Open ``path`` with the compiled record cutter on or off and reads of ``chunk`` bytes;
+    collect ``entries(reader)`` (the first ``stop`` of them, then the error raised while
+    reading, if any) and return them with ``summary(reader)``, or the format error."""
     from tcpflow_analyzer.sources import pcapfile
 
     saved = pcapfile._CUT_RECORDS, pcapfile.CHUNK
@@ -219,17 +224,27 @@ def _read_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tup
             return (type(exc).__name__, str(exc))
         got: list[object] = []
         try:
-            for fr in reader:
-                got.append((tuple((type(v).__name__, v) for v in fr), reader.frames))
+            for item in entries(reader):
+                got.append(item)
                 if stop is not None and len(got) >= stop:
                     break
         except Exception as exc:  # noqa: BLE001 - a header cut short raises while reading
             got.append((type(exc).__name__, str(exc)))
         finally:
             reader.close()
-        return (got, list(reader.warnings), reader.frames, reader.format)
+        return (got, *summary(reader))
     finally:
         pcapfile._CUT_RECORDS, pcapfile.CHUNK = saved
+
+
+def _read_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tuple[object, ...]:
+    """Everything a reader makes of one capture: each frame (with the ``frames`` count as it
+    was delivered), the warnings and the count at the end, or the format error."""
+    return _read_with(
+        path, cutter, chunk, stop,
+        lambda reader: ((tuple((type(v).__name__, v) for v in fr), reader.frames)
+                        for fr in reader),
+        lambda reader: (list(reader.warnings), reader.frames, reader.format))
 
 
 @st.composite
@@ -360,34 +375,21 @@ def _decode_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> t
     (or None), with the ``frames`` count as it was delivered, the warnings, the count at the
     end and the decoder's counters, or the format error."""
     from tcpflow_analyzer._records import segments
-    from tcpflow_analyzer.sources import pcapfile
 
-    saved = pcapfile._CUT_RECORDS, pcapfile.CHUNK
-    pcapfile._CUT_RECORDS, pcapfile.CHUNK = cutter, chunk
-    try:
-        try:
-            reader = pcapfile.open_capture(str(path))
-        except Exception as exc:  # noqa: BLE001 - the error is part of the outcome
-            return (type(exc).__name__, str(exc))
-        dec = decode.Decoder()
-        got: list[object] = []
-        try:
-            for seg in segments(reader, dec):
-                fields = None if seg is None else tuple(
-                    (name, type(v).__name__, v) for name in _SEG_FIELDS
-                    for v in [getattr(seg, name)])
-                syn = None if seg is None or seg.syn_opts is None else seg.syn_opts.to_dict()
-                got.append((fields, syn, reader.frames))
-                if stop is not None and len(got) >= stop:
-                    break
-        except Exception as exc:  # noqa: BLE001 - a header cut short raises while reading
-            got.append((type(exc).__name__, str(exc)))
-        finally:
-            reader.close()
-        return (got, list(reader.warnings), reader.frames, dict(dec.skipped),
-                dec.payload_truncated, dec.take_counts())
-    finally:
-        pcapfile._CUT_RECORDS, pcapfile.CHUNK = saved
+    dec = decode.Decoder()
+
+    def entries(reader: Any) -> Iterator[object]:
+        for seg in segments(reader, dec):
+            fields = None if seg is None else tuple(
+                (name, type(v).__name__, v) for name in _SEG_FIELDS
+                for v in [getattr(seg, name)])
+            syn = None if seg is None or seg.syn_opts is None else seg.syn_opts.to_dict()
+            yield (fields, syn, reader.frames)
+
+    return _read_with(
+        path, cutter, chunk, stop, entries,
+        lambda reader: (list(reader.warnings), reader.frames, dict(dec.skipped),
+                        dec.payload_truncated, dec.take_counts()))
 
 
 @settings(max_examples=200, deadline=None)
