@@ -33,8 +33,6 @@ cdef class Endpoint:
     cdef bint sent_syn(self)
     cdef bint sent_synack(self)
     cdef bint sent_fin(self)
-    cdef double last_syn_ts(self)
-    cdef double last_synack_ack(self)
     cdef double first_fin_frame(self)
     cdef Py_ssize_t n_syn(self)
     cdef double syn_at(self, Py_ssize_t i, int k)

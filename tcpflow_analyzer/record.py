@@ -332,16 +332,12 @@ class Endpoint:
     @cython.cfunc
     def sent_syn(self) -> cython.bint:
         """Whether this endpoint sent a SYN (``syn_rec is not None``)."""
-        if cython.compiled and self._rec_in & 1:
-            return True
-        return self._syn_more is not None
+        return self.n_syn() > 0
 
     @cython.cfunc
     def sent_synack(self) -> cython.bint:
         """Whether this endpoint sent a SYN-ACK (``synack_rec is not None``)."""
-        if cython.compiled and self._rec_in & 2:
-            return True
-        return self._synack_more is not None
+        return self.n_synack() > 0
 
     @cython.cfunc
     def sent_fin(self) -> cython.bint:
@@ -349,20 +345,6 @@ class Endpoint:
         if cython.compiled and self._rec_in & 4:
             return True
         return self._fin_more is not None
-
-    @cython.cfunc
-    def last_syn_ts(self) -> cython.double:
-        """``syn_rec[-1]``: the time of its latest SYN (it sent one)."""
-        if cython.compiled and self._rec_in & 1:
-            return self._hs_1
-        return self._syn_more[-1]
-
-    @cython.cfunc
-    def last_synack_ack(self) -> cython.double:
-        """``synack_rec[-1]``: what its latest SYN-ACK acknowledged (it sent one)."""
-        if cython.compiled and self._rec_in & 2:
-            return self._hs_2
-        return self._synack_more[-1]
 
     @cython.cfunc
     def first_fin_frame(self) -> cython.double:

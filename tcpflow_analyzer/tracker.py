@@ -681,7 +681,7 @@ class Connection(ConnRecord):
         if isn >= 0:
             syn_end = (isn + 1 + r.syn_plen) & _MASK
         elif s.sent_synack():  # the peer's SYN unseen: what S's SYN-ACK acked
-            syn_end = int(s.last_synack_ack())
+            syn_end = int(s.synack_at(s.n_synack() - 1, 2))
         else:
             return
         acks_data: cython.bint = seq_diff(seg.ack, syn_end) > 0
@@ -825,7 +825,7 @@ class Connection(ConnRecord):
             rtt = None
             o: Endpoint = self.a if self.orig_is_a else self.b
             if o.sent_syn():
-                rtt = seg.ts - o.last_syn_ts()
+                rtt = seg.ts - o.syn_at(o.n_syn() - 1, 1)
             self.sink.append(HandshakeCompleted(conn_id=self.id, frame=seg.frame, ts=seg.ts,
                                                 rtt_s=rtt))
 
