@@ -12,9 +12,39 @@ cdef object _port(int port)
 cpdef tuple _index_key(Segment seg, bint vlan_free)
 
 
+cdef unsigned long long _fmix(unsigned long long h) noexcept
+cdef unsigned long long _mix_bytes(unsigned long long h, bytes data)
+
+
+cdef class FlowIndex:
+    cdef unsigned long long _seed
+    cdef unsigned long long _hash_mask
+    cdef bint _vlan_free
+    cdef public bint _from_a
+    cdef Py_ssize_t _used
+    cdef Py_ssize_t _deleted
+    cdef Py_ssize_t _mask
+    cdef unsigned int[::1] _tags
+    cdef list _conns
+
+    cdef unsigned long long _hash(self, bytes src, int sport, bytes dst, int dport, tuple vlan)
+    cdef tuple _key_vlan(self, ConnRecord conn, bint second)
+    cdef unsigned long long _conn_hash(self, ConnRecord conn, bint second)
+    cdef bint _matches(self, ConnRecord conn, bint second, bytes src, int sport, bytes dst,
+                       int dport, tuple vlan)
+    cdef Py_ssize_t _probe(self, unsigned long long h, bytes src, int sport, bytes dst,
+                           int dport, tuple vlan)
+    cdef object _find(self, Segment seg, tuple vlan)
+    cdef void _put(self, unsigned long long h, Py_ssize_t i, ConnRecord conn, bint second)
+    cdef bint _room(self)
+    cdef void _add(self, unsigned long long h, Py_ssize_t i, Segment seg, tuple vlan,
+                   ConnRecord conn)
+    cdef Py_ssize_t _slot(self, tuple key)
+
+
 cdef class FlowLookup:
     cdef object _table
-    cdef dict _index
+    cdef FlowIndex _index
     cdef object _slow
     cdef bint _vlan_free
     cdef bint _wireshark
@@ -24,3 +54,6 @@ cdef class FlowLookup:
 
     cdef tuple _by_table(self, Segment seg)
     cdef object _find(self, Segment seg)
+
+
+cdef ConnRecord _bare_record(Segment seg, long long n)

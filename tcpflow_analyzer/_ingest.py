@@ -78,6 +78,336 @@ def _index_key(seg: Segment, vlan_free: cython.bint) -> tuple:
     return (dst, _port(dport), src, _port(sport), vlan)
 
 
+# -- the flow index ----------------------------------------------------------------------------
+# An open-addressing hash table with linear probing (see FlowIndex): ``_tags`` holds, per
+# slot, 0 (empty), 1 (deleted) or a live entry's tag (32 bits of its key's hash, bit 1 set,
+# bit 0 saying which of its connection's keys it is), ``_conns`` the connection.
+_M64 = cython.declare(cython.ulonglong, 0xFFFFFFFFFFFFFFFF)
+_MIX1 = cython.declare(cython.ulonglong, 0xFF51AFD7ED558CCD)  # MurmurHash3's fmix64
+_MIX2 = cython.declare(cython.ulonglong, 0xC4CEB9FE1A85EC53)
+_TAG_BITS = cython.declare(cython.uint, 0xFFFFFFFC)
+_EMPTY = cython.declare(cython.uint, 0)
+_DELETED = cython.declare(cython.uint, 1)
+_MIN_SLOTS = cython.declare(cython.Py_ssize_t, 8)
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+def _fmix(h: cython.ulonglong) -> cython.ulonglong:
+    """MurmurHash3's 64-bit finaliser (a bijection: every bit of ``h`` moves every bit)."""
+    h ^= h >> 33
+    h = (h * _MIX1) & _M64
+    h ^= h >> 33
+    h = (h * _MIX2) & _M64
+    return h ^ (h >> 33)
+
+
+@cython.cfunc
+def _mix_bytes(h: cython.ulonglong, data: bytes) -> cython.ulonglong:
+    """``h`` mixed with ``data``, eight bytes at a time, and its length."""
+    n: cython.Py_ssize_t = len(data)
+    w: cython.ulonglong = 0
+    i: cython.Py_ssize_t
+    for i in range(n):
+        w |= cython.cast(cython.ulonglong, data[i]) << ((i & 7) * 8)
+        if i & 7 == 7:
+            h = _fmix(h ^ w)
+            w = 0
+    return _fmix(h ^ w ^ ((cython.cast(cython.ulonglong, n) << 56) & _M64))
+
+
+@cython.cclass
+class FlowIndex:
+    """The compiled flow table's index: connection by flow-index key (``flowtable._index_key``:
+    4-tuple lower port first, and the VLAN ids unless ``vlan_free``), without a key object.
+
+    A dict keyed by the key tuple costs a tuple (80 bytes) and a dict entry per connection,
+    and each packet's probe builds a tuple and hashes it.  Here each slot is 12 bytes (a
+    32-bit tag and the connection), and the compiled lookup hashes the Segment's C fields
+    (:meth:`_find`) and checks a candidate against the connection's own endpoints and VLAN
+    ids, so no key is built or kept.  The hash (MurmurHash3's finaliser over the addresses,
+    ports and the VLAN ids' hash, with a random seed per index, so that a capture cannot
+    be made to collide) chooses the slot by its low bits; the tag is 32 of its high bits.
+
+    An entry under key ``k`` must name a connection whose endpoints are ``k``'s (either
+    way round) and whose VLAN ids are ``k``'s: ``conn.vlan`` (or ``()`` when ``vlan_free``)
+    or ``conn.vlan_b`` (--vlan auto's second key); :meth:`__setitem__` refuses any other.
+    The table grows to keep at most 2/3 of its slots used or deleted, rebuilt at half full
+    (smaller, after many deletions): at most 4 slots per entry, so it is bounded by what
+    the flow table holds (``max_active``).  Iteration (tests, ``bench/memory.py``) gives the
+    keys, rebuilt from the connections, in connection-id order.
+
+    ``hash_mask`` is a test hook: the hash is and-ed with it (0: every key collides).
+    """
+
+    def __init__(self, vlan_free: bool = False, hash_mask: int = 0xFFFFFFFFFFFFFFFF,
+                 seed: int | None = None) -> None:
+        if seed is None:
+            import os
+            seed = int.from_bytes(os.urandom(8), "little")
+        self._seed = seed & _M64
+        self._hash_mask = hash_mask & _M64
+        self._vlan_free = vlan_free
+        self._used = 0
+        self._deleted = 0
+        self._from_a = False
+        self._alloc(_MIN_SLOTS)
+
+    def _alloc(self, slots: cython.Py_ssize_t) -> None:
+        from array import array
+        self._tags = array("I", bytes(4 * slots))
+        self._conns = [None] * slots
+        self._mask = slots - 1
+
+    @property
+    def slots(self) -> int:
+        """The slots allocated now (each 12 bytes: a 4-byte tag and a list entry)."""
+        return self._mask + 1
+
+    def __len__(self) -> int:
+        return self._used
+
+    # -- hashing and matching ------------------------------------------------------------
+    @cython.cfunc
+    def _hash(self, src: bytes, sport: cython.int, dst: bytes, dport: cython.int,
+              vlan: tuple) -> cython.ulonglong:
+        """The hash of the key of a segment from ``src``:``sport`` to ``dst``:``dport``
+        (either way round gives the same hash) with ``vlan`` in its key."""
+        h: cython.ulonglong = self._seed
+        ports: cython.ulonglong
+        if sport < dport or (sport == dport and src <= dst):
+            h = _mix_bytes(_mix_bytes(h, src), dst)
+            ports = (cython.cast(cython.ulonglong, sport & 0xFFFF) << 16) | (dport & 0xFFFF)
+        else:
+            h = _mix_bytes(_mix_bytes(h, dst), src)
+            ports = (cython.cast(cython.ulonglong, dport & 0xFFFF) << 16) | (sport & 0xFFFF)
+        if len(vlan):
+            ports ^= ((cython.cast(cython.ulonglong, hash(vlan)) & _M64) << 1) & _M64
+        return _fmix(h ^ ports) & self._hash_mask
+
+    @cython.cfunc
+    def _key_vlan(self, conn: ConnRecord, second: cython.bint) -> tuple:
+        """The VLAN ids in ``conn``'s first key (its own, or none when ``vlan_free``) or in
+        its second one (``vlan_b``)."""
+        if second:
+            return conn.vlan_b
+        if self._vlan_free:
+            return ()
+        return conn.vlan
+
+    @cython.cfunc
+    def _conn_hash(self, conn: ConnRecord, second: cython.bint) -> cython.ulonglong:
+        a: Endpoint = conn.a
+        b: Endpoint = conn.b
+        return self._hash(a.addr, a.port, b.addr, b.port, self._key_vlan(conn, second))
+
+    @cython.cfunc
+    def _matches(self, conn: ConnRecord, second: cython.bint, src: bytes, sport: cython.int,
+                 dst: bytes, dport: cython.int, vlan: tuple) -> cython.bint:
+        """Whether ``conn``'s first (or ``second``) key is that of a segment from
+        ``src``:``sport`` to ``dst``:``dport`` with ``vlan``; ``_from_a`` then says whether
+        it is endpoint a's."""
+        a: Endpoint = conn.a
+        b: Endpoint = conn.b
+        if sport == a.port and dport == b.port and src == a.addr and dst == b.addr:
+            self._from_a = True
+        elif sport == b.port and dport == a.port and src == b.addr and dst == a.addr:
+            self._from_a = False
+        else:
+            return False
+        want: tuple = self._key_vlan(conn, second)
+        return vlan is want or vlan == want
+
+    @cython.cfunc
+    @cython.boundscheck(False)  # i is masked
+    @cython.wraparound(False)
+    def _probe(self, h: cython.ulonglong, src: bytes, sport: cython.int, dst: bytes,
+               dport: cython.int, vlan: tuple) -> cython.Py_ssize_t:
+        """The slot of the entry for that key (``_from_a`` set), or -1 - the slot where it
+        would go (the first deleted one on its probe sequence, else the empty one that
+        ended it)."""
+        mask: cython.Py_ssize_t = self._mask
+        i: cython.Py_ssize_t = cython.cast(cython.Py_ssize_t, h & cython.cast(cython.ulonglong, mask))
+        want: cython.uint = cython.cast(cython.uint, (h >> 32) & _TAG_BITS) | 2
+        free: cython.Py_ssize_t = -1
+        t: cython.uint
+        while True:
+            t = self._tags[i]
+            if t == _EMPTY:
+                return -1 - (i if free < 0 else free)
+            if t == _DELETED:
+                if free < 0:
+                    free = i
+            elif t & ~cython.cast(cython.uint, 1) == want:
+                if self._matches(self._conns[i], t & 1, src, sport, dst, dport, vlan):
+                    return i
+            i = (i + 1) & mask
+
+    @cython.cfunc
+    def _find(self, seg: Segment, vlan: tuple) -> object:
+        """The connection indexed under ``seg``'s key (with ``vlan`` in it), ``_from_a``
+        set; None when there is none."""
+        h: cython.ulonglong = self._hash(seg.src, seg.sport, seg.dst, seg.dport, vlan)
+        i: cython.Py_ssize_t = self._probe(h, seg.src, seg.sport, seg.dst, seg.dport, vlan)
+        if i < 0:
+            return None
+        return self._conns[i]
+
+    @cython.cfunc
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def _put(self, h: cython.ulonglong, i: cython.Py_ssize_t, conn: ConnRecord,
+             second: cython.bint) -> cython.void:
+        """Store ``conn`` (``second``: under its second key) with hash ``h`` at slot ``i``
+        (a :meth:`_probe` answer: an entry's slot, or -1 - a free slot)."""
+        tag: cython.uint = cython.cast(cython.uint, (h >> 32) & _TAG_BITS) | 2 | second
+        if i >= 0:
+            self._tags[i] = tag
+            self._conns[i] = conn
+            return
+        i = -1 - i
+        if self._tags[i] == _DELETED:
+            self._deleted -= 1
+        self._tags[i] = tag
+        self._conns[i] = conn
+        self._used += 1
+
+    @cython.cfunc
+    def _room(self) -> cython.bint:
+        """Make room for one more entry (rebuilding when 2/3 of the slots would be used or
+        deleted); whether it rebuilt (the slots moved)."""
+        if (self._used + self._deleted + 1) * 3 <= (self._mask + 1) * 2:
+            return False
+        slots: cython.Py_ssize_t = _MIN_SLOTS
+        while slots < (self._used + 1) * 2:
+            slots *= 2
+        old_tags: cython.uint[::1] = self._tags
+        old_conns: list = self._conns
+        n: cython.Py_ssize_t = self._mask + 1
+        self._alloc(slots)
+        self._used = 0
+        self._deleted = 0
+        i: cython.Py_ssize_t
+        t: cython.uint
+        h: cython.ulonglong
+        j: cython.Py_ssize_t
+        for i in range(n):
+            t = old_tags[i]
+            if t > _DELETED:
+                conn: ConnRecord = old_conns[i]
+                h = self._conn_hash(conn, t & 1)
+                j = cython.cast(cython.Py_ssize_t, h & cython.cast(cython.ulonglong, self._mask))
+                while self._tags[j] != _EMPTY:
+                    j = (j + 1) & self._mask
+                self._put(h, -1 - j, conn, t & 1)
+        return True
+
+    @cython.cfunc
+    def _add(self, h: cython.ulonglong, i: cython.Py_ssize_t, seg: Segment, vlan: tuple,
+             conn: ConnRecord) -> cython.void:
+        """Enter ``conn`` under ``seg``'s key (its first key), where :meth:`_probe` found
+        none (answer ``i``, for hash ``h``)."""
+        if self._room():
+            i = self._probe(h, seg.src, seg.sport, seg.dst, seg.dport, vlan)
+        self._put(h, i, conn, False)
+
+    # -- the mapping, for the flow table's Python code -----------------------------------
+    @cython.cfunc
+    def _slot(self, key: tuple) -> cython.Py_ssize_t:
+        src: bytes = key[0]
+        dst: bytes = key[2]
+        sport: cython.int = key[1]
+        dport: cython.int = key[3]
+        vlan: tuple = key[4]
+        return self._probe(self._hash(src, sport, dst, dport, vlan), src, sport, dst, dport,
+                           vlan)
+
+    def get(self, key: tuple[Any, ...], default: Any = None) -> Any:
+        """The connection under ``key``, else ``default``."""
+        i: cython.Py_ssize_t = self._slot(key)
+        return default if i < 0 else self._conns[i]
+
+    def __getitem__(self, key: tuple[Any, ...]) -> Any:
+        i: cython.Py_ssize_t = self._slot(key)
+        if i < 0:
+            raise KeyError(key)
+        return self._conns[i]
+
+    def __contains__(self, key: tuple[Any, ...]) -> bool:
+        return self._slot(key) >= 0
+
+    def __setitem__(self, key: tuple[Any, ...], conn: ConnRecord) -> None:
+        src: bytes = key[0]
+        dst: bytes = key[2]
+        sport: cython.int = key[1]
+        dport: cython.int = key[3]
+        vlan: tuple = key[4]
+        a: Endpoint = conn.a
+        b: Endpoint = conn.b
+        if not ((sport == a.port and dport == b.port and src == a.addr and dst == b.addr)
+                or (sport == b.port and dport == a.port and src == b.addr and dst == a.addr)):
+            raise ValueError(f"key {key!r} does not name connection #{conn.id}'s endpoints")
+        second: cython.bint
+        if vlan == self._key_vlan(conn, False):
+            second = False
+        elif conn.vlan_b is not None and vlan == conn.vlan_b:
+            second = True
+        else:
+            raise ValueError(f"key {key!r} does not carry connection #{conn.id}'s VLAN ids")
+        h: cython.ulonglong = self._hash(src, sport, dst, dport, vlan)
+        i: cython.Py_ssize_t = self._probe(h, src, sport, dst, dport, vlan)
+        if i < 0 and self._room():
+            i = self._probe(h, src, sport, dst, dport, vlan)
+        self._put(h, i, conn, second)
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def __delitem__(self, key: tuple[Any, ...]) -> None:
+        i: cython.Py_ssize_t = self._slot(key)
+        if i < 0:
+            raise KeyError(key)
+        # an entry followed by an empty slot ends no other entry's probe sequence
+        self._tags[i] = _EMPTY if self._tags[(i + 1) & self._mask] == _EMPTY else _DELETED
+        if self._tags[i] == _DELETED:
+            self._deleted += 1
+        self._conns[i] = None
+        self._used -= 1
+
+    def _entries(self) -> list[tuple[Any, ...]]:
+        """(connection id, second key, key, connection) of every entry, in that order."""
+        out = []
+        for i in range(self._mask + 1):
+            t = self._tags[i]
+            if t > _DELETED:
+                conn = self._conns[i]
+                a = conn.a
+                b = conn.b
+                second = bool(t & 1)
+                vlan = self._key_vlan(conn, second)
+                ap = _port(a.port)
+                bp = _port(b.port)
+                if ap < bp or (ap == bp and a.addr <= b.addr):
+                    key = (a.addr, ap, b.addr, bp, vlan)
+                else:
+                    key = (b.addr, bp, a.addr, ap, vlan)
+                out.append((conn.id, second, key, conn))
+        out.sort(key=lambda e: (e[0], e[1]))
+        return out
+
+    def __iter__(self) -> Any:
+        return iter([e[2] for e in self._entries()])
+
+    def keys(self) -> list[tuple[Any, ...]]:
+        return [e[2] for e in self._entries()]
+
+    def values(self) -> list[Any]:
+        return [e[3] for e in self._entries()]
+
+    def items(self) -> list[tuple[tuple[Any, ...], Any]]:
+        return [(e[2], e[3]) for e in self._entries()]
+
+
 @cython.cclass
 class FlowLookup:
     """``lookup(seg) -> (connection or None, from_a)`` for one flow table: the common case
@@ -116,14 +446,14 @@ class FlowLookup:
             answer = self._by_table(seg)  # a plain SYN may open an incarnation; a sweep is due
             self._from_a = answer[1]
             return answer[0]
-        found = self._index.get(_index_key(seg, self._vlan_free))
+        index: FlowIndex = self._index
+        found = index._find(seg, () if self._vlan_free else seg.vlan)
         if found is not None:
             conn: ConnRecord = found
             # not when an earlier incarnation lives, or when idle long enough to have
             # expired, maybe
             if conn.prev is None and ts - conn.last_ts < self._min_timeout:
-                a: Endpoint = conn.a
-                self._from_a = seg.sport == a.port and seg.src == a.addr
+                self._from_a = index._from_a
                 return conn
         answer = self._by_table(seg)  # new (or cut, or late), or one of the cases above
         self._from_a = answer[1]
@@ -196,15 +526,51 @@ def count_frames(frames: Iterable[tuple[int, float, int, bytes]], decoder: Any) 
     """Decode every frame and look its flow up in a dict, under the flow index's key (the
     4-tuple, lower port first, and the VLAN ids), entering a new one; (frames, TCP
     segments)."""
-    index: dict = {}
     n: cython.longlong = 0
     segs: cython.longlong = 0
-    for seg in segments(frames, decoder):  # as Analyzer.feed reads them
+    if not cython.compiled:
+        index: dict = {}
+        for seg in segments(frames, decoder):  # as Analyzer.feed reads them
+            n += 1
+            if seg is None:
+                continue
+            segs += 1
+            key = _index_key(seg, False)
+            if key not in index:
+                index[key] = segs
+        return n, segs
+    # compiled: the flow table's own index, each new flow entered under a record that holds
+    # only what the index reads (both endpoints' addresses and ports, the VLAN ids)
+    flows: FlowIndex = FlowIndex(False)
+    s: Segment
+    h: cython.ulonglong
+    i: cython.Py_ssize_t
+    for item in segments(frames, decoder):
         n += 1
-        if seg is None:
+        if item is None:
             continue
         segs += 1
-        key = _index_key(seg, False)
-        if key not in index:
-            index[key] = segs
+        s = item
+        h = flows._hash(s.src, s.sport, s.dst, s.dport, s.vlan)
+        i = flows._probe(h, s.src, s.sport, s.dst, s.dport, s.vlan)
+        if i < 0:
+            flows._add(h, i, s, s.vlan, _bare_record(s, segs))
     return n, segs
+
+
+@cython.cfunc
+def _bare_record(seg: Segment, n: cython.longlong) -> ConnRecord:
+    """A connection record holding only the fields the flow index reads (``count_frames``:
+    a flow, not a connection to analyse)."""
+    rec: ConnRecord = ConnRecord.__new__(ConnRecord)
+    a: Endpoint = Endpoint.__new__(Endpoint)
+    b: Endpoint = Endpoint.__new__(Endpoint)
+    a.addr = seg.src
+    a.port = seg.sport
+    b.addr = seg.dst
+    b.port = seg.dport
+    rec.a = a
+    rec.b = b
+    rec.vlan = seg.vlan
+    rec.id = n
+    return rec

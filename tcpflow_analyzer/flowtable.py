@@ -87,7 +87,6 @@ class FlowTable:
         self.config = config
         self.on_finished = on_finished
         self.sink = sink
-        self.index: dict[tuple[Any, ...], Connection] = {}
         self.active: dict[int, Connection] = {}
         self.recent: dict[tuple[Any, ...], Tombstone] = {}
         # tombstones dropped before their 2MSL because ``recent`` held _RECENT_MAX, and the
@@ -116,6 +115,10 @@ class FlowTable:
         # VLAN ids in the key: not with --vlan ignore, nor in wireshark mode (tshark's
         # conversations ignore them); --vlan auto joins directions tagged differently
         self.vlan_free = self.wireshark or config.vlan == "ignore"
+        # compiled, the index holds no key objects (see _ingest.FlowIndex); interpreted,
+        # a dict is the fastest there is
+        self.index: dict[tuple[Any, ...], Connection] | _ingest.FlowIndex = \
+            _ingest.FlowIndex(self.vlan_free) if _ingest.COMPILED else {}
         self.vlan_auto = not self.vlan_free and config.vlan == "auto"
         self.tagged: dict[tuple[Any, ...], Connection] = {}  # 4-tuple -> tagged connection
         self.vlan_joins: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
