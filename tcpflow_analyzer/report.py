@@ -61,8 +61,9 @@ def _state_text(state: object) -> str:
     """The display text of an RFC state (an Enum is hashed, and its ``.value`` read, by
     Python-level code: an identity scan of 13 is cheaper)."""
     i: cython.Py_ssize_t
-    for i in range(len(STATES)):
-        if STATES[i] is state:
+    states: tuple = STATES  # type: ignore[type-arg]  # compiled: C-level item reads
+    for i in range(len(states)):
+        if states[i] is state:
             return _STATE_TEXTS[i]
     return state.value  # type: ignore[attr-defined,no-any-return]
 

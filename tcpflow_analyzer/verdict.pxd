@@ -7,6 +7,7 @@ from tcpflow_analyzer.rounding cimport round_ns, round_us
 
 cdef dict _options_dict(object opts)
 cdef list _frames(object packed, Py_ssize_t stride)
+cdef list _fin_frames(Endpoint ep, long long first)
 cpdef dict derive_handshake(ConnRecord conn)
 cpdef dict derive_close(ConnRecord conn)
 cdef int _outcome(ConnRecord conn, str status, str pattern, object final_ack)

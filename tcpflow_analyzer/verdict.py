@@ -140,6 +140,18 @@ def _frames(packed: object, stride: cython.Py_ssize_t) -> list:  # type: ignore[
     return [int(rec[i]) for i in range(0, n, stride)]
 
 
+@cython.cfunc
+def _fin_frames(ep: Endpoint, first: cython.longlong) -> list:  # type: ignore[type-arg]
+    """The frame numbers of the FINs ``ep`` sent, ``first`` being the first one's (0: none).
+    Compiled, the usual single FIN sits in the record's C fields (``_fin_0``, bit 4 of
+    ``_rec_in``); more FINs, or the interpreted record, are in ``_fin_more``."""
+    if not first:
+        return []
+    if cython.compiled and ep._rec_in & 4:
+        return [first]
+    return _frames(ep._fin_more, 2)
+
+
 @cython.ccall
 def derive_handshake(conn: ConnRecord) -> dict[str, Any]:
     """Handshake facts: status, frames, retransmissions, RTT halves and SYN options."""
@@ -257,10 +269,11 @@ def derive_close(conn: ConnRecord) -> dict[str, Any]:
         o, r = conn.a, conn.b
     else:
         o, r = conn.b, conn.a
-    o_fins, r_fins = o.fin_rec, r.fin_rec
-    fo = int(o_fins[0]) if o_fins else 0
-    fr = int(r_fins[0]) if r_fins else 0
-    fin_frames = {"orig": _frames(o_fins, 2), "resp": _frames(r_fins, 2)}
+    # the first FINs' frames and the frame lists, read from the record's fields
+    # (record.py: sent_fin, first_fin_frame), not through the ``fin_rec`` array views
+    fo = int(o.first_fin_frame()) if o.sent_fin() else 0
+    fr = int(r.first_fin_frame()) if r.sent_fin() else 0
+    fin_frames = {"orig": _fin_frames(o, fo), "resp": _fin_frames(r, fr)}
     if not fo and not fr:
         return {"pattern": _CLOSE_NONE, "first_fin_by": None, "fin_frames": fin_frames,
                 "final_ack_frame": None}
