@@ -152,3 +152,17 @@ def established() -> Conv:
     c = Conv()
     c.handshake()
     return c
+
+
+def replay_stream(table: FlowTable, stream: list[tuple]) -> list[tuple[int | None, bool]]:  # type: ignore[type-arg]
+    """Feed ``(frame, ts, vlan, src, dst, sport, dport, seq, ack, flags, plen)`` rows through
+    ``table.lookup`` and each found connection's tracker; the (connection id, from_a) answers."""
+    answers: list[tuple[int | None, bool]] = []
+    for frame, ts, vlan, src, dst, sport, dport, seq, ack, flags, plen in stream:
+        seg = Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, 65535,
+                      plen, True, 0, 0, None, None, None, None)
+        conn, from_a = table.lookup(seg)
+        answers.append((None if conn is None else conn.id, from_a))
+        if conn is not None:
+            conn.process(seg, from_a)
+    return answers

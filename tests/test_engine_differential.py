@@ -513,21 +513,14 @@ def _run_lookups(config: dict[str, object], stream: list[tuple[object, ...]],
     """Every lookup's answer (connection id, sender) and the reports and counters after."""
     from tcpflow_analyzer.flowtable import FlowTable
     from tcpflow_analyzer.report import build_flow_report
-    from tcpflow_analyzer.segment import Segment
+    from tests.builders import replay_stream
     from tcpflow_analyzer.tracker import TrackerConfig
 
     reports: list[object] = []
     table = FlowTable(TrackerConfig(**config), lambda c: reports.append(build_flow_report(c)))  # type: ignore[arg-type]
     if not compiled_lookup:
         del table.lookup  # the method itself
-    answers = []
-    for frame, ts, vlan, src, dst, sport, dport, seq, ack, flags, plen in stream:
-        seg = Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, 65535,
-                      plen, True, 0, 0, None, None, None, None)
-        conn, from_a = table.lookup(seg)
-        answers.append((None if conn is None else conn.id, from_a))
-        if conn is not None:
-            conn.process(seg, from_a)
+    answers = replay_stream(table, stream)
     table.flush()
     return (answers, reports, table.cut_segments, table.late_segments, table.evicted,
             table.vlan_warnings())

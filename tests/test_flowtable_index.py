@@ -19,6 +19,8 @@ from tcpflow_analyzer.report import build_flow_report
 from tcpflow_analyzer.segment import ACK, SYN, Segment
 from tcpflow_analyzer.tracker import Connection, TrackerConfig
 
+from .builders import replay_stream
+
 FlowIndex = _ingest.FlowIndex
 CLIENT = bytes([10, 0, 0, 1])
 SERVER = bytes([10, 0, 0, 2])
@@ -198,14 +200,7 @@ def _run(config: dict[str, object], stream: list[tuple[object, ...]], index: str
         table.index = FlowIndex(table.vlan_free, hash_mask=0)
         if _ingest.COMPILED:
             table.lookup = _ingest.FlowLookup(table, table.lookup)  # type: ignore[method-assign]
-    answers = []
-    for frame, ts, vlan, src, dst, sport, dport, seq, ack, flags, plen in stream:
-        seg = Segment(frame, ts, vlan, 4, src, dst, sport, dport, seq, ack, flags, 65535,
-                      plen, True, 0, 0, None, None, None, None)
-        conn, from_a = table.lookup(seg)
-        answers.append((None if conn is None else conn.id, from_a))
-        if conn is not None:
-            conn.process(seg, from_a)
+    answers = replay_stream(table, stream)
     held = sorted((k, v.id) for k, v in table.index.items())
     table.flush()
     return (answers, reports, held, table.cut_segments, table.late_segments, table.evicted,
