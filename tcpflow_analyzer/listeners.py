@@ -40,13 +40,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import StateChanged
-from .report import FlowReport
-from .rounding import round_us
 from .segment import format_ip
 from .states import TcpState
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+
+    from .record import ConnRecord, Endpoint
+    from .report import FlowReport
+    from .rounding import round_us
+    from .segment import Segment
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:  # compiled, listeners.pxd cimports these (C types, a C call)
+    from .rounding import round_us
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
 
 # the states the tracker's hook compares with, read once (a member read off the Enum class
 # costs a Python-level look-up each time)
@@ -59,13 +76,15 @@ _IP_TEXTS: dict[bytes, str] = {}
 _IP_TEXTS_MAX = 4096
 
 
+@cython.ccall
 def _ip_text(addr: bytes) -> str:
     """``format_ip(addr)``, remembered."""
-    text = _IP_TEXTS.get(addr)
+    texts: dict[bytes, str] = _IP_TEXTS
+    text = texts.get(addr)
     if text is None:
-        if len(_IP_TEXTS) >= _IP_TEXTS_MAX:
-            _IP_TEXTS.clear()
-        text = _IP_TEXTS[addr] = format_ip(addr)
+        if len(texts) >= _IP_TEXTS_MAX:
+            texts.clear()
+        text = texts[addr] = format_ip(addr)
     return text
 
 
@@ -82,18 +101,26 @@ SYN_FLOOD_SOURCES = 16
 _FOLDED_KEYS_CAP = 65_536
 _BIN = math.log(1.02)
 _COUNTED = frozenset({"complete", "refused", "no_answer", "incomplete", "syn_not_captured"})
+# the same bounds as C constants for the compiled comparisons (the names above are the API)
+_RTT_EXACT = cython.declare(cython.Py_ssize_t, RTT_EXACT)
+_MAX_SOURCES = cython.declare(cython.Py_ssize_t, MAX_SOURCES)
 
 
+@cython.final
+@cython.cclass
 class _Listener:
-    """The constant-size record of one listener (or of the folded remainder)."""
+    """The constant-size record of one listener (or of the folded remainder).  Compiled,
+    an extension type whose fields are public C fields (``listeners.pxd``)."""
 
-    __slots__ = (
-        "accept_queue_full", "attempted", "established", "first_data_retransmitted",
-        "half_open", "half_open_peak", "half_open_peak_frame", "half_open_peak_ts", "hist",
-        "incomplete", "ip", "port", "refused", "reset_after_established", "reset_by_listener",
-        "rtt", "rtt_max", "rtt_n", "sources", "synack_after_ack", "synack_retransmissions",
-        "syn_retransmissions", "unanswered",
-    )
+    # (not TYPE_CHECKING: mypy would check the compiled class's C fields against the slots)
+    if not cython.compiled and not TYPE_CHECKING:
+        __slots__ = (
+            "accept_queue_full", "attempted", "established", "first_data_retransmitted",
+            "half_open", "half_open_peak", "half_open_peak_frame", "half_open_peak_ts", "hist",
+            "incomplete", "ip", "port", "refused", "reset_after_established",
+            "reset_by_listener", "rtt", "rtt_max", "rtt_n", "sources", "synack_after_ack",
+            "synack_retransmissions", "syn_retransmissions", "unanswered",
+        )
 
     def __init__(self, ip: str | None, port: int | None) -> None:
         self.ip = ip
@@ -109,13 +136,15 @@ class _Listener:
         self.rtt_n = 0
         self.rtt_max: float | None = None
         self.hist: dict[int, int] = {}
-        self.sources: set[str] = set()
+        # the clients' address objects (distinct objects of equal bytes are one member;
+        # distinct addresses have distinct texts, so the count is the texts' count)
+        self.sources: set[bytes] = set()
 
     def add_rtt(self, value: float) -> None:
         self.rtt_n += 1
         if self.rtt_max is None or value > self.rtt_max:
             self.rtt_max = value
-        if self.hist or len(self.rtt) >= RTT_EXACT:
+        if self.hist or len(self.rtt) >= _RTT_EXACT:
             if not self.hist:
                 for v in self.rtt:
                     self._bin(v)
@@ -134,7 +163,7 @@ class _Listener:
             return None
         rank = max(1, (pct * self.rtt_n + 99) // 100)
         if not self.hist:
-            return sorted(self.rtt)[rank - 1]
+            return sorted(self.rtt)[rank - 1]  # type: ignore[no-any-return]
         seen = 0
         for b in sorted(self.hist):
             seen += self.hist[b]
@@ -149,13 +178,20 @@ def _is_syn_flood(rec: _Listener) -> bool:
     return rec.half_open_peak >= SYN_FLOOD_PEAK and len(rec.sources) >= SYN_FLOOD_SOURCES
 
 
+@cython.cclass
 class ListenerView:
     """Per-listener aggregates over one analysis (see the module docstring).
 
     Use: pass the view as the analyzer's ``events`` sink, call :meth:`bind` with each file's
     flow table before reading it, :meth:`add_flow` with every finished flow report, then
-    :meth:`to_list`.
+    :meth:`to_list`.  Compiled, an extension type (``listeners.pxd``): the tracker's state
+    hook and ``add_flow`` work on C fields and C locals.
     """
+
+    # (not TYPE_CHECKING: mypy would check the compiled class's C fields against the slots)
+    if not cython.compiled and not TYPE_CHECKING:
+        __slots__ = ("_active", "_by_addr", "_by_ip", "_by_key", "_folded", "_folded_keys",
+                     "_folded_more", "_pending", "_table", "max_listeners")
 
     #: the only events this sink needs (see :mod:`.events`): entering or leaving SYN-RECEIVED
     only_states = frozenset({TcpState.SYN_RECEIVED})
@@ -163,25 +199,38 @@ class ListenerView:
     def __init__(self, max_listeners: int = MAX_LISTENERS) -> None:
         self.max_listeners = max_listeners
         self._by_key: dict[tuple[str, int], _Listener] = {}
+        # the same records (not the folded one) by address, then port: by the address text
+        # for add_flow, by the flow table's shared address objects for the state hook (a
+        # probe on a cached hash each, where a (text, port) key is hashed and compared
+        # element by element); at most max_listeners records each
+        self._by_ip: dict[str, dict[int, _Listener]] = {}
+        self._by_addr: dict[bytes, dict[int, _Listener]] = {}
         self._folded: _Listener | None = None
         self._folded_keys: set[tuple[str, int]] = set()
         self._folded_more = False
         self._table: Any = None
-        # conn id -> (listener record, listener endpoint is a) while half-open
-        self._pending: dict[int, tuple[_Listener, bool]] = {}
+        self._active: dict[int, Any] | None = None  # the bound table's active connections
+        # conn id -> (listener record, listener endpoint) while half-open
+        self._pending: dict[int, tuple[_Listener, Endpoint]] = {}
 
     # -- wiring ------------------------------------------------------------------------------
     def bind(self, table: Any, path: str | None = None) -> None:
         """Read connections from this flow table (one per capture file)."""
         self._table = table
+        self._active = table.active  # the table's own dict, never replaced
 
-    def _slot(self, ip: str, port: int) -> _Listener:
+    @cython.cfunc
+    def _slot(self, ip: str, port: Any) -> _Listener:
         key = (ip, port)
         rec = self._by_key.get(key)
         if rec is not None:
             return rec
         if len(self._by_key) < self.max_listeners:
             rec = self._by_key[key] = _Listener(ip, port)
+            ports = self._by_ip.get(ip)
+            if ports is None:
+                ports = self._by_ip[ip] = {}
+            ports[port] = rec
             return rec
         if self._folded is None:
             self._folded = _Listener(None, None)
@@ -194,76 +243,98 @@ class ListenerView:
     # -- the event sink (time order) -------------------------------------------------------------
     def append(self, event: Any) -> None:
         """Take one tracker event (only endpoint state changes matter here)."""
-        if type(event) is not StateChanged or self._table is None:
+        if type(event) is not StateChanged or self._active is None:
             return
         cid = event.conn_id
-        conn = self._table.active.get(cid)
+        conn = self._active.get(cid)
         if event.to_state == "SYN-RECEIVED" and event.from_state == "LISTEN":
-            if conn is not None:
-                self._half_open(conn, conn.orig if event.endpoint == "orig" else conn.resp,
+            if conn is not None and cid not in self._pending:
+                self._half_open(cid, conn, conn.orig if event.endpoint == "orig" else conn.resp,
                                 event.ts, event.frame)
         elif event.from_state == "SYN-RECEIVED":
             self._settled(cid, conn)
 
-    def state_changed(self, conn: Any, ep: Any, old: TcpState, new: TcpState,
-                      seg: Any) -> None:
+    def state_changed(self, conn: ConnRecord, ep: Endpoint, old: TcpState, new: TcpState,
+                      seg: Segment) -> None:
         """The tracker's direct call for a change into or out of SYN-RECEIVED (what
         :meth:`append` does with a :class:`StateChanged`, without building one)."""
-        table = self._table
-        if table is None:
+        active = self._active
+        if active is None:
             return
-        if new is _SYN_RECEIVED and old is _LISTEN:
-            if table.active.get(conn.id) is conn:
-                self._half_open(conn, ep, seg.ts, seg.frame)
-        elif old is _SYN_RECEIVED:
-            self._settled(conn.id, table.active.get(conn.id))
-
-    def _half_open(self, conn: Any, ep: Any, ts: float, frame: int) -> None:
-        """Listener endpoint ``ep`` of ``conn`` entered SYN-RECEIVED from LISTEN."""
         cid = conn.id
-        if cid in self._pending:
-            return
-        peer = conn.b if ep is conn.a else conn.a
-        rec = self._slot(_ip_text(ep.addr), ep.port)
-        self._pending[cid] = (rec, ep is conn.a)
+        if new is _SYN_RECEIVED and old is _LISTEN:
+            # not when the connection is no longer the table's (as the event path finds it)
+            if cid not in self._pending and active.get(cid) is conn:
+                self._half_open(cid, conn, ep, seg.ts, seg.frame)
+        elif old is _SYN_RECEIVED:
+            self._settled(cid, conn)
+
+    @cython.cfunc
+    def _half_open(self, cid: Any, conn: ConnRecord, ep: Endpoint, ts: cython.double,
+                   frame: cython.longlong) -> cython.void:
+        """Listener endpoint ``ep`` of connection ``cid`` (``conn``, not pending) entered
+        SYN-RECEIVED from LISTEN."""
+        addr = ep.addr
+        port = ep.port
+        rec: _Listener = None
+        ports = self._by_addr.get(addr)
+        if ports is not None:
+            rec = ports.get(port)
+        if rec is None:
+            rec = self._slot(_ip_text(addr), port)
+            if rec is not self._folded:
+                if ports is None:
+                    ports = self._by_addr[addr] = {}
+                ports[port] = rec
+        self._pending[cid] = (rec, ep)
         rec.half_open += 1
-        if len(rec.sources) < MAX_SOURCES:
-            rec.sources.add(_ip_text(peer.addr))
+        if len(rec.sources) < _MAX_SOURCES:
+            rec.sources.add((conn.b if ep is conn.a else conn.a).addr)
         if rec.half_open > rec.half_open_peak:
             rec.half_open_peak = rec.half_open
             rec.half_open_peak_ts = ts
             rec.half_open_peak_frame = frame
 
-    def _settled(self, cid: int, conn: Any) -> None:
-        """An endpoint of connection ``cid`` (``conn``, None once it is no longer active)
-        left SYN-RECEIVED: it no longer counts as half-open, unless its listener endpoint
-        is still there (the other endpoint moved)."""
-        if cid not in self._pending:
+    @cython.cfunc
+    def _settled(self, cid: Any, conn: Any) -> cython.void:
+        """An endpoint of connection ``cid`` (``conn``, or None once it is no longer
+        active) left SYN-RECEIVED: it no longer counts as half-open, unless its listener
+        endpoint is still there (the other endpoint moved) in a connection still active."""
+        entry = self._pending.get(cid)
+        if entry is None:
             return
-        rec, is_a = self._pending[cid]
-        if conn is not None and (conn.a if is_a else conn.b).state is _SYN_RECEIVED:
+        rec: _Listener = entry[0]
+        ep: Endpoint = entry[1]
+        if ep.state is _SYN_RECEIVED and conn is not None and self._active.get(cid) is conn:
             return
         del self._pending[cid]
         rec.half_open -= 1
 
     # -- finished connections (completion order) ----------------------------------------------
-    def add_flow(self, f: FlowReport) -> None:
+    def add_flow(self, f: dict[str, Any]) -> None:
         """Count one finished connection for its listener."""
         # once per connection: each field is read once, the usual cases need no call
+        rec: _Listener
         if self._pending:
             pending = self._pending.pop(f["id"], None)
             if pending is not None:
-                pending[0].half_open -= 1
-        hs = f["handshake"]
+                rec = pending[0]
+                rec.half_open -= 1
+        hs: dict[str, Any] = f["handshake"]
         status = hs["status"]
         if status not in _COUNTED or f["initiator"] == "both":
             return
-        resp = f["resp"]
-        rec = self._by_key.get((resp["ip"], resp["port"]))
-        if rec is None:
-            rec = self._slot(resp["ip"], resp["port"])
+        resp: dict[str, Any] = f["resp"]
+        ip = resp["ip"]
+        port = resp["port"]
+        found = None
+        ports = self._by_ip.get(ip)
+        if ports is not None:
+            found = ports.get(port)
+        rec = self._slot(ip, port) if found is None else found
         rec.attempted += 1
         ack = hs["ack_frame"]
+        established: cython.bint
         if status == "complete":
             established = True
             rec.established += 1
@@ -282,8 +353,8 @@ class ListenerView:
         rec.synack_retransmissions += hs["synack_retransmissions"]
         rtt = hs["rtt_s"]["total"]
         if rtt is not None:
-            value = float(rtt)
-            if rec.hist or len(rec.rtt) >= RTT_EXACT:
+            value: cython.double = float(rtt)
+            if rec.hist or len(rec.rtt) >= _RTT_EXACT:
                 rec.add_rtt(value)
             else:  # add_rtt's usual case, inlined
                 rec.rtt_n += 1
@@ -297,13 +368,13 @@ class ListenerView:
             rec.reset_after_established += 1
             if reset["by"] in ("resp", "both"):
                 rec.reset_by_listener += 1
-        late = False
+        late: cython.bint = False
         if ack is not None:
             for x in hs["synack_frames"]:
                 if x > ack:
                     late = True
                     break
-        ignored = bool(f["anomaly_events"]) and _first_data_retransmitted(f)
+        ignored: cython.bint = bool(f["anomaly_events"]) and _first_data_retransmitted(f)
         rec.synack_after_ack += late
         rec.first_data_retransmitted += ignored
         rec.accept_queue_full += late or ignored
@@ -311,8 +382,7 @@ class ListenerView:
     # -- output ------------------------------------------------------------------------------------
     def to_list(self) -> list[dict[str, Any]]:
         """The listeners as plain data: most attempted first, the folded remainder last."""
-        recs = sorted(self._by_key.values(),
-                      key=lambda r: (-r.attempted, -r.half_open_peak, r.ip or "", r.port or 0))
+        recs = sorted(self._by_key.values(), key=_order)
         out = [_to_dict(r) for r in recs]
         if self._folded is not None:
             d = _to_dict(self._folded)
@@ -321,6 +391,10 @@ class ListenerView:
             d["listeners_folded_text"] = f"{n}+" if self._folded_more else str(n)
             out.append(d)
         return out
+
+
+def _order(r: _Listener) -> tuple[int, int, str, int]:
+    return (-r.attempted, -r.half_open_peak, r.ip or "", r.port or 0)
 
 
 def _first_data_retransmitted(f: FlowReport) -> bool:
