@@ -144,8 +144,8 @@ class FlowTable:
         if ts >= self.next_sweep and not self.wireshark:
             self._sweep(ts)
         conn = self.index.get(key)
-        if conn is None and self.vlan_auto:
-            conn = self._other_vlan(seg, key)
+        if conn is None and self.vlan_auto and (key[4] or self.tagged):
+            conn = self._other_vlan(seg, key)  # (untagged, with no tagged ones: none)
         if conn is None and self.cut:
             cut = self.cut.get(key)
             if cut is not None and not self._cut_is_over(key, cut, seg):
@@ -288,7 +288,7 @@ class FlowTable:
             self.max_active = len(self.active)
             if self.max_active > self.config.max_active:
                 self._evict(seg)
-        if previous is None:
+        if previous is None and self.recent:
             previous = self.recent.pop(_canonical(key), None)
         if previous is not None and seg.flags & SYN:
             self._link(conn, previous, seg)
@@ -348,7 +348,6 @@ class FlowTable:
         del self.active[conn.id]
         a, b = conn.a, conn.b
         vlan = () if self.vlan_free else conn.vlan
-        k1 = (a.addr, a.port, b.addr, b.port, vlan)
         key = _index_key(a.addr, a.port, b.addr, b.port, vlan)
         if self.index.get(key) is conn:
             del self.index[key]
@@ -365,7 +364,7 @@ class FlowTable:
                 dropped = self.recent.pop(next(iter(self.recent)))
                 if dropped.last_ts >= self._recent_horizon:
                     self.recent_folded += 1
-            self.recent[_canonical(k1)] = Tombstone(conn)
+            self.recent[_canonical((a.addr, a.port, b.addr, b.port, vlan))] = Tombstone(conn)
         self.on_finished(conn)
 
     def _evict(self, seg: Segment) -> None:
