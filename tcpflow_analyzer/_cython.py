@@ -84,6 +84,12 @@ def declare(_type: type[_T], value: Any = None, **_kwargs: Any) -> _T:
     return value  # type: ignore[no-any-return]
 
 
+def address(value: _T) -> _T:
+    """``cython.address(var)``, a C pointer to ``var``: only compiled code dereferences it
+    (checksum's word loads); interpreted, the value itself."""
+    return value
+
+
 def cast(_type: type[_T], value: Any, *, typecheck: bool = False) -> _T:
     """``cython.cast(ctype, value)``: the identity when interpreted (no C wrap-around)."""
     return value  # type: ignore[no-any-return]

@@ -14,7 +14,8 @@ impossible: the protocol word is 6).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # mypy reads the stand-in's signatures
     from tcpflow_analyzer import _cython as cython
@@ -23,6 +24,15 @@ else:
         import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
     except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
         from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:
+    memcpy: Any = None  # libc's, cimported by checksum.pxd: only _ld64 calls it (compiled)
+
+# The compiled sum loads 8-byte words in the machine's own byte order (no byte swap): the
+# sum of little-endian 16-bit words times 256 is congruent modulo 65535 to the sum of the
+# big-endian ones (256 * (b0 + 256 b1) = 256 b0 + 65536 b1 = 256 b0 + b1), RFC 1071's
+# "byte order independence".
+_NATIVE_LE = cython.declare(cython.bint, sys.byteorder == "little")
 
 # (the compiled modulo 0xFFFF takes the literal, which the C compiler turns into a multiply
 # and shifts; a declared constant is a C variable, and its ``%`` a 64-bit division, tens of
@@ -36,19 +46,11 @@ COMPILED: bool = cython.compiled
 @cython.inline
 @cython.exceptval(check=False)
 @cython.nogil
-def _be32(p: cython.p_const_uchar) -> cython.uint:
-    """The big-endian 32-bit word at ``p`` (each byte widened before its shift)."""
-    return ((cython.cast(cython.uint, p[0]) << 24) | (cython.cast(cython.uint, p[1]) << 16)
-            | (cython.cast(cython.uint, p[2]) << 8) | cython.cast(cython.uint, p[3]))
-
-
-@cython.cfunc
-@cython.inline
-@cython.exceptval(check=False)
-@cython.nogil
-def _be64(p: cython.p_const_uchar) -> cython.ulonglong:
-    """The big-endian 64-bit word at ``p`` (the compiler makes it one load and a swap)."""
-    return (cython.cast(cython.ulonglong, _be32(p)) << 32) | _be32(p + 4)
+def _ld64(p: cython.p_const_uchar) -> cython.ulonglong:
+    """The 64-bit word at ``p`` in the machine's byte order (one unaligned load)."""
+    w: cython.ulonglong = 0
+    memcpy(cython.address(w), p, 8)
+    return w
 
 
 @cython.cfunc
@@ -60,28 +62,32 @@ def _sum_words(p: cython.p_const_uchar, n: cython.Py_ssize_t) -> cython.ulonglon
     """A number below 65535 congruent modulo 65535 to the sum of the big-endian 16-bit
     words of ``p[0:n]`` (an odd last byte padded with 0).
 
-    It adds big-endian 64-bit words with an end-around carry: the big-endian value of four
-    16-bit words is congruent to their sum (65536 = 1 mod 65535), and adding the carry out
-    of bit 63 back in keeps the running sum congruent modulo 2**64 - 1, a multiple of
-    65535 (RFC 1071's "deferred carries", eight bytes a step).
+    It adds 64-bit words in the machine's byte order with an end-around carry: their value
+    is congruent to the sum of their four 16-bit words in that order (65536 = 1 mod 65535),
+    and adding the carry out of bit 63 back in keeps the running sum congruent modulo
+    2**64 - 1, a multiple of 65535 (RFC 1071's "deferred carries", eight bytes a step); on a
+    little-endian machine that sum times 256 is the big-endian one (see _NATIVE_LE).  The
+    last 7 bytes or fewer are read big-endian.
     """
     s: cython.ulonglong = 0
     w: cython.ulonglong
     i: cython.Py_ssize_t = 0
     while i + 15 < n:  # two words a step: fewer loop branches
-        w = _be64(p + i)
+        w = _ld64(p + i)
         s += w
         s += cython.cast(cython.ulonglong, s < w)
-        w = _be64(p + i + 8)
+        w = _ld64(p + i + 8)
         s += w
         s += cython.cast(cython.ulonglong, s < w)
         i += 16
     if i + 7 < n:
-        w = _be64(p + i)
+        w = _ld64(p + i)
         s += w
         s += cython.cast(cython.ulonglong, s < w)
         i += 8
     s = s % 0xFFFF  # room for the last few bytes
+    if _NATIVE_LE:  # little-endian words: times 256 makes the big-endian sum (see above)
+        s = (s << 8) % 0xFFFF
     if i + 3 < n:
         s += ((cython.cast(cython.uint, p[i]) << 24) | (cython.cast(cython.uint, p[i + 1]) << 16)
               | (cython.cast(cython.uint, p[i + 2]) << 8) | p[i + 3])
