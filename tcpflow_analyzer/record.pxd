@@ -11,19 +11,25 @@ cdef extern from *:
 
 
 cdef class Endpoint:
-    cdef public object addr, state, initial
-    # small fields side by side (16 bytes): a port, a window-scale option, Zeek states, flags
+    cdef public object addr
+    # small fields side by side (16 bytes): a port, a window-scale option, the RFC state and
+    # initial state (indices in record.STATES), Zeek states, flags
     cdef public unsigned short port
     cdef public short z_wscale
+    cdef public unsigned char _st, _st0
     cdef public signed char z_state, z_prev
     cdef public unsigned char _rec_in
     cdef public bool8 is_a, moved, syn_delivered, fin_delivered, data_after_peer_fin
     cdef public bool8 z_did_close
-    cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
-    cdef public long long syn_plen, fin_delivered_frame, fin_ack_frame, win
-    cdef public long long pkts, data_pkts, missed_bytes
-    cdef public long long z_start, z_last, z_hist_syn, z_hist_fin, z_hist_rst
+    # 32-bit fields, four bytes each: the Zeek model's counters and sequence numbers (always
+    # set, modulo 2**32), the advertised window (the TCP header's 16 bits) and the SYN's
+    # payload (at most a frame's captured length, a 32-bit field in pcap and pcapng)
     cdef public unsigned int z_n_c, z_n_w, z_n_t, z_n_g
+    cdef public unsigned int z_start, z_last, syn_plen, win
+    cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
+    cdef public long long fin_delivered_frame, fin_ack_frame
+    cdef public long long pkts, data_pkts, missed_bytes
+    cdef public long long z_hist_syn, z_hist_fin, z_hist_rst
     cdef public object opts, rst_frames, ooo
     cdef public long long bytes
     # the first SYN or SYN-ACK and the first FIN (record.py: the syn_rec ... views)

@@ -50,7 +50,11 @@ LIST_CAP = 32
 """Bound on per-connection frame lists (counts stay exact)."""
 
 STATES = tuple(TcpState)
-"""The RFC states in the order of their 4-bit codes in :attr:`ConnRecord.transitions`."""
+"""The RFC states in the order of their 4-bit codes in :attr:`ConnRecord.transitions`, and
+of the one-byte codes :attr:`Endpoint._st` and :attr:`Endpoint._st0` hold."""
+
+STATE_INDEX = {st: i for i, st in enumerate(STATES)}
+"""TcpState -> its code (the index in ``STATES``)."""
 
 
 class S:
@@ -129,10 +133,10 @@ class Endpoint:
     if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
             "_contig", "_fin_more", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt",
-            "_syn_more", "_synack_more", "_z_hole", "addr",
+            "_st", "_st0", "_syn_more", "_synack_more", "_z_hole", "addr",
             "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
-            "fin_delivered_frame", "initial", "is_a", "missed_bytes",
-            "moved", "ooo", "opts", "pkts", "port", "rst_frames", "state", "syn_delivered",
+            "fin_delivered_frame", "is_a", "missed_bytes",
+            "moved", "ooo", "opts", "pkts", "port", "rst_frames", "syn_delivered",
             "syn_plen", "win", "z_did_close", "z_hist_fin",
             "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
             "z_start", "z_state", "z_wscale",
@@ -142,7 +146,7 @@ class Endpoint:
         self.addr = addr
         self.port = port
         self.is_a = is_a
-        self.state = self.initial = S.INACTIVE
+        self._st = self._st0 = 0  # STATES[0], S.INACTIVE (the state and initial views)
         self.moved = False
         self._isn = -1
         # SYNs, SYN-ACKs and FINs sent (the syn_rec, synack_rec and fin_rec views): the
@@ -186,6 +190,25 @@ class Endpoint:
         # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
         # Zeek's reassembler never got it (see Connection.payload_uncaptured)
         self._z_hole = -1
+
+    # -- the RFC state and the initial state: one-byte codes (``STATES``) --------------------
+    @property
+    def state(self) -> TcpState:
+        """Its RFC 9293 state now (the tracker's machines read and write ``_st``)."""
+        return STATES[self._st]
+
+    @state.setter
+    def state(self, v: TcpState) -> None:
+        self._st = STATE_INDEX[v]
+
+    @property
+    def initial(self) -> TcpState:
+        """The state it was assumed to be in before the first segment (``_st0``)."""
+        return STATES[self._st0]
+
+    @initial.setter
+    def initial(self, v: TcpState) -> None:
+        self._st0 = STATE_INDEX[v]
 
     # -- the None-or-int view of the optional sequence numbers -------------------------------
     @property

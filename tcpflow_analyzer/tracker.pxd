@@ -24,8 +24,8 @@ cdef long long _rcv_window(long long win, int shift) noexcept
 
 cdef class Connection(ConnRecord):
     cpdef void process(self, Segment seg, bint from_a)
-    cdef void _set_state(self, Endpoint ep, object new, Segment seg)
-    cdef void _retag_initial(self, Endpoint ep, object state)
+    cdef void _set_state(self, Endpoint ep, int new, Segment seg)
+    cdef void _retag_initial(self, Endpoint ep, int state)
     cpdef void anomaly(self, str code, object seg, Endpoint ep, str detail=*)
     cdef void _general(self, Segment seg, Endpoint s, Endpoint r, bint from_a)
     cdef void _count(self, Endpoint s, Segment seg)
