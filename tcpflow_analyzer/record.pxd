@@ -46,6 +46,11 @@ cdef class Endpoint:
     cdef double synack_at(self, Py_ssize_t i, int k)
 
 
+cdef class ConnExtra:
+    cdef public object vlan_b, _tr, _resets, _time_wait, port_reuse
+    cdef public object z_expire_more, z_base, z_rows
+
+
 cdef class ConnRecord:
     cdef public long long id, first_frame, last_frame, hist_seen
     cdef public Endpoint a, b
@@ -56,13 +61,13 @@ cdef class ConnRecord:
     cdef public double first_ts, last_ts, zeek_last_ts
     cdef public str history
     cdef public double z_attempt, z_delete, z_row_start, z_expire0
-    cdef public object z_expire_more, z_base, z_rows
-    cdef public object config, sink, vlan, vlan_b, seq
-    cdef public object _tr, _anomalies, _events, _resets, _time_wait
-    cdef public object port_reuse, prev
+    cdef public object config, sink, vlan, seq, _anomalies, _events, prev
+    # the rarely set fields (record.py: ConnExtra, the vlan_b ... z_rows properties)
+    cdef public ConnExtra _x
     cdef public long long _hsa_frame
     cdef public double _hsa_ts
     cdef public double _tr0, _tr1, _tr2, _tr3, _tr4, _tr5, _tr6, _tr7
 
+    cdef ConnExtra _extra(self)
     cdef void _tr_add(self, double code, double ts)
     cdef void _init(self, long long conn_id, object seg, object config, object sink)

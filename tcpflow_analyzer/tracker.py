@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # mypy reads the stand-in's signatures
         zeek_process,
         zero_window,
     )
-    from .record import ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint
     from .segment import Segment
     from .seqanalysis import SeqAnalysis
     from .seqnum import in_window, seq_diff
@@ -77,7 +77,7 @@ if not cython.compiled:  # compiled, tracker.pxd cimports these (C calls, C type
         zeek_process,
         zero_window,
     )
-    from .record import ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint
     from .seqnum import in_window, seq_diff
 else:  # a cimported type is no module attribute: importers find it here as before
     globals()["Endpoint"] = _rec.Endpoint
@@ -320,9 +320,10 @@ class Connection(ConnRecord):
                 self._handshake_done(seg)
         sink = self.sink
         if new == _S_TIME_WAIT:
-            if self._time_wait is None:
-                self._time_wait = []
-            self._time_wait.append((is_a, frame, ts))
+            x: ConnExtra = self._extra()
+            if x._time_wait is None:
+                x._time_wait = []
+            x._time_wait.append((is_a, frame, ts))
             if sink is not None and _all_events(sink):
                 sink.append(TimeWaitEntered(
                     conn_id=self.id, frame=frame, ts=ts, endpoint=self.role(is_a)))
@@ -896,10 +897,11 @@ class Connection(ConnRecord):
             situation = "after_fin"
         else:
             situation = "abort"
-        if self._resets is None:
-            self._resets = []
-        if len(self._resets) < _LIST_CAP:
-            self._resets.append({
+        x: ConnExtra = self._extra()
+        if x._resets is None:
+            x._resets = []
+        if len(x._resets) < _LIST_CAP:
+            x._resets.append({
                 "frame": seg.frame, "ts": seg.ts, "by_a": s.is_a, "sender_state": _STATES[s_state].value,
                 "receiver_state": _STATES[r_state].value, "validity": validity, "situation": situation,
             })
