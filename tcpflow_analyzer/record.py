@@ -473,7 +473,8 @@ class ConnRecord:
     # interpreted slots, which leave out those only the compiled class uses)
     if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
-            "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_steady_ok", "_x", "a", "b",
+            "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_steady_ok", "_trp", "_x", "a",
+            "b",
             "config", "fin_crossed", "first_frame", "first_ts", "hist_seen",
             "history", "id", "last_frame", "last_ts", "orig_is_a", "prev",
             "roles_inferred", "seq", "sim_open", "sink", "vlan", "z_active",
@@ -518,6 +519,9 @@ class ConnRecord:
             self._tr_n = 0
             self._tr0 = self._tr1 = self._tr2 = self._tr3 = 0.0
             self._tr4 = self._tr5 = self._tr6 = self._tr7 = 0.0
+        else:  # interpreted: the record's own array (a ConnExtra for every connection would
+            # cost its eight slots each: the pure engine's streaming memory bound)
+            self._trp = array("d")
         # created on first use: most connections never need them (keeps memory per
         # connection small; the properties below read them as empty)
         self._anomalies: dict[str, int] | None = None
@@ -658,12 +662,10 @@ class ConnRecord:
         | from-state index << 4 | to-state index (``STATES``)."""
         x: ConnExtra
         if not cython.compiled:  # interpreted, C fields would be float objects: the array
-            x = self._extra()
-            if x._tr is None:
-                x._tr = array("d")
-            if len(x._tr) < 128:
-                x._tr.append(code)
-                x._tr.append(ts)
+            trp = self._trp
+            if len(trp) < 128:
+                trp.append(code)
+                trp.append(ts)
             return
         n: cython.int = self._tr_n
         if n >= 64:
@@ -695,6 +697,8 @@ class ConnRecord:
         if cython.compiled:
             flat = [self._tr0, self._tr1, self._tr2, self._tr3, self._tr4, self._tr5,
                     self._tr6, self._tr7][: 2 * min(self._tr_n, 4)]
+        else:
+            flat.extend(self._trp)
         if self._tr is not None:
             flat.extend(self._tr)
         out = []
