@@ -201,6 +201,8 @@ def owned_objects(frames: list[Frame]) -> list[tuple[str, int]]:
                 v = getattr(flow, field)
                 if v is not None:
                     out.append((f"    {name}.{field}", sys.getsizeof(v)))
+    if conn._x is not None:
+        out.append(("  conn._x (ConnExtra: the rarely set fields)", sys.getsizeof(conn._x)))
     for field in ("_tr", "history", "vlan_b", "_anomalies", "_events", "_resets",
                   "_time_wait", "z_expire_more", "z_base", "z_rows", "port_reuse"):
         v = getattr(conn, field)

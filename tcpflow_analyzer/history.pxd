@@ -3,7 +3,7 @@
 # ``cpdef`` ones are the orchestrator's entry points (tracker.pxd cimports them); Python
 # callers (tests, tools) reach them under the same names.
 
-from tcpflow_analyzer.record cimport ConnRecord, Endpoint
+from tcpflow_analyzer.record cimport ConnExtra, ConnRecord, Endpoint
 from tcpflow_analyzer.segment cimport Segment
 from tcpflow_analyzer.seqnum cimport seq_diff
 

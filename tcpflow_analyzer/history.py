@@ -30,7 +30,7 @@ from . import segment as _segment
 if TYPE_CHECKING:  # mypy reads the stand-in's signatures
     from tcpflow_analyzer import _cython as cython
 
-    from .record import ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint
     from .segment import Segment
 else:
     try:
@@ -39,7 +39,7 @@ else:
         from tcpflow_analyzer import _cython as cython
 
 if not cython.compiled:  # compiled, history.pxd cimports these (C calls, C types)
-    from .record import ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint
     from .seqnum import seq_diff
 
 COMPILED: bool = cython.compiled
@@ -443,14 +443,18 @@ def _life(conn: ConnRecord) -> cython.void:
     _expire_add(conn, conn.first_ts + TCP_SYN_TIMEOUT_S)
     conn.z_active = True
     conn.z_row_start = conn.first_ts
-    conn.z_base = None
-    conn.z_rows = None
+    x: ConnExtra = conn._x  # z_base and z_rows to None (they are None without it)
+    if x is not None:
+        x.z_base = None
+        x.z_rows = None
 
 
 @cython.cfunc
 def _expire_clear(conn: ConnRecord) -> cython.void:
     conn.z_n_expire = 0
-    conn.z_expire_more = None
+    x: ConnExtra = conn._x  # z_expire_more to None (it is None without it)
+    if x is not None:
+        x.z_expire_more = None
 
 
 @cython.cfunc

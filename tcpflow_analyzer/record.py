@@ -50,7 +50,11 @@ LIST_CAP = 32
 """Bound on per-connection frame lists (counts stay exact)."""
 
 STATES = tuple(TcpState)
-"""The RFC states in the order of their 4-bit codes in :attr:`ConnRecord.transitions`."""
+"""The RFC states in the order of their 4-bit codes in :attr:`ConnRecord.transitions`, and
+of the one-byte codes :attr:`Endpoint._st` and :attr:`Endpoint._st0` hold."""
+
+STATE_INDEX = {st: i for i, st in enumerate(STATES)}
+"""TcpState -> its code (the index in ``STATES``)."""
 
 
 class S:
@@ -129,10 +133,10 @@ class Endpoint:
     if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
             "_contig", "_fin_more", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt",
-            "_syn_more", "_synack_more", "_z_hole", "addr",
+            "_st", "_st0", "_syn_more", "_synack_more", "_z_hole", "addr",
             "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
-            "fin_delivered_frame", "initial", "is_a", "missed_bytes",
-            "moved", "ooo", "opts", "pkts", "port", "rst_frames", "state", "syn_delivered",
+            "fin_delivered_frame", "is_a", "missed_bytes",
+            "moved", "ooo", "opts", "pkts", "port", "rst_frames", "syn_delivered",
             "syn_plen", "win", "z_did_close", "z_hist_fin",
             "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
             "z_start", "z_state", "z_wscale",
@@ -142,7 +146,7 @@ class Endpoint:
         self.addr = addr
         self.port = port
         self.is_a = is_a
-        self.state = self.initial = S.INACTIVE
+        self._st = self._st0 = 0  # STATES[0], S.INACTIVE (the state and initial views)
         self.moved = False
         self._isn = -1
         # SYNs, SYN-ACKs and FINs sent (the syn_rec, synack_rec and fin_rec views): the
@@ -186,6 +190,25 @@ class Endpoint:
         # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
         # Zeek's reassembler never got it (see Connection.payload_uncaptured)
         self._z_hole = -1
+
+    # -- the RFC state and the initial state: one-byte codes (``STATES``) --------------------
+    @property
+    def state(self) -> TcpState:
+        """Its RFC 9293 state now (the tracker's machines read and write ``_st``)."""
+        return STATES[self._st]
+
+    @state.setter
+    def state(self, v: TcpState) -> None:
+        self._st = STATE_INDEX[v]
+
+    @property
+    def initial(self) -> TcpState:
+        """The state it was assumed to be in before the first segment (``_st0``)."""
+        return STATES[self._st0]
+
+    @initial.setter
+    def initial(self, v: TcpState) -> None:
+        self._st0 = STATE_INDEX[v]
 
     # -- the None-or-int view of the optional sequence numbers -------------------------------
     @property
@@ -413,6 +436,29 @@ class Endpoint:
         return None if self.opts is None else self.opts.wscale
 
 
+# What few connections ever need, in one object made on first use (``ConnRecord._x``): a
+# held connection pays one pointer for these eight instead of eight.  Only lists, dicts,
+# tuples and arrays of numbers and strings live here (no connection): no_gc.
+@cython.no_gc
+@cython.cclass
+class ConnExtra:
+    """The rarely set fields of a :class:`ConnRecord` (each read there under its name)."""
+
+    if not cython.compiled and not TYPE_CHECKING:
+        __slots__ = ("_resets", "_time_wait", "_tr", "port_reuse", "vlan_b", "z_base",
+                     "z_expire_more", "z_rows")
+
+    def __init__(self) -> None:
+        self.vlan_b: tuple[int, ...] | None = None
+        self._tr: array[float] | None = None
+        self._resets: list[dict[str, Any]] | None = None
+        self._time_wait: list[tuple[bool, int, float]] | None = None
+        self.port_reuse: dict[str, Any] | None = None
+        self.z_expire_more: list[float] | None = None
+        self.z_base: tuple[int, int, int, int] | None = None
+        self.z_rows: list[dict[str, object]] | None = None
+
+
 @cython.cclass
 class ConnRecord:
     """The data of one connection incarnation: two endpoints, what happened, the Zeek reading.
@@ -427,13 +473,13 @@ class ConnRecord:
     # interpreted slots, which leave out those only the compiled class uses)
     if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
-            "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_resets", "_steady_ok",
-            "_time_wait", "_tr", "a", "b",
+            "_anomalies", "_events", "_hsa_frame", "_hsa_ts", "_steady_ok", "_trp", "_x", "a",
+            "b",
             "config", "fin_crossed", "first_frame", "first_ts", "hist_seen",
-            "history", "id", "last_frame", "last_ts", "orig_is_a", "port_reuse", "prev",
-            "roles_inferred", "seq", "sim_open", "sink", "vlan", "vlan_b", "z_active",
-            "z_attempt", "z_base", "z_delete", "z_expire0", "z_expire_more", "z_life",
-            "z_n_expire", "z_row_start", "z_rows", "z_swap", "zeek_last_ts",
+            "history", "id", "last_frame", "last_ts", "orig_is_a", "prev",
+            "roles_inferred", "seq", "sim_open", "sink", "vlan", "z_active",
+            "z_attempt", "z_delete", "z_expire0", "z_life",
+            "z_n_expire", "z_row_start", "z_swap", "zeek_last_ts",
         )
 
     def __init__(self, conn_id: int, seg: Segment, config: Any, sink: Any) -> None:
@@ -447,8 +493,10 @@ class ConnRecord:
         self.config = config
         self.sink = sink
         self.vlan = seg.vlan
-        # the VLAN ids of endpoint b's segments when they differ from a's (flow table, auto)
-        self.vlan_b: tuple[int, ...] | None = None
+        # the rarely set fields (ConnExtra: vlan_b, the VLAN ids of endpoint b's segments when
+        # they differ from a's; transitions past the fourth; resets; TIME-WAIT entries; the
+        # port reuse record; Zeek's later ExpireTimer chains, row base and finished rows)
+        self._x = None
         self.a = Endpoint(seg.src, seg.sport, True)
         self.b = Endpoint(seg.dst, seg.dport, False)
         self.orig_is_a = True
@@ -461,9 +509,6 @@ class ConnRecord:
         self.z_active = False
         self.z_attempt = self.z_delete = self.z_row_start = self.z_expire0 = 0.0
         self.z_n_expire = 0
-        self.z_expire_more: list[float] | None = None
-        self.z_base: tuple[int, int, int, int] | None = None
-        self.z_rows: list[dict[str, object]] | None = None
         self.z_swap = False
         self.first_frame = self.last_frame = seg.frame
         # transitions as (code, ts) doubles, the code holding frame, endpoint and both states
@@ -474,7 +519,9 @@ class ConnRecord:
             self._tr_n = 0
             self._tr0 = self._tr1 = self._tr2 = self._tr3 = 0.0
             self._tr4 = self._tr5 = self._tr6 = self._tr7 = 0.0
-        self._tr: array[float] | None = None
+        else:  # interpreted: the record's own array (a ConnExtra for every connection would
+            # cost its eight slots each: the pure engine's streaming memory bound)
+            self._trp = array("d")
         # created on first use: most connections never need them (keeps memory per
         # connection small; the properties below read them as empty)
         self._anomalies: dict[str, int] | None = None
@@ -484,9 +531,6 @@ class ConnRecord:
         # (frame, ts) of the ACK that completed the handshake: the handshake_ack view
         self._hsa_frame = -1
         self._hsa_ts = 0.0
-        self._resets: list[dict[str, Any]] | None = None
-        self._time_wait: list[tuple[bool, int, float]] | None = None
-        self.port_reuse: dict[str, Any] | None = None
         # the previous incarnation of the 4-tuple while it is still alive (the flow table
         # routes its late segments to it: a challenge ACK, a RST, a retransmitted FIN)
         self.prev: Connection | None = None
@@ -496,6 +540,103 @@ class ConnRecord:
         # path can change that, so it re-evaluates it there, once per segment
         self._steady_ok = False
         self.seq: Any = None  # the sequence analysis (None: the detector is off)
+
+    # -- the rarely set fields, kept in ``_x`` (ConnExtra, made on first use) ----------------
+    @cython.cfunc
+    def _extra(self) -> ConnExtra:
+        """``_x``, made on first use."""
+        x: ConnExtra = self._x
+        if x is None:
+            x = self._x = ConnExtra()
+        return x
+
+    @property
+    def vlan_b(self) -> tuple[int, ...] | None:
+        """The VLAN ids of endpoint b's segments when they differ from a's (None: the same)."""
+        x: ConnExtra = self._x
+        return None if x is None else x.vlan_b
+
+    @vlan_b.setter
+    def vlan_b(self, v: tuple[int, ...] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra().vlan_b = v
+
+    @property
+    def _tr(self) -> array[float] | None:
+        """The state changes past the fourth (packed (code, ts) doubles), None: none."""
+        x: ConnExtra = self._x
+        return None if x is None else x._tr
+
+    @_tr.setter
+    def _tr(self, v: array[float] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra()._tr = v
+
+    @property
+    def _resets(self) -> list[dict[str, Any]] | None:
+        """The RST records (the ``resets`` view), None: none."""
+        x: ConnExtra = self._x
+        return None if x is None else x._resets
+
+    @_resets.setter
+    def _resets(self, v: list[dict[str, Any]] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra()._resets = v
+
+    @property
+    def _time_wait(self) -> list[tuple[bool, int, float]] | None:
+        """The TIME-WAIT entries (the ``time_wait`` view), None: none."""
+        x: ConnExtra = self._x
+        return None if x is None else x._time_wait
+
+    @_time_wait.setter
+    def _time_wait(self, v: list[tuple[bool, int, float]] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra()._time_wait = v
+
+    @property
+    def port_reuse(self) -> dict[str, Any] | None:
+        """How this incarnation reused an earlier one's 4-tuple (flow table), None: it did not."""
+        x: ConnExtra = self._x
+        return None if x is None else x.port_reuse
+
+    @port_reuse.setter
+    def port_reuse(self, v: dict[str, Any] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra().port_reuse = v
+
+    @property
+    def z_expire_more(self) -> list[float] | None:
+        """First times of Zeek's ExpireTimer chains past the first (history.py)."""
+        x: ConnExtra = self._x
+        return None if x is None else x.z_expire_more
+
+    @z_expire_more.setter
+    def z_expire_more(self, v: list[float] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra().z_expire_more = v
+
+    @property
+    def z_base(self) -> tuple[int, int, int, int] | None:
+        """Our packet and byte counters when Zeek's current row began (None: zeros)."""
+        x: ConnExtra = self._x
+        return None if x is None else x.z_base
+
+    @z_base.setter
+    def z_base(self, v: tuple[int, int, int, int] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra().z_base = v
+
+    @property
+    def z_rows(self) -> list[dict[str, object]] | None:
+        """Zeek's finished rows of this connection (None: none)."""
+        x: ConnExtra = self._x
+        return None if x is None else x.z_rows
+
+    @z_rows.setter
+    def z_rows(self, v: list[dict[str, object]] | None) -> None:
+        if v is not None or self._x is not None:
+            self._extra().z_rows = v
 
     # -- what happened (read-only views of lazily created records) --------------------------
     @property
@@ -519,12 +660,12 @@ class ConnRecord:
     def _tr_add(self, code: cython.double, ts: cython.double) -> cython.void:
         """Record one state change (at most 64): ``code`` = frame << 9 | endpoint is a << 8
         | from-state index << 4 | to-state index (``STATES``)."""
+        x: ConnExtra
         if not cython.compiled:  # interpreted, C fields would be float objects: the array
-            if self._tr is None:
-                self._tr = array("d")
-            if len(self._tr) < 128:
-                self._tr.append(code)
-                self._tr.append(ts)
+            trp = self._trp
+            if len(trp) < 128:
+                trp.append(code)
+                trp.append(ts)
             return
         n: cython.int = self._tr_n
         if n >= 64:
@@ -543,10 +684,11 @@ class ConnRecord:
             self._tr6 = code
             self._tr7 = ts
         else:
-            if self._tr is None:
-                self._tr = array("d")
-            self._tr.append(code)
-            self._tr.append(ts)
+            x = self._extra()
+            if x._tr is None:
+                x._tr = array("d")
+            x._tr.append(code)
+            x._tr.append(ts)
 
     @property
     def transitions(self) -> list[tuple[int, float, bool, TcpState, TcpState]]:
@@ -555,6 +697,8 @@ class ConnRecord:
         if cython.compiled:
             flat = [self._tr0, self._tr1, self._tr2, self._tr3, self._tr4, self._tr5,
                     self._tr6, self._tr7][: 2 * min(self._tr_n, 4)]
+        else:
+            flat.extend(self._trp)
         if self._tr is not None:
             flat.extend(self._tr)
         out = []

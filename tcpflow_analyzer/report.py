@@ -134,11 +134,13 @@ def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, An
     add = transitions.append
     # the packed transitions (record._tr_add): (code, ts) per change, the code holding
     # frame, endpoint and both states; compiled, the first four sit in C fields
-    # (_tr0 ... _tr7) and the rest in _tr; interpreted, all of them in _tr
-    tr = conn._tr
+    # (_tr0 ... _tr7) and the rest in _tr; interpreted, all of them in the record's _trp
     n_c = 0
     if cython.compiled:
+        tr = conn._tr
         n_c = conn._tr_n if conn._tr_n < 4 else 4
+    else:
+        tr = conn._trp
     n = n_c + (len(tr) // 2 if tr is not None else 0)
     for i in range(n):
         if i >= n_c:

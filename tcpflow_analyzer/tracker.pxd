@@ -11,7 +11,7 @@ from tcpflow_analyzer.history cimport (
     zeek_process,
     zero_window,
 )
-from tcpflow_analyzer.record cimport ConnRecord, Endpoint
+from tcpflow_analyzer.record cimport ConnExtra, ConnRecord, Endpoint
 from tcpflow_analyzer.segment cimport Segment
 from tcpflow_analyzer.seqanalysis cimport SeqAnalysis
 from tcpflow_analyzer.seqnum cimport in_window, seq_diff
@@ -24,8 +24,8 @@ cdef long long _rcv_window(long long win, int shift) noexcept
 
 cdef class Connection(ConnRecord):
     cpdef void process(self, Segment seg, bint from_a)
-    cdef void _set_state(self, Endpoint ep, object new, Segment seg)
-    cdef void _retag_initial(self, Endpoint ep, object state)
+    cdef void _set_state(self, Endpoint ep, int new, Segment seg)
+    cdef void _retag_initial(self, Endpoint ep, int state)
     cpdef void anomaly(self, str code, object seg, Endpoint ep, str detail=*)
     cdef void _general(self, Segment seg, Endpoint s, Endpoint r, bint from_a)
     cdef void _count(self, Endpoint s, Segment seg)

@@ -57,7 +57,7 @@ if TYPE_CHECKING:  # mypy reads the stand-in's signatures
         zeek_process,
         zero_window,
     )
-    from .record import ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint
     from .segment import Segment
     from .seqanalysis import SeqAnalysis
     from .seqnum import in_window, seq_diff
@@ -77,7 +77,7 @@ if not cython.compiled:  # compiled, tracker.pxd cimports these (C calls, C type
         zeek_process,
         zero_window,
     )
-    from .record import ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint
     from .seqnum import in_window, seq_diff
 else:  # a cimported type is no module attribute: importers find it here as before
     globals()["Endpoint"] = _rec.Endpoint
@@ -87,11 +87,6 @@ COMPILED: bool = cython.compiled
 
 S = _rec.S  # TcpState's members, read fast (see record.S)
 _STATES = _rec.STATES
-_STATE_INDEX = {st: i for i, st in enumerate(_STATES)}
-_STEADY = frozenset({S.ESTABLISHED, S.PARTIAL})
-_AFTER_ESTABLISHED = frozenset({
-    S.FIN_WAIT_1, S.FIN_WAIT_2, S.CLOSE_WAIT, S.CLOSING, S.LAST_ACK, S.TIME_WAIT,
-})
 
 # C constants (an undeclared module constant is a Python object; see compiled-core.md)
 _LIST_CAP = cython.declare(cython.Py_ssize_t, 32)  # = record.LIST_CAP (checked below)
@@ -102,6 +97,20 @@ _SYN = cython.declare(cython.int, 0x02)
 _RST = cython.declare(cython.int, 0x04)
 _ACK = cython.declare(cython.int, 0x10)
 _CONTROL = cython.declare(cython.int, 0x07)  # SYN | FIN | RST
+# the RFC states as the one-byte codes the endpoints hold (record.STATES's order)
+_S_INACTIVE = cython.declare(cython.int, 0)
+_S_PARTIAL = cython.declare(cython.int, 1)
+_S_CLOSED = cython.declare(cython.int, 2)
+_S_LISTEN = cython.declare(cython.int, 3)
+_S_SYN_SENT = cython.declare(cython.int, 4)
+_S_SYN_RECEIVED = cython.declare(cython.int, 5)
+_S_ESTABLISHED = cython.declare(cython.int, 6)
+_S_FIN_WAIT_1 = cython.declare(cython.int, 7)
+_S_FIN_WAIT_2 = cython.declare(cython.int, 8)
+_S_CLOSE_WAIT = cython.declare(cython.int, 9)
+_S_CLOSING = cython.declare(cython.int, 10)
+_S_LAST_ACK = cython.declare(cython.int, 11)
+_S_TIME_WAIT = cython.declare(cython.int, 12)
 # the Zeek model's states and history bits that the steady path reads (history.py's)
 _Z_PARTIAL = cython.declare(cython.int, 3)
 _Z_ESTABLISHED = cython.declare(cython.int, 4)
@@ -110,6 +119,12 @@ _ZH_DATA = cython.declare(cython.longlong, 16)
 _ZH_ACK = cython.declare(cython.longlong, 32)
 if ((_FIN, _SYN, _RST, _ACK) != (_segment.FIN, _segment.SYN, _segment.RST, _segment.ACK)
         or _LIST_CAP != _rec.LIST_CAP
+        or [_S_INACTIVE, _S_PARTIAL, _S_CLOSED, _S_LISTEN, _S_SYN_SENT, _S_SYN_RECEIVED,
+            _S_ESTABLISHED, _S_FIN_WAIT_1, _S_FIN_WAIT_2, _S_CLOSE_WAIT, _S_CLOSING,
+            _S_LAST_ACK, _S_TIME_WAIT] != [_STATES.index(getattr(S, n)) for n in (
+                "INACTIVE", "PARTIAL", "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECEIVED",
+                "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING",
+                "LAST_ACK", "TIME_WAIT")]
         or zk.ZEEK_STATE_NAMES[3:6] != ("PARTIAL", "ESTABLISHED", "CLOSED")):
     raise ImportError("tracker: constants disagree with segment.py, record.py or history.py")
 
@@ -184,7 +199,8 @@ def _is_steady(ep: Endpoint) -> cython.bint:
     zs: cython.int = ep.z_state
     return (
         zs in (_Z_ESTABLISHED, _Z_PARTIAL) and ep._fin_seq < 0
-        and (ep._isn < 0 or ep.syn_delivered) and ep.state in _STEADY and not ep.rst_frames
+        and (ep._isn < 0 or ep.syn_delivered) and (ep._st == _S_ESTABLISHED or ep._st == _S_PARTIAL)
+        and not ep.rst_frames
     )
 
 
@@ -263,15 +279,15 @@ class Connection(ConnRecord):
         # Initial states: a pure SYN means the peer is presumably listening; a SYN-ACK first
         # means we missed the SYN; anything else is a mid-stream pick-up.
         if pure_syn:
-            a.initial = a.state = S.CLOSED
-            b.initial = b.state = S.LISTEN
+            a._st0 = a._st = _S_CLOSED
+            b._st0 = b._st = _S_LISTEN
         elif flags & _SYN:
-            a.initial = a.state = S.LISTEN
-            b.initial = b.state = S.SYN_SENT
+            a._st0 = a._st = _S_LISTEN
+            b._st0 = b._st = _S_SYN_SENT
         else:
-            a.initial = a.state = S.PARTIAL
+            a._st0 = a._st = _S_PARTIAL
             # a lone RST says nothing about its receiver; anything else implies a peer
-            b.initial = b.state = S.INACTIVE if flags & _RST else S.PARTIAL
+            b._st0 = b._st = _S_INACTIVE if flags & _RST else _S_PARTIAL
         if zk.want_flip_at_start(flags, seg.sport, seg.dport):
             self.zeek_flip()
         self.seq = _make_seq_analysis(config)
@@ -284,48 +300,57 @@ class Connection(ConnRecord):
 
     # -- recording --------------------------------------------------------------------------
     @cython.cfunc
-    def _set_state(self, ep: Endpoint, new: TcpState, seg: Segment) -> cython.void:
-        """The single choke point for RFC state changes: records and emits the transition."""
-        old = ep.state
-        if old is new:
+    def _set_state(self, ep: Endpoint, new: cython.int, seg: Segment) -> cython.void:
+        """The single choke point for RFC state changes: records and emits the transition.
+        States are their one-byte codes (``record.STATES``): C compares, and the
+        ``TcpState`` objects are looked up only for a sink that takes them."""
+        old: cython.int = ep._st
+        if old == new:
             return
         ep.moved = True
-        ep.state = new
-        self._tr_add(seg.frame << 9 | ep.is_a << 8 | _STATE_INDEX[old] << 4
-                     | _STATE_INDEX[new], seg.ts)
-        if new is S.ESTABLISHED and self._hsa_frame < 0:
-            peer: Endpoint = self.b if ep.is_a else self.a
-            if peer.state is S.ESTABLISHED or peer.state in _AFTER_ESTABLISHED:
+        ep._st = new
+        is_a: cython.bint = ep.is_a
+        frame: cython.longlong = seg.frame
+        ts: cython.double = seg.ts
+        self._tr_add(frame << 9 | is_a << 8 | old << 4 | new, ts)
+        peer: Endpoint
+        if new == _S_ESTABLISHED and self._hsa_frame < 0:
+            peer = self.b if is_a else self.a
+            if peer._st >= _S_ESTABLISHED:  # ESTABLISHED or any later state
                 self._handshake_done(seg)
-        if new is S.TIME_WAIT:
-            if self._time_wait is None:
-                self._time_wait = []
-            self._time_wait.append((ep.is_a, seg.frame, seg.ts))
-            if self.sink is not None and _all_events(self.sink):
-                self.sink.append(TimeWaitEntered(
-                    conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a)))
         sink = self.sink
-        if sink is not None:
-            only = getattr(sink, "only_states", None)
-            if only is None:
+        if new == _S_TIME_WAIT:
+            x: ConnExtra = self._extra()
+            if x._time_wait is None:
+                x._time_wait = []
+            x._time_wait.append((is_a, frame, ts))
+            if sink is not None and _all_events(sink):
+                sink.append(TimeWaitEntered(
+                    conn_id=self.id, frame=frame, ts=ts, endpoint=self.role(is_a)))
+        if sink is None:
+            return
+        only = getattr(sink, "only_states", None)
+        old_st = _STATES[old]
+        new_st = _STATES[new]
+        if only is None:
+            sink.append(StateChanged(
+                conn_id=self.id, frame=frame, ts=ts, endpoint=self.role(is_a),
+                from_state=old_st.value, to_state=new_st.value))
+        elif old_st in only or new_st in only:
+            hook = getattr(sink, "state_changed", None)
+            if hook is not None:  # the live objects, no event record (see .events)
+                hook(self, ep, old_st, new_st, seg)
+            else:
                 sink.append(StateChanged(
-                    conn_id=self.id, frame=seg.frame, ts=seg.ts, endpoint=self.role(ep.is_a),
-                    from_state=old.value, to_state=new.value))
-            elif old in only or new in only:
-                hook = getattr(sink, "state_changed", None)
-                if hook is not None:  # the live objects, no event record (see .events)
-                    hook(self, ep, old, new, seg)
-                else:
-                    sink.append(StateChanged(
-                        conn_id=self.id, frame=seg.frame, ts=seg.ts,
-                        endpoint=self.role(ep.is_a), from_state=old.value, to_state=new.value))
+                    conn_id=self.id, frame=frame, ts=ts, endpoint=self.role(is_a),
+                    from_state=old_st.value, to_state=new_st.value))
 
     @cython.cfunc
-    def _retag_initial(self, ep: Endpoint, state: TcpState) -> cython.void:
+    def _retag_initial(self, ep: Endpoint, state: cython.int) -> cython.void:
         """Correct an endpoint's assumed initial state before it has moved (e.g. the peer
         that refused a SYN was CLOSED, not LISTEN)."""
         if not ep.moved:
-            ep.initial = ep.state = state
+            ep._st0 = ep._st = state
 
     @cython.ccall
     def anomaly(self, code: str, seg: Any, ep: Endpoint, detail: str = "") -> cython.void:
@@ -430,7 +455,7 @@ class Connection(ConnRecord):
             self._recv_fin(r, s, seg)
         if (s._isn >= 0 and not s.syn_delivered and s.first_syn_frame() < seg.frame
                 and flags & (_SYN | _ACK) != _SYN
-                and not (flags & _RST and s.state is S.SYN_SENT)):
+                and not (flags & _RST and s._st == _S_SYN_SENT)):
             s.syn_delivered = True
             self._recv_syn(r, seg, s)
 
@@ -440,12 +465,12 @@ class Connection(ConnRecord):
             if (r._isn >= 0 and not r.syn_delivered and not flags & _RST
                     and seq_diff(ack, r._isn) > 0
                     # in SYN-SENT only an ACK of the SYN itself is acceptable (§3.10.7.3)
-                    and (r.state is not S.SYN_SENT or _acks_syn(r, ack))):
+                    and (r._st != _S_SYN_SENT or _acks_syn(r, ack))):
                 r.syn_delivered = True
                 self._recv_syn(s, seg, r)
             if r._fin_seq >= 0 and not r.fin_delivered and seq_diff(ack, r._fin_seq) > 0:
                 self._recv_fin(s, r, seg)
-            if (s.state is S.SYN_SENT or s.state is S.SYN_RECEIVED) and not flags & (_SYN | _RST):
+            if (s._st == _S_SYN_SENT or s._st == _S_SYN_RECEIVED) and not flags & (_SYN | _RST):
                 self._unseen_handshake(s, r, seg)
 
         # 3. what S sends
@@ -600,14 +625,14 @@ class Connection(ConnRecord):
             s.opts = seg.syn_opts
         if seg.plen and seq == s._isn:
             s.syn_plen = seg.plen  # data on the SYN (TCP Fast Open, RFC 7413)
-        if s.state in (S.CLOSED, S.LISTEN, S.INACTIVE, S.PARTIAL):
-            self._retag_initial(s, S.CLOSED)
-            if r.state is S.SYN_SENT and r._isn >= 0:
+        if s._st in (_S_CLOSED, _S_LISTEN, _S_INACTIVE, _S_PARTIAL):
+            self._retag_initial(s, _S_CLOSED)
+            if r._st == _S_SYN_SENT and r._isn >= 0:
                 # Both sides sent a SYN before receiving the other's: simultaneous open
                 # (RFC 9293 §3.5, figure 8).
                 self.sim_open = True
                 self.anomaly("simultaneous_open", seg, s)
-            self._set_state(s, S.SYN_SENT, seg)
+            self._set_state(s, _S_SYN_SENT, seg)
             if retry and not self._network_copy(seg, s):
                 # the same attempt again after a RST (the flow table keeps it together)
                 self.anomaly("syn_retransmission", seg, s, f"SYN #{len(syn) // 2}")
@@ -629,11 +654,11 @@ class Connection(ConnRecord):
             expected = "1" if not r.syn_plen else f"1 or {1 + r.syn_plen} (SYN data)"
             self.anomaly("bad_synack_ack", seg, s,
                          f"acks {seq_diff(seg.ack, r._isn)} past the ISN, expected {expected}")
-        if s.state in (S.LISTEN, S.INACTIVE, S.CLOSED, S.PARTIAL):
-            self._retag_initial(s, S.LISTEN)
-            self._set_state(s, S.SYN_RECEIVED, seg)
-        elif s.state is S.SYN_SENT:
-            self._set_state(s, S.SYN_RECEIVED, seg)  # simultaneous open
+        if s._st in (_S_LISTEN, _S_INACTIVE, _S_CLOSED, _S_PARTIAL):
+            self._retag_initial(s, _S_LISTEN)
+            self._set_state(s, _S_SYN_RECEIVED, seg)
+        elif s._st == _S_SYN_SENT:
+            self._set_state(s, _S_SYN_RECEIVED, seg)  # simultaneous open
         elif not first and not self._network_copy(seg, s):
             self.anomaly("synack_retransmission", seg, s, f"SYN-ACK #{len(synack) // 3}")
 
@@ -645,17 +670,17 @@ class Connection(ConnRecord):
     @cython.cfunc
     def _recv_syn(self, x: Endpoint, seg: Segment, sender: Endpoint) -> cython.void:
         """X received the peer's SYN (evidence: X acknowledged it, or in-order delivery)."""
-        st = x.state
-        if st is S.LISTEN or st is S.INACTIVE:
+        st: cython.int = x._st
+        if st == _S_LISTEN or st == _S_INACTIVE:
             # LISTEN + SYN -> SYN-RECEIVED (RFC 9293 §3.10.7.2)
-            self._set_state(x, S.SYN_RECEIVED, seg)
-        elif st is S.SYN_SENT:
+            self._set_state(x, _S_SYN_RECEIVED, seg)
+        elif st == _S_SYN_SENT:
             if sender.sent_synack() and not sender.sent_syn():
                 # SYN-SENT + SYN-ACK -> ESTABLISHED (§3.10.7.3), our own SYN unseen
-                self._set_state(x, S.ESTABLISHED, seg)
+                self._set_state(x, _S_ESTABLISHED, seg)
             else:
                 # SYN-SENT + SYN -> SYN-RECEIVED: simultaneous open (§3.5, figure 8)
-                self._set_state(x, S.SYN_RECEIVED, seg)
+                self._set_state(x, _S_SYN_RECEIVED, seg)
 
     @cython.cfunc
     def _unseen_handshake(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
@@ -663,15 +688,15 @@ class Connection(ConnRecord):
         endpoint sends: the handshake segments that prove it were not captured (a capture
         of one direction only, as on an asymmetric tap).  Advance both machines on that
         evidence instead of leaving them opening, one anomaly per segment."""
-        if s.state is S.SYN_SENT:
+        if s._st == _S_SYN_SENT:
             if r.sent_synack() or r.sent_syn() or s._isn < 0:
                 return
             # RFC 9293 §3.10.7.3: SYN-SENT leaves only on the peer's SYN-ACK, so S got
             # one (unseen), which R sent from SYN-RECEIVED; this ACK then reaches R (step 4)
-            if r.state in (S.LISTEN, S.INACTIVE, S.CLOSED):
-                self._set_state(r, S.SYN_RECEIVED, seg)
+            if r._st in (_S_LISTEN, _S_INACTIVE, _S_CLOSED):
+                self._set_state(r, _S_SYN_RECEIVED, seg)
             s.syn_delivered = True
-            self._set_state(s, S.ESTABLISHED, seg)
+            self._set_state(s, _S_ESTABLISHED, seg)
             return
         # SYN-RECEIVED: an ACK beyond the peer's SYN acknowledges its data, and data sent
         # (unless with TCP Fast Open, RFC 7413 §4.2) waits for ESTABLISHED (RFC 9293
@@ -688,7 +713,7 @@ class Connection(ConnRecord):
         tfo: cython.bint = r.syn_plen > 0 or (r.opts is not None
                                              and r.opts.tfo_cookie is not None)
         if acks_data or (seg.plen and not tfo):
-            self._set_state(s, S.ESTABLISHED, seg)
+            self._set_state(s, _S_ESTABLISHED, seg)
 
     @cython.cfunc
     def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
@@ -700,8 +725,8 @@ class Connection(ConnRecord):
             s.data_after_peer_fin = True
         if seg.flags & _SYN:
             return
-        if (s.state is S.SYN_SENT or s.state is S.SYN_RECEIVED) and s._isn >= 0:
-            self.anomaly("data_before_established", seg, s, f"{seg.plen} bytes in {s.state}")
+        if (s._st == _S_SYN_SENT or s._st == _S_SYN_RECEIVED) and s._isn >= 0:
+            self.anomaly("data_before_established", seg, s, f"{seg.plen} bytes in {_STATES[s._st]}")
 
     @cython.cfunc
     def _send_fin(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
@@ -716,52 +741,52 @@ class Connection(ConnRecord):
             if fin_seq == s._fin_seq and not self._network_copy(seg, s):
                 self.anomaly("fin_retransmission", seg, s, f"FIN #{len(fins) // 2}")
             return
-        st = s.state
+        st = s._st
         # RFC 9293 §3.6: CLOSE from ESTABLISHED (or SYN-RECEIVED) -> FIN-WAIT-1; from
         # CLOSE-WAIT -> LAST-ACK.  A mid-stream endpoint is treated as ESTABLISHED.
-        if st in (S.ESTABLISHED, S.PARTIAL, S.SYN_RECEIVED, S.SYN_SENT):
-            if st is S.SYN_SENT:
+        if st in (_S_ESTABLISHED, _S_PARTIAL, _S_SYN_RECEIVED, _S_SYN_SENT):
+            if st == _S_SYN_SENT:
                 self.anomaly("fin_without_established", seg, s)
-            self._set_state(s, S.FIN_WAIT_1, seg)
-        elif st is S.CLOSE_WAIT:
-            self._set_state(s, S.LAST_ACK, seg)
+            self._set_state(s, _S_FIN_WAIT_1, seg)
+        elif st == _S_CLOSE_WAIT:
+            self._set_state(s, _S_LAST_ACK, seg)
 
     @cython.cfunc
     def _recv_fin(self, x: Endpoint, peer: Endpoint, seg: Segment) -> cython.void:
         """X received the peer's FIN (RFC 9293 §3.10.7.4, eighth step)."""
         peer.fin_delivered = True
         peer.fin_delivered_frame = seg.frame
-        st = x.state
-        if st in (S.ESTABLISHED, S.PARTIAL, S.SYN_RECEIVED):
-            self._set_state(x, S.CLOSE_WAIT, seg)
-        elif st is S.FIN_WAIT_1:
-            self._set_state(x, S.CLOSING, seg)
-        elif st is S.FIN_WAIT_2:
-            self._set_state(x, S.TIME_WAIT, seg)
+        st = x._st
+        if st in (_S_ESTABLISHED, _S_PARTIAL, _S_SYN_RECEIVED):
+            self._set_state(x, _S_CLOSE_WAIT, seg)
+        elif st == _S_FIN_WAIT_1:
+            self._set_state(x, _S_CLOSING, seg)
+        elif st == _S_FIN_WAIT_2:
+            self._set_state(x, _S_TIME_WAIT, seg)
 
     @cython.cfunc
     def _ack_arrives(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         ack: cython.longlong = seg.ack
-        st = r.state
-        if st is S.SYN_SENT and seg.flags & _SYN:
+        st: cython.int = r._st
+        if st == _S_SYN_SENT and seg.flags & _SYN:
             if r._isn < 0 or _acks_syn(r, ack):
                 # SYN-SENT receiving a SYN-ACK for its SYN -> ESTABLISHED (RFC 9293 §3.10.7.3)
                 s.syn_delivered = True
-                self._set_state(r, S.ESTABLISHED, seg)
-        elif st is S.SYN_RECEIVED and (r._isn < 0 or seq_diff(ack, r._isn) > 0):
+                self._set_state(r, _S_ESTABLISHED, seg)
+        elif st == _S_SYN_RECEIVED and (r._isn < 0 or seq_diff(ack, r._isn) > 0):
             # SYN-RECEIVED receiving an acceptable ACK -> ESTABLISHED (§3.10.7.4, fifth step)
-            self._set_state(r, S.ESTABLISHED, seg)
-        st = r.state
+            self._set_state(r, _S_ESTABLISHED, seg)
+        st = r._st
         if r._fin_seq >= 0 and seq_diff(ack, r._fin_seq) > 0:
             # The peer acknowledged R's FIN (§3.10.7.4 fifth step, closing states)
             if not r.fin_ack_frame:
                 r.fin_ack_frame = seg.frame
-            if st is S.FIN_WAIT_1:
-                self._set_state(r, S.FIN_WAIT_2, seg)
-            elif st is S.CLOSING:
-                self._set_state(r, S.TIME_WAIT, seg)
-            elif st is S.LAST_ACK:
-                self._set_state(r, S.CLOSED, seg)
+            if st == _S_FIN_WAIT_1:
+                self._set_state(r, _S_FIN_WAIT_2, seg)
+            elif st == _S_CLOSING:
+                self._set_state(r, _S_TIME_WAIT, seg)
+            elif st == _S_LAST_ACK:
+                self._set_state(r, _S_CLOSED, seg)
         # Gaps: the peer acknowledges bytes of R's stream the capture never saw
         c: cython.longlong = r._contig
         gap: cython.bint = False
@@ -833,14 +858,15 @@ class Connection(ConnRecord):
     def _send_rst(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         """S aborts (RFC 9293 §3.5.2); judge the RST as R would (§3.5.3, RFC 5961 §3)."""
         first_of_sender: cython.bint = not s.rst_frames
-        s_state, r_state = s.state, r.state
+        s_state: cython.int = s._st
+        r_state: cython.int = r._st
         seq: cython.longlong = seg.seq
         flags: cython.int = seg.flags
         rcv_nxt: cython.longlong
         shift: cython.int
         # Acceptability: in SYN-SENT a RST is valid iff it acknowledges the SYN; otherwise
         # exact when seq == RCV.NXT, in window when inside RCV.WND (RFC 5961 challenge ACK).
-        if r_state is S.SYN_SENT and r._isn >= 0:
+        if r_state == _S_SYN_SENT and r._isn >= 0:
             ok: cython.bint = (flags & _ACK) != 0 and seg.ack == ((r._isn + 1) & _MASK)
             validity = "exact" if ok else "out_of_window"
         else:
@@ -857,26 +883,27 @@ class Connection(ConnRecord):
         never_seen: cython.bint = s.pkts == 1 and r.pkts == 0 and s._isn < 0
         if never_seen:
             situation = "no_connection"
-        elif r_state is S.TIME_WAIT or s_state is S.TIME_WAIT:
+        elif r_state == _S_TIME_WAIT or s_state == _S_TIME_WAIT:
             situation = "in_time_wait"
-        elif (s_state is S.SYN_SENT and not flags & _ACK and r._last_ack >= 0
+        elif (s_state == _S_SYN_SENT and not flags & _ACK and r._last_ack >= 0
               and seq == r._last_ack and not _acks_syn(s, r._last_ack)):
             # RFC 9293 §3.10.7.3: in SYN-SENT, an ACK that does not acknowledge the SYN
             # (a challenge ACK from an old socket on the 4-tuple, a bad SYN-ACK) is answered
             # with <SEQ=SEG.ACK><CTL=RST> and dropped: the attempt goes on, in SYN-SENT
             situation = "stray_ack"
-        elif r_state is S.SYN_SENT and not s.sent_synack():
+        elif r_state == _S_SYN_SENT and not s.sent_synack():
             situation = "refused"
         elif s._fin_seq >= 0 or r._fin_seq >= 0:
             situation = "after_fin"
         else:
             situation = "abort"
-        if self._resets is None:
-            self._resets = []
-        if len(self._resets) < _LIST_CAP:
-            self._resets.append({
-                "frame": seg.frame, "ts": seg.ts, "by_a": s.is_a, "sender_state": s_state.value,
-                "receiver_state": r_state.value, "validity": validity, "situation": situation,
+        x: ConnExtra = self._extra()
+        if x._resets is None:
+            x._resets = []
+        if len(x._resets) < _LIST_CAP:
+            x._resets.append({
+                "frame": seg.frame, "ts": seg.ts, "by_a": s.is_a, "sender_state": _STATES[s_state].value,
+                "receiver_state": _STATES[r_state].value, "validity": validity, "situation": situation,
             })
         if self.sink is not None and first_of_sender and _all_events(self.sink):
             self.sink.append(ResetSeen(conn_id=self.id, frame=seg.frame, ts=seg.ts,
@@ -896,12 +923,12 @@ class Connection(ConnRecord):
         if len(s.rst_frames) < _LIST_CAP:
             s.rst_frames = [*s.rst_frames, seg.frame]
         if situation == "refused":
-            self._retag_initial(s, S.CLOSED)
-        self._set_state(s, S.CLOSED, seg)
-        if situation != "no_connection" and validity != "out_of_window" and r.state not in (
-            S.CLOSED, S.LISTEN, S.INACTIVE
+            self._retag_initial(s, _S_CLOSED)
+        self._set_state(s, _S_CLOSED, seg)
+        if situation != "no_connection" and validity != "out_of_window" and r._st not in (
+            _S_CLOSED, _S_LISTEN, _S_INACTIVE
         ):
-            self._set_state(r, S.CLOSED, seg)
+            self._set_state(r, _S_CLOSED, seg)
 
     @cython.cfunc
     def _window_shift(self, ep: Endpoint) -> cython.int:
