@@ -8,8 +8,6 @@ from tcpflow_analyzer.record cimport ConnRecord, Endpoint
 from tcpflow_analyzer.rounding cimport round_us
 from tcpflow_analyzer.segment cimport Segment
 
-cdef Py_ssize_t _RTT_EXACT, _MAX_SOURCES
-
 cpdef str _ip_text(bytes addr)
 
 
@@ -24,6 +22,7 @@ cdef class _Listener:
     cdef public list rtt
     cdef public dict hist
     cdef public set sources
+    cdef public Py_ssize_t rtt_exact, max_sources
 
 
 cdef class ListenerView:

@@ -101,9 +101,6 @@ SYN_FLOOD_SOURCES = 16
 _FOLDED_KEYS_CAP = 65_536
 _BIN = math.log(1.02)
 _COUNTED = frozenset({"complete", "refused", "no_answer", "incomplete", "syn_not_captured"})
-# the same bounds as C constants for the compiled comparisons (the names above are the API)
-_RTT_EXACT = cython.declare(cython.Py_ssize_t, RTT_EXACT)
-_MAX_SOURCES = cython.declare(cython.Py_ssize_t, MAX_SOURCES)
 
 
 @cython.final
@@ -118,7 +115,8 @@ class _Listener:
             "accept_queue_full", "attempted", "established", "first_data_retransmitted",
             "half_open", "half_open_peak", "half_open_peak_frame", "half_open_peak_ts", "hist",
             "incomplete", "ip", "port", "refused", "reset_after_established",
-            "reset_by_listener", "rtt", "rtt_max", "rtt_n", "sources", "synack_after_ack",
+            "reset_by_listener", "rtt", "rtt_exact", "rtt_max", "rtt_n", "sources",
+            "max_sources", "synack_after_ack",
             "synack_retransmissions", "syn_retransmissions", "unanswered",
         )
 
@@ -139,12 +137,17 @@ class _Listener:
         # the clients' address objects (distinct objects of equal bytes are one member;
         # distinct addresses have distinct texts, so the count is the texts' count)
         self.sources: set[bytes] = set()
+        # the bounds, read from the module's names when the record is made (a C field
+        # each, so the compiled comparisons stay C; a patched RTT_EXACT or MAX_SOURCES
+        # takes effect in both engines)
+        self.rtt_exact = RTT_EXACT
+        self.max_sources = MAX_SOURCES
 
     def add_rtt(self, value: float) -> None:
         self.rtt_n += 1
         if self.rtt_max is None or value > self.rtt_max:
             self.rtt_max = value
-        if self.hist or len(self.rtt) >= _RTT_EXACT:
+        if self.hist or len(self.rtt) >= self.rtt_exact:
             if not self.hist:
                 for v in self.rtt:
                     self._bin(v)
@@ -288,7 +291,7 @@ class ListenerView:
                 ports[port] = rec
         self._pending[cid] = (rec, ep)
         rec.half_open += 1
-        if len(rec.sources) < _MAX_SOURCES:
+        if len(rec.sources) < rec.max_sources:
             rec.sources.add((conn.b if ep is conn.a else conn.a).addr)
         if rec.half_open > rec.half_open_peak:
             rec.half_open_peak = rec.half_open
@@ -354,7 +357,7 @@ class ListenerView:
         rtt = hs["rtt_s"]["total"]
         if rtt is not None:
             value: cython.double = float(rtt)
-            if rec.hist or len(rec.rtt) >= _RTT_EXACT:
+            if rec.hist or len(rec.rtt) >= rec.rtt_exact:
                 rec.add_rtt(value)
             else:  # add_rtt's usual case, inlined
                 rec.rtt_n += 1
