@@ -9,17 +9,27 @@ from tcpflow_analyzer.segment cimport Segment
 from tcpflow_analyzer.seqnum cimport seq_add, seq_diff
 
 
+cdef class _FlowMore:
+    cdef public unsigned int sack_hi, recover, zwp, retx_segs, rtt_stride, rtt_skip
+    cdef public long long retx_bytes, missed
+    cdef public double zw_ts, stall_s
+    cdef public object rtt, holes, retx, rst, oow
+
+
 cdef class _Flow:
     cdef public unsigned int known
     cdef public unsigned int isn, nxt, max_ack, ack, right_last, right_max, right_ns
-    cdef public unsigned int sack_hi, recover, zwp, rtt_end, p_seq
+    cdef public unsigned int rtt_end, p_seq
     cdef public int win, p_csum, p_ipid, flight_max
     cdef public signed char shift, syn_ws
     cdef public unsigned char probe, zw_on
-    cdef public unsigned int syn_len, dupacks, retx_segs, rtt_n, rtt_stride, rtt_skip
-    cdef public long long data_bytes, retx_bytes, missed, ack_frame, last_frame, p_frame
-    cdef public double p_ts, rtt_ts, zw_ts, stall_s, rtt_min, rtt_max, rtt0, rtt1
-    cdef public object rtt, holes, retx, rst, oow
+    cdef public unsigned int syn_len, dupacks, rtt_n
+    cdef public long long data_bytes, ack_frame, last_frame, p_frame
+    cdef public double p_ts, rtt_ts, rtt_min, rtt_max, rtt0, rtt1
+    cdef public _FlowMore more
+
+
+cdef _FlowMore _more(_Flow f)
 
 
 cdef class _WsFlow:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from sys import intern
 from typing import TYPE_CHECKING, Any
 
 from . import history as zk
@@ -296,7 +297,7 @@ class Connection(ConnRecord):
         """Swap originator and responder (Zeek's FlipRoles), recording ``^``."""
         self.orig_is_a = not self.orig_is_a
         if len(self.history) < 128:
-            self.history += "^"
+            self.history = intern(self.history + "^")  # shared, as history._add makes it
 
     # -- recording --------------------------------------------------------------------------
     @cython.cfunc

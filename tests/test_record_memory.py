@@ -164,3 +164,33 @@ def test_a_held_connection_takes_no_more_memory_than_its_record() -> None:
     per = used / len(table.active)
     bound = 2100 if _engine.engine() == "compiled" else 3300
     assert per <= bound, f"{per:.0f} bytes per held connection ({_engine.engine()})"
+
+
+def test_a_healthy_connection_makes_no_rare_detector_state_and_shares_its_history() -> None:
+    """A handshake and one exchange: no hole, retransmission, RST, zero window or third RTT
+    sample, so neither direction of the detector makes its ``more`` side object; and
+    connections with the same Zeek history hold one string."""
+    table = FlowTable(TrackerConfig(), lambda _c: None)
+    _feed(table, _held(3))
+    conns = list(table.active.values())
+    for conn in conns:
+        assert conn.seq._a.more is None and conn.seq._b.more is None
+        assert conn.seq._a.rtt_n == 2 and conn.seq._b.rtt_n == 2
+    assert conns[0].history == "ShDdA"
+    assert conns[0].history is conns[1].history is conns[2].history
+
+
+def test_rare_detector_state_reads_as_before_once_made() -> None:
+    """The side object's fields read through the flow's properties: RTT samples past two,
+    retransmission totals (an exchange, then the response sent again)."""
+    c = established()
+    sa = c.conn.seq
+    assert sa._a.more is None and sa._a.rtt is None and sa._a.retx_segs == 0
+    assert sa._a.missed == 0 and sa._a.stall_s == 0.0 and sa._a.holes is None
+    c.data("o", 100)
+    c.ack("r")
+    c.data("o", 100)
+    c.ack("r")
+    assert sa._a.rtt is not None and len(sa._a.rtt) == sa._a.rtt_n >= 3
+    c.data("o", 100, seq=c.o.nxt - 100)  # the last 100 bytes again
+    assert sa._a.retx_segs == 1 and sa._a.retx_bytes == 100
