@@ -6,6 +6,10 @@
 from libc.math cimport rint
 
 from tcpflow_analyzer.segment cimport Segment
+
+# A one-byte bint (as record.pxd's): Python reads and writes it as a bool
+cdef extern from *:
+    ctypedef bint bool8 "unsigned char"
 from tcpflow_analyzer.seqnum cimport seq_add, seq_diff
 
 
@@ -44,9 +48,10 @@ cdef class _WsFlow:
 cdef class SeqAnalysis:
     cdef readonly _Flow _a, _b
     cdef readonly _WsFlow _wa, _wb
-    cdef public bint _emit, _finished, _hs_on
     cdef public double _hs_syn, _hs_synack, _hs_rtt
     cdef public object _tfo, _ws_state
+    # one byte each, after the 8-byte fields (no padding between them)
+    cdef public bool8 _emit, _finished, _hs_on
 
     cpdef void process(self, object conn, Segment seg, bint from_a)
     cdef void _say(self, object conn, str code, Segment seg, bint from_a, str detail=*)

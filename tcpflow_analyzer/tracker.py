@@ -201,7 +201,7 @@ def _is_steady(ep: Endpoint) -> cython.bint:
     return (
         zs in (_Z_ESTABLISHED, _Z_PARTIAL) and ep._fin_seq < 0
         and (ep._isn < 0 or ep.syn_delivered) and (ep._st == _S_ESTABLISHED or ep._st == _S_PARTIAL)
-        and not ep.rst_frames
+        and (ep._more is None or not ep._more.rst_frames)  # (record.py: EndpointMore)
     )
 
 
@@ -544,7 +544,7 @@ class Connection(ConnRecord):
         c: cython.longlong
         if plen:
             c = s._contig
-            if c >= 0 and seq == c and not s.ooo:
+            if c >= 0 and seq == c and (s._more is None or not s._more.ooo):
                 s._contig = end
             else:
                 self._stream_add(s, seq, end)
@@ -720,7 +720,8 @@ class Connection(ConnRecord):
     def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         if s._fin_seq >= 0 and seq_diff(seg.seq, s._fin_seq) >= 0:
             self.anomaly("data_after_fin", seg, s, f"{seg.plen} bytes after own FIN")
-        if s.rst_frames or r.rst_frames:
+        if (s._more is not None and s._more.rst_frames) or (
+                r._more is not None and r._more.rst_frames):
             self.anomaly("data_after_rst", seg, s, f"{seg.plen} bytes")
         if r.fin_delivered and not s.data_after_peer_fin and s._fin_seq < 0:
             s.data_after_peer_fin = True

@@ -167,14 +167,18 @@ def test_a_held_connection_takes_no_more_memory_than_its_record() -> None:
 
 
 def test_a_healthy_connection_makes_no_rare_detector_state_and_shares_its_history() -> None:
-    """A handshake and one exchange: no hole, retransmission, RST, zero window or third RTT
-    sample, so neither direction of the detector makes its ``more`` side object; and
-    connections with the same Zeek history hold one string."""
+    """A handshake and one exchange: no hole, retransmission, RST, zero window, FIN or
+    third RTT sample, so neither direction of the detector makes its ``more`` side object
+    nor either endpoint its ``_more``; and connections with the same Zeek history hold one
+    string."""
     table = FlowTable(TrackerConfig(), lambda _c: None)
     _feed(table, _held(3))
     conns = list(table.active.values())
     for conn in conns:
         assert conn.seq._a.more is None and conn.seq._b.more is None
+        # nor either endpoint its EndpointMore (RSTs, out-of-order ranges, FIN frames)
+        assert conn.a._more is None and conn.b._more is None
+        assert conn.a.rst_frames == () and conn.b.ooo == () and conn.a.fin_ack_frame == 0
         assert conn.seq._a.rtt_n == 2 and conn.seq._b.rtt_n == 2
     assert conns[0].history == "ShDdA"
     assert conns[0].history is conns[1].history is conns[2].history
@@ -194,3 +198,18 @@ def test_rare_detector_state_reads_as_before_once_made() -> None:
     assert sa._a.rtt is not None and len(sa._a.rtt) == sa._a.rtt_n >= 3
     c.data("o", 100, seq=c.o.nxt - 100)  # the last 100 bytes again
     assert sa._a.retx_segs == 1 and sa._a.retx_bytes == 100
+
+
+def test_endpoint_rare_fields_read_as_before_once_made() -> None:
+    """RST frames, out-of-order ranges and FIN frames live in the endpoint's ``_more``."""
+    c = established()
+    c.data("o", 100)
+    c.ack("r")
+    fin = c.fin("o")
+    c.ack("r")
+    a = c.conn.a
+    assert a._more is not None and a.fin_ack_frame == c.frame
+    assert c.conn.b.fin_delivered_frame == 0 and a.fin_delivered_frame == c.frame
+    assert a.fin_frames == [(fin.frame, fin.ts)]
+    c.rst("r")
+    assert c.conn.b.rst_frames == [c.frame]
