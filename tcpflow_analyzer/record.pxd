@@ -13,6 +13,7 @@ cdef extern from *:
 cdef class EndpointMore:
     cdef public object rst_frames, ooo, _fin_more
     cdef public long long fin_delivered_frame, fin_ack_frame
+    cdef public double _fin_0, _fin_1
 
 
 cdef class Endpoint:
@@ -40,7 +41,7 @@ cdef class Endpoint:
     cdef public EndpointMore _more
     cdef public long long bytes
     # the first SYN or SYN-ACK and the first FIN (record.py: the syn_rec ... views)
-    cdef public double _hs_0, _hs_1, _hs_2, _fin_0, _fin_1
+    cdef public double _hs_0, _hs_1, _hs_2
     cdef public object _syn_more, _synack_more
 
     cdef EndpointMore _extra(self)

@@ -154,7 +154,7 @@ class Endpoint:
         # (interpreted, all in the arrays: the fields would hold float objects)
         if cython.compiled:
             self._rec_in = 0
-            self._hs_0 = self._hs_1 = self._hs_2 = self._fin_0 = self._fin_1 = 0.0
+            self._hs_0 = self._hs_1 = self._hs_2 = 0.0
         self._syn_more: array[float] | None = None
         self._synack_more: array[float] | None = None
         # the rarely set fields (EndpointMore: RSTs, out-of-order ranges, the FIN records
@@ -278,7 +278,8 @@ class Endpoint:
     # (frame, ts) or (frame, ts, ack) per segment, at most LIST_CAP of them.  Most endpoints
     # send one SYN or one SYN-ACK and at most one FIN, so those single records are kept in C
     # fields instead of an 80-byte array each: ``_hs_*`` the SYN's (bit 1 of ``_rec_in``) or
-    # the SYN-ACK's (bit 2), ``_fin_*`` the FIN's (bit 4).  A second record of a kind, or a
+    # the SYN-ACK's (bit 2), ``_more._fin_*`` the FIN's (bit 4: an open connection has sent
+    # no FIN, so its fields wait in EndpointMore).  A second record of a kind, or a
     # SYN-ACK after a SYN (or the reverse, a simultaneous open), keeps that kind's array.
     # A read builds a fresh array: change one by assigning it back (as ``_record`` does).
     # Interpreted, the arrays themselves are kept (C fields would hold float objects).
@@ -335,7 +336,7 @@ class Endpoint:
         if not cython.compiled or fin_more is not None:
             return fin_more
         if self._rec_in & 4:
-            return array("d", (self._fin_0, self._fin_1))
+            return array("d", (m._fin_0, m._fin_1))
         return None
 
     @fin_rec.setter
@@ -343,10 +344,11 @@ class Endpoint:
         if not cython.compiled:
             self._fin_more = v
         elif v is not None and len(v) == 2:
-            self._fin_0 = v[0]
-            self._fin_1 = v[1]
+            m: EndpointMore = self._extra()  # (the FIN's frame and ts: _more's C fields)
+            m._fin_0 = v[0]
+            m._fin_1 = v[1]
             self._rec_in = self._rec_in | 4
-            self._fin_more = None
+            m._fin_more = None
         else:
             self._fin_more = v
             self._rec_in = self._rec_in & 3
@@ -437,9 +439,9 @@ class Endpoint:
     @cython.cfunc
     def first_fin_frame(self) -> cython.double:
         """``fin_rec[0]``: the frame of its first FIN (it sent one)."""
-        if cython.compiled and self._rec_in & 4:
-            return self._fin_0
         m: EndpointMore = self._more
+        if cython.compiled and self._rec_in & 4:
+            return m._fin_0
         return m._fin_more[0]
 
     @cython.cfunc
@@ -503,7 +505,7 @@ class Endpoint:
 
 
 # What few endpoints ever need, in one object made on first use (``Endpoint._more``): a held
-# connection's endpoint pays one pointer for these five.  Numbers, tuples, lists and arrays
+# connection's endpoint pays one pointer for these seven.  Numbers, tuples, lists and arrays
 # of numbers only: no_gc.
 @cython.no_gc
 @cython.cclass
@@ -517,6 +519,8 @@ class EndpointMore:
         self.rst_frames: Sequence[int] = ()
         self.ooo: Sequence[tuple[int, int]] = ()
         self._fin_more: array[float] | None = None
+        if cython.compiled:  # the first FIN's (frame, ts): Endpoint.fin_rec, bit 4 of _rec_in
+            self._fin_0 = self._fin_1 = 0.0
         self.fin_delivered_frame = 0
         self.fin_ack_frame = 0
 
