@@ -12,7 +12,7 @@ cdef extern from *:
 
 cdef class EndpointMore:
     cdef public object rst_frames, ooo, _fin_more
-    cdef public long long fin_delivered_frame, fin_ack_frame
+    cdef public long long fin_delivered_frame, fin_ack_frame, missed_bytes, _z_hole
     cdef public double _fin_0, _fin_1
 
 
@@ -32,8 +32,8 @@ cdef class Endpoint:
     # payload (at most a frame's captured length, a 32-bit field in pcap and pcapng)
     cdef public unsigned int z_n_c, z_n_w, z_n_t, z_n_g
     cdef public unsigned int z_start, z_last, syn_plen, win
-    cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
-    cdef public long long pkts, data_pkts, missed_bytes
+    cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _last_tsval
+    cdef public long long pkts, data_pkts
     cdef public long long z_hist_syn, z_hist_fin, z_hist_rst
     cdef public object opts
     # the rarely set fields (record.py: EndpointMore, the rst_frames ... fin_ack_frame

@@ -133,9 +133,9 @@ class Endpoint:
     if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
             "_contig", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_more", "_snd_nxt",
-            "_st", "_st0", "_syn_more", "_synack_more", "_z_hole", "addr",
+            "_st", "_st0", "_syn_more", "_synack_more", "addr",
             "bytes", "data_after_peer_fin", "data_pkts", "fin_delivered",
-            "is_a", "missed_bytes",
+            "is_a",
             "moved", "opts", "pkts", "port", "syn_delivered",
             "syn_plen", "win", "z_did_close", "z_hist_fin",
             "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
@@ -174,7 +174,6 @@ class Endpoint:
         self.data_pkts = 0
         self.bytes = 0
         self._contig = -1
-        self.missed_bytes = 0
         self.z_state = 0  # history.Z_INACTIVE
         self.z_prev = 0
         self.z_start = 0
@@ -185,9 +184,6 @@ class Endpoint:
         self.z_wscale = 0
         self.z_n_c = self.z_n_w = self.z_n_t = self.z_n_g = 0
         self.z_did_close = False
-        # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
-        # Zeek's reassembler never got it (see Connection.payload_uncaptured)
-        self._z_hole = -1
 
     # -- the RFC state and the initial state: one-byte codes (``STATES``) --------------------
     @property
@@ -396,6 +392,29 @@ class Endpoint:
             self._extra().ooo = v
 
     @property
+    def missed_bytes(self) -> int:
+        """Bytes of its stream the peer ACKed that the capture never saw."""
+        m: EndpointMore = self._more
+        return 0 if m is None else m.missed_bytes
+
+    @missed_bytes.setter
+    def missed_bytes(self, v: int) -> None:
+        if v or self._more is not None:
+            self._extra().missed_bytes = v
+
+    @property
+    def _z_hole(self) -> int:
+        """First byte of its stream sent but cut by the snap length and not yet ACKed
+        (Zeek's reassembler never got it; see Connection.payload_uncaptured), -1: none."""
+        m: EndpointMore = self._more
+        return -1 if m is None else m._z_hole
+
+    @_z_hole.setter
+    def _z_hole(self, v: int) -> None:
+        if v != -1 or self._more is not None:
+            self._extra()._z_hole = v
+
+    @property
     def fin_delivered_frame(self) -> int:
         """Frame in which the peer received its FIN (0: not yet)."""
         m: EndpointMore = self._more
@@ -505,7 +524,7 @@ class Endpoint:
 
 
 # What few endpoints ever need, in one object made on first use (``Endpoint._more``): a held
-# connection's endpoint pays one pointer for these seven.  Numbers, tuples, lists and arrays
+# connection's endpoint pays one pointer for these nine.  Numbers, tuples, lists and arrays
 # of numbers only: no_gc.
 @cython.no_gc
 @cython.cclass
@@ -513,7 +532,8 @@ class EndpointMore:
     """The rarely set fields of an :class:`Endpoint` (each read there under its name)."""
 
     if not cython.compiled and not TYPE_CHECKING:
-        __slots__ = ("_fin_more", "fin_ack_frame", "fin_delivered_frame", "ooo", "rst_frames")
+        __slots__ = ("_fin_more", "_z_hole", "fin_ack_frame", "fin_delivered_frame",
+                     "missed_bytes", "ooo", "rst_frames")
 
     def __init__(self) -> None:
         self.rst_frames: Sequence[int] = ()
@@ -523,6 +543,8 @@ class EndpointMore:
             self._fin_0 = self._fin_1 = 0.0
         self.fin_delivered_frame = 0
         self.fin_ack_frame = 0
+        self.missed_bytes = 0
+        self._z_hole = -1  # (Endpoint._z_hole)
 
 
 # What few connections ever need, in one object made on first use (``ConnRecord._x``): a

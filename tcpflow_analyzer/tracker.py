@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # mypy reads the stand-in's signatures
         zeek_process,
         zero_window,
     )
-    from .record import ConnExtra, ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint, EndpointMore
     from .segment import Segment
     from .seqanalysis import SeqAnalysis
     from .seqnum import in_window, seq_diff
@@ -78,7 +78,7 @@ if not cython.compiled:  # compiled, tracker.pxd cimports these (C calls, C type
         zeek_process,
         zero_window,
     )
-    from .record import ConnExtra, ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint, EndpointMore
     from .seqnum import in_window, seq_diff
 else:  # a cimported type is no module attribute: importers find it here as before
     globals()["Endpoint"] = _rec.Endpoint
@@ -392,9 +392,11 @@ class Connection(ConnRecord):
         acked: cython.longlong = r._last_ack
         if acked >= 0 and seq_diff(acked, start) > 0:
             start = acked  # a retransmission of bytes already ACKed leaves no new hole
-        h: cython.longlong = s._z_hole
+        sm: EndpointMore = s._more  # (record.py: the rarely set fields)
+        h: cython.longlong = sm._z_hole if sm is not None else -1
         if seq_diff(end, start) > 0 and (h < 0 or seq_diff(start, h) < 0):
-            s._z_hole = start
+            sm = s._extra()
+            sm._z_hole = start
 
     def zeek_checksum_drop(self, seg: Segment, from_a: cython.bint) -> None:
         """A segment whose checksum field holds only the pseudo-header sum (checksum offload
@@ -553,7 +555,7 @@ class Connection(ConnRecord):
             c = r._contig
             if c >= 0 and seq_diff(ack, c) > 0:
                 self._ack_arrives(s, r, seg)
-            elif r._z_hole >= 0:
+            elif r._more is not None and r._more._z_hole >= 0:
                 self._zeek_gap(s, r, seg, False)
             s._last_ack = ack
         self._analyse(seg, from_a)
@@ -769,6 +771,7 @@ class Connection(ConnRecord):
     @cython.cfunc
     def _ack_arrives(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         ack: cython.longlong = seg.ack
+        rm: EndpointMore
         st: cython.int = r._st
         if st == _S_SYN_SENT and seg.flags & _SYN:
             if r._isn < 0 or _acks_syn(r, ack):
@@ -807,7 +810,8 @@ class Connection(ConnRecord):
                 r._contig = ack
             nxt = r._snd_nxt
             if missing > 0 and nxt >= 0 and seq_diff(ack, nxt) <= 0:
-                r.missed_bytes += missing
+                rm = r._extra()
+                rm.missed_bytes += missing
                 if self.config.semantics != "wireshark":  # there, tshark's own rule applies
                     self.anomaly("ack_lost_segment", seg, s,
                                  f"ACKs {missing} bytes never captured")
@@ -818,7 +822,7 @@ class Connection(ConnRecord):
                 # the capture missed R's latest segments: to Zeek's reassembler, which does
                 # not know what R sent, that is a gap like any other
                 gap = True
-        if gap or r._z_hole >= 0:
+        if gap or (r._more is not None and r._more._z_hole >= 0):
             self._zeek_gap(s, r, seg, gap)
 
     @cython.cfunc
@@ -828,10 +832,11 @@ class Connection(ConnRecord):
         their payload (``r.z_hole``).  Zeek flags only gaps between synchronized (or cleanly
         closing) endpoints, and not those revealed by a FIN or RST."""
         ack: cython.longlong = seg.ack
-        h: cython.longlong = r._z_hole
+        rm: EndpointMore = r._more
+        h: cython.longlong = rm._z_hole if rm is not None else -1
         nxt: cython.longlong
         if h >= 0 and seq_diff(ack, h) > 0:
-            r._z_hole = -1
+            rm._z_hole = -1
             nxt = r._snd_nxt
             gap = gap or (nxt >= 0 and seq_diff(ack, nxt) <= 0)
         szs: cython.int = s.z_state
