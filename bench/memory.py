@@ -173,18 +173,21 @@ def _top_lines(snapshot: tracemalloc.Snapshot | None, top: int, held: int) -> li
 
 def owned_objects(frames: list[Frame]) -> list[tuple[str, int]]:
     """(what, bytes) of the objects that the last connection of ``frames`` alone holds, with
-    the detector: its structs, its containers, its flow-table key (not the dict slots)."""
+    the detector: its structs, its containers, and its share of the flow table (the index:
+    a dict keyed by 5-tuples interpreted, the FlowIndex's slots compiled; ``active``)."""
     analyzer = Analyzer(TrackerConfig(), lambda _flow: None)
     analyzer.feed(frames)
     table = analyzer.table
     conns = list(itertools.islice(reversed(table.active.values()), 2))
     conn, other = conns[0], conns[-1]  # what ``other`` holds too is shared, not counted
-    key = next(k for k, v in reversed(table.index.items()) if v is conn)
-    key_other = next(k for k, v in reversed(table.index.items()) if v is other)
     out: list[tuple[str, int]] = [("Connection (record + orchestrator)", sys.getsizeof(conn))]
     for name in ("a", "b"):
         ep = getattr(conn, name)
         out.append((f"Endpoint {name}", sys.getsizeof(ep)))
+        more = getattr(ep, "_more", None)
+        if more is not None:
+            out.append((f"  {name}._more (EndpointMore: the rarely set fields)",
+                        sys.getsizeof(more)))
         for field in ("addr", "_syn_more", "_synack_more", "_fin_more", "opts", "rst_frames",
                       "ooo"):
             v = getattr(ep, field, None)
@@ -197,8 +200,12 @@ def owned_objects(frames: list[Frame]) -> list[tuple[str, int]]:
         for name in ("_a", "_b"):
             flow = getattr(seq, name)
             out.append((f"  _Flow {name}", sys.getsizeof(flow)))
+            more = getattr(flow, "more", None)
+            if more is not None:
+                out.append((f"    {name}.more (_FlowMore: the rarely set fields)",
+                            sys.getsizeof(more)))
             for field in ("rtt", "holes", "retx", "rst", "oow"):
-                v = getattr(flow, field)
+                v = getattr(more if more is not None else flow, field, None)
                 if v is not None:
                     out.append((f"    {name}.{field}", sys.getsizeof(v)))
     if conn._x is not None:
@@ -206,12 +213,29 @@ def owned_objects(frames: list[Frame]) -> list[tuple[str, int]]:
     for field in ("_tr", "history", "vlan_b", "_anomalies", "_events", "_resets",
                   "_time_wait", "z_expire_more", "z_base", "z_rows", "port_reuse"):
         v = getattr(conn, field)
-        if v is not None and v != "" and v != ():
+        if v is not None and v != "" and v != () and v is not getattr(other, field):
             out.append((f"  conn.{field}", sys.getsizeof(v)))
-    out.append(("flow-table key tuple", sys.getsizeof(key)))
-    out.extend((f"  port {key[i]} in the key", sys.getsizeof(key[i])) for i in (1, 3)
-               if type(key[i]) is int and key[i] > 256
-               and all(key[i] is not x for x in key_other))
+    # the flow table's own share: the index entry (a dict keyed by 5-tuples interpreted,
+    # the FlowIndex's 12-byte slots compiled) and the entry of ``active`` (keyed by id)
+    index = table.index
+    n_index = max(len(index), 1)
+    if isinstance(index, dict):
+        key = next(k for k, v in reversed(index.items()) if v is conn)
+        key_other = next(k for k, v in reversed(index.items()) if v is other)
+        out.append(("flow-table key tuple", sys.getsizeof(key)))
+        out.extend((f"  port {key[i]} in the key", sys.getsizeof(key[i])) for i in (1, 3)
+                   if type(key[i]) is int and key[i] > 256
+                   and all(key[i] is not x for x in key_other))
+        out.append((f"index dict: its share of the table ({len(index):,} keys)",
+                    round(sys.getsizeof(index) / n_index)))
+    else:
+        out.append((f"FlowIndex: its share of {index.slots:,} slots of 12 B "
+                    f"({len(index):,} keys)", round(12 * index.slots / n_index)))
+    active = table.active
+    out.append((f"active dict: its share of the table ({len(active):,} connections)",
+                round(sys.getsizeof(active) / max(len(active), 1))))
+    if conn.id > 256:
+        out.append(("  the connection id (an int) keying it", sys.getsizeof(conn.id)))
     return out
 
 
@@ -231,7 +255,7 @@ def _report(frames: list[Frame], what: str, top: int = 0, sizes: bool = False) -
         for name, size in owned_objects(frames[-5000:]):
             total += size
             print(f"    {size:6d} B  {name}")
-        print(f"    {total:6d} B  in all (plus the flow table's dict slots)")
+        print(f"    {total:6d} B  in all")
 
 
 def main() -> int:

@@ -38,6 +38,8 @@ else:
     except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
         from tcpflow_analyzer import _cython as cython
 
+from sys import intern
+
 if not cython.compiled:  # compiled, history.pxd cimports these (C calls, C types)
     from .record import ConnExtra, ConnRecord, Endpoint
     from .seqnum import seq_diff
@@ -112,8 +114,12 @@ def want_flip_at_start(flags: int, sport: int, dport: int) -> bool:
 
 @cython.cfunc
 def _add(conn: ConnRecord, letter: str, is_orig: cython.bint) -> cython.void:
+    # interned: connections with the same history share one string (most held connections
+    # read "ShAD" or so: 54 bytes each otherwise); the interned table holds only the
+    # strings some connection still references (CPython drops an interned string when the
+    # last reference goes), so it is bounded by the connections held
     if len(conn.history) < _HISTORY_MAX:  # bounded: a hostile stream cannot grow it forever
-        conn.history += letter if is_orig else letter.lower()
+        conn.history = intern(conn.history + (letter if is_orig else letter.lower()))
 
 
 @cython.cfunc
@@ -318,7 +324,7 @@ def _zeek_state_machine(
                     # SYN / SYN-ACK seen in reverse order (two capture interfaces): flip
                     _swap_roles(conn)
                     if len(conn.history) < _HISTORY_MAX:
-                        conn.history += "^"
+                        conn.history = intern(conn.history + "^")
                     _set(peer, Z_ESTABLISHED)
                 if peer.z_state == Z_SYN_SENT:
                     _set(peer, Z_ESTABLISHED)

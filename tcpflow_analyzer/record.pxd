@@ -10,6 +10,12 @@ cdef extern from *:
     ctypedef bint bool8 "unsigned char"
 
 
+cdef class EndpointMore:
+    cdef public object rst_frames, ooo, _fin_more
+    cdef public long long fin_delivered_frame, fin_ack_frame, missed_bytes, _z_hole
+    cdef public double _fin_0, _fin_1
+
+
 cdef class Endpoint:
     cdef public object addr
     # small fields side by side (16 bytes): a port, a window-scale option, the RFC state and
@@ -26,16 +32,19 @@ cdef class Endpoint:
     # payload (at most a frame's captured length, a 32-bit field in pcap and pcapng)
     cdef public unsigned int z_n_c, z_n_w, z_n_t, z_n_g
     cdef public unsigned int z_start, z_last, syn_plen, win
-    cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _z_hole, _last_tsval
-    cdef public long long fin_delivered_frame, fin_ack_frame
-    cdef public long long pkts, data_pkts, missed_bytes
+    cdef public long long _isn, _snd_nxt, _fin_seq, _last_ack, _contig, _last_tsval
+    cdef public long long pkts, data_pkts
     cdef public long long z_hist_syn, z_hist_fin, z_hist_rst
-    cdef public object opts, rst_frames, ooo
+    cdef public object opts
+    # the rarely set fields (record.py: EndpointMore, the rst_frames ... fin_ack_frame
+    # properties)
+    cdef public EndpointMore _more
     cdef public long long bytes
     # the first SYN or SYN-ACK and the first FIN (record.py: the syn_rec ... views)
-    cdef public double _hs_0, _hs_1, _hs_2, _fin_0, _fin_1
-    cdef public object _syn_more, _synack_more, _fin_more
+    cdef public double _hs_0, _hs_1, _hs_2
+    cdef public object _syn_more, _synack_more
 
+    cdef EndpointMore _extra(self)
     cdef bint sent_syn(self)
     cdef bint sent_synack(self)
     cdef bint sent_fin(self)

@@ -132,11 +132,11 @@ class Endpoint:
     # interpreted slots, which leave out those only the compiled class uses)
     if not cython.compiled and not TYPE_CHECKING:
         __slots__ = (
-            "_contig", "_fin_more", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_snd_nxt",
-            "_st", "_st0", "_syn_more", "_synack_more", "_z_hole", "addr",
-            "bytes", "data_after_peer_fin", "data_pkts", "fin_ack_frame", "fin_delivered",
-            "fin_delivered_frame", "is_a", "missed_bytes",
-            "moved", "ooo", "opts", "pkts", "port", "rst_frames", "syn_delivered",
+            "_contig", "_fin_seq", "_isn", "_last_ack", "_last_tsval", "_more", "_snd_nxt",
+            "_st", "_st0", "_syn_more", "_synack_more", "addr",
+            "bytes", "data_after_peer_fin", "data_pkts", "fin_delivered",
+            "is_a",
+            "moved", "opts", "pkts", "port", "syn_delivered",
             "syn_plen", "win", "z_did_close", "z_hist_fin",
             "z_hist_rst", "z_hist_syn", "z_last", "z_n_c", "z_n_g", "z_n_t", "z_n_w", "z_prev",
             "z_start", "z_state", "z_wscale",
@@ -154,17 +154,17 @@ class Endpoint:
         # (interpreted, all in the arrays: the fields would hold float objects)
         if cython.compiled:
             self._rec_in = 0
-            self._hs_0 = self._hs_1 = self._hs_2 = self._fin_0 = self._fin_1 = 0.0
+            self._hs_0 = self._hs_1 = self._hs_2 = 0.0
         self._syn_more: array[float] | None = None
         self._synack_more: array[float] | None = None
-        self._fin_more: array[float] | None = None
+        # the rarely set fields (EndpointMore: RSTs, out-of-order ranges, the FIN records
+        # past the first and the FIN's delivery and ACK frames), made on first use
+        self._more: EndpointMore | None = None
         self.syn_delivered = False
         self.syn_plen = 0  # payload carried by this endpoint's SYN (TFO)
         self._snd_nxt = -1
         self._fin_seq = -1
         self.fin_delivered = False
-        self.fin_delivered_frame = 0
-        self.fin_ack_frame = 0
         self.data_after_peer_fin = False
         self._last_ack = -1
         self.win = 0
@@ -173,10 +173,7 @@ class Endpoint:
         self.pkts = 0
         self.data_pkts = 0
         self.bytes = 0
-        self.rst_frames: Sequence[int] = ()
         self._contig = -1
-        self.ooo: Sequence[tuple[int, int]] = ()
-        self.missed_bytes = 0
         self.z_state = 0  # history.Z_INACTIVE
         self.z_prev = 0
         self.z_start = 0
@@ -187,9 +184,6 @@ class Endpoint:
         self.z_wscale = 0
         self.z_n_c = self.z_n_w = self.z_n_t = self.z_n_g = 0
         self.z_did_close = False
-        # first byte of this side's stream sent but cut by the snap length and not yet ACKed:
-        # Zeek's reassembler never got it (see Connection.payload_uncaptured)
-        self._z_hole = -1
 
     # -- the RFC state and the initial state: one-byte codes (``STATES``) --------------------
     @property
@@ -280,7 +274,8 @@ class Endpoint:
     # (frame, ts) or (frame, ts, ack) per segment, at most LIST_CAP of them.  Most endpoints
     # send one SYN or one SYN-ACK and at most one FIN, so those single records are kept in C
     # fields instead of an 80-byte array each: ``_hs_*`` the SYN's (bit 1 of ``_rec_in``) or
-    # the SYN-ACK's (bit 2), ``_fin_*`` the FIN's (bit 4).  A second record of a kind, or a
+    # the SYN-ACK's (bit 2), ``_more._fin_*`` the FIN's (bit 4: an open connection has sent
+    # no FIN, so its fields wait in EndpointMore).  A second record of a kind, or a
     # SYN-ACK after a SYN (or the reverse, a simultaneous open), keeps that kind's array.
     # A read builds a fresh array: change one by assigning it back (as ``_record`` does).
     # Interpreted, the arrays themselves are kept (C fields would hold float objects).
@@ -332,10 +327,12 @@ class Endpoint:
     @property
     def fin_rec(self) -> array[float] | None:
         """(frame, ts) of each FIN this endpoint sent, packed; None if it sent none."""
-        if not cython.compiled or self._fin_more is not None:
-            return self._fin_more
+        m: EndpointMore = self._more
+        fin_more = m._fin_more if m is not None else None
+        if not cython.compiled or fin_more is not None:
+            return fin_more
         if self._rec_in & 4:
-            return array("d", (self._fin_0, self._fin_1))
+            return array("d", (m._fin_0, m._fin_1))
         return None
 
     @fin_rec.setter
@@ -343,13 +340,101 @@ class Endpoint:
         if not cython.compiled:
             self._fin_more = v
         elif v is not None and len(v) == 2:
-            self._fin_0 = v[0]
-            self._fin_1 = v[1]
+            m: EndpointMore = self._extra()  # (the FIN's frame and ts: _more's C fields)
+            m._fin_0 = v[0]
+            m._fin_1 = v[1]
             self._rec_in = self._rec_in | 4
-            self._fin_more = None
+            m._fin_more = None
         else:
             self._fin_more = v
             self._rec_in = self._rec_in & 3
+
+    # -- the rarely set fields, kept in ``_more`` (EndpointMore, made on first use) ----------
+    @cython.cfunc
+    def _extra(self) -> EndpointMore:
+        """``_more``, made on first use."""
+        m: EndpointMore = self._more
+        if m is None:
+            m = self._more = EndpointMore()
+        return m
+
+    @property
+    def _fin_more(self) -> array[float] | None:
+        """The FIN records when more than the one in ``_fin_*`` (interpreted: all of them)."""
+        m: EndpointMore = self._more
+        return None if m is None else m._fin_more
+
+    @_fin_more.setter
+    def _fin_more(self, v: array[float] | None) -> None:
+        if v is not None or self._more is not None:
+            self._extra()._fin_more = v
+
+    @property
+    def rst_frames(self) -> Sequence[int]:
+        """Frames of the RSTs it sent (at most ``LIST_CAP``)."""
+        m: EndpointMore = self._more
+        return () if m is None else m.rst_frames
+
+    @rst_frames.setter
+    def rst_frames(self, v: Sequence[int]) -> None:
+        if v or self._more is not None:
+            self._extra().rst_frames = v
+
+    @property
+    def ooo(self) -> Sequence[tuple[int, int]]:
+        """Ranges of its stream seen above the contiguous part (at most 32)."""
+        m: EndpointMore = self._more
+        return () if m is None else m.ooo
+
+    @ooo.setter
+    def ooo(self, v: Sequence[tuple[int, int]]) -> None:
+        if v or self._more is not None:
+            self._extra().ooo = v
+
+    @property
+    def missed_bytes(self) -> int:
+        """Bytes of its stream the peer ACKed that the capture never saw."""
+        m: EndpointMore = self._more
+        return 0 if m is None else m.missed_bytes
+
+    @missed_bytes.setter
+    def missed_bytes(self, v: int) -> None:
+        if v or self._more is not None:
+            self._extra().missed_bytes = v
+
+    @property
+    def _z_hole(self) -> int:
+        """First byte of its stream sent but cut by the snap length and not yet ACKed
+        (Zeek's reassembler never got it; see Connection.payload_uncaptured), -1: none."""
+        m: EndpointMore = self._more
+        return -1 if m is None else m._z_hole
+
+    @_z_hole.setter
+    def _z_hole(self, v: int) -> None:
+        if v != -1 or self._more is not None:
+            self._extra()._z_hole = v
+
+    @property
+    def fin_delivered_frame(self) -> int:
+        """Frame in which the peer received its FIN (0: not yet)."""
+        m: EndpointMore = self._more
+        return 0 if m is None else m.fin_delivered_frame
+
+    @fin_delivered_frame.setter
+    def fin_delivered_frame(self, v: int) -> None:
+        if v or self._more is not None:
+            self._extra().fin_delivered_frame = v
+
+    @property
+    def fin_ack_frame(self) -> int:
+        """Frame of the first ACK of its FIN (0: not yet)."""
+        m: EndpointMore = self._more
+        return 0 if m is None else m.fin_ack_frame
+
+    @fin_ack_frame.setter
+    def fin_ack_frame(self, v: int) -> None:
+        if v or self._more is not None:
+            self._extra().fin_ack_frame = v
 
     # -- what was sent, without building a view (the tracker's per-segment questions) -------
     @cython.cfunc
@@ -367,14 +452,16 @@ class Endpoint:
         """Whether this endpoint sent a FIN (``fin_rec is not None``)."""
         if cython.compiled and self._rec_in & 4:
             return True
-        return self._fin_more is not None
+        m: EndpointMore = self._more
+        return m is not None and m._fin_more is not None
 
     @cython.cfunc
     def first_fin_frame(self) -> cython.double:
         """``fin_rec[0]``: the frame of its first FIN (it sent one)."""
+        m: EndpointMore = self._more
         if cython.compiled and self._rec_in & 4:
-            return self._fin_0
-        return self._fin_more[0]
+            return m._fin_0
+        return m._fin_more[0]
 
     @cython.cfunc
     def n_syn(self) -> cython.Py_ssize_t:
@@ -434,6 +521,30 @@ class Endpoint:
     def wscale(self) -> int | None:
         """Window scale this endpoint offered on its SYN, None if it offered none."""
         return None if self.opts is None else self.opts.wscale
+
+
+# What few endpoints ever need, in one object made on first use (``Endpoint._more``): a held
+# connection's endpoint pays one pointer for these nine.  Numbers, tuples, lists and arrays
+# of numbers only: no_gc.
+@cython.no_gc
+@cython.cclass
+class EndpointMore:
+    """The rarely set fields of an :class:`Endpoint` (each read there under its name)."""
+
+    if not cython.compiled and not TYPE_CHECKING:
+        __slots__ = ("_fin_more", "_z_hole", "fin_ack_frame", "fin_delivered_frame",
+                     "missed_bytes", "ooo", "rst_frames")
+
+    def __init__(self) -> None:
+        self.rst_frames: Sequence[int] = ()
+        self.ooo: Sequence[tuple[int, int]] = ()
+        self._fin_more: array[float] | None = None
+        if cython.compiled:  # the first FIN's (frame, ts): Endpoint.fin_rec, bit 4 of _rec_in
+            self._fin_0 = self._fin_1 = 0.0
+        self.fin_delivered_frame = 0
+        self.fin_ack_frame = 0
+        self.missed_bytes = 0
+        self._z_hole = -1  # (Endpoint._z_hole)
 
 
 # What few connections ever need, in one object made on first use (``ConnRecord._x``): a

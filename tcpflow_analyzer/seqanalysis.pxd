@@ -6,20 +6,34 @@
 from libc.math cimport rint
 
 from tcpflow_analyzer.segment cimport Segment
+
+# A one-byte bint (as record.pxd's): Python reads and writes it as a bool
+cdef extern from *:
+    ctypedef bint bool8 "unsigned char"
 from tcpflow_analyzer.seqnum cimport seq_add, seq_diff
+
+
+cdef class _FlowMore:
+    cdef public unsigned int sack_hi, recover, zwp, retx_segs, rtt_stride, rtt_skip
+    cdef public long long retx_bytes, missed
+    cdef public double zw_ts, stall_s
+    cdef public object rtt, holes, retx, rst, oow
 
 
 cdef class _Flow:
     cdef public unsigned int known
     cdef public unsigned int isn, nxt, max_ack, ack, right_last, right_max, right_ns
-    cdef public unsigned int sack_hi, recover, zwp, rtt_end, p_seq
+    cdef public unsigned int rtt_end, p_seq
     cdef public int win, p_csum, p_ipid, flight_max
     cdef public signed char shift, syn_ws
     cdef public unsigned char probe, zw_on
-    cdef public unsigned int syn_len, dupacks, retx_segs, rtt_n, rtt_stride, rtt_skip
-    cdef public long long data_bytes, retx_bytes, missed, ack_frame, last_frame, p_frame
-    cdef public double p_ts, rtt_ts, zw_ts, stall_s, rtt_min, rtt_max, rtt0, rtt1
-    cdef public object rtt, holes, retx, rst, oow
+    cdef public unsigned int syn_len, dupacks, rtt_n
+    cdef public long long data_bytes, ack_frame, last_frame, p_frame
+    cdef public double p_ts, rtt_ts, rtt_min, rtt_max, rtt0, rtt1
+    cdef public _FlowMore more
+
+
+cdef _FlowMore _more(_Flow f)
 
 
 cdef class _WsFlow:
@@ -34,9 +48,10 @@ cdef class _WsFlow:
 cdef class SeqAnalysis:
     cdef readonly _Flow _a, _b
     cdef readonly _WsFlow _wa, _wb
-    cdef public bint _emit, _finished, _hs_on
     cdef public double _hs_syn, _hs_synack, _hs_rtt
     cdef public object _tfo, _ws_state
+    # one byte each, after the 8-byte fields (no padding between them)
+    cdef public bool8 _emit, _finished, _hs_on
 
     cpdef void process(self, object conn, Segment seg, bint from_a)
     cdef void _say(self, object conn, str code, Segment seg, bint from_a, str detail=*)

@@ -199,26 +199,29 @@ class _Flow:
     Compiled, every number is a C field (``seqanalysis.pxd``): sequence numbers 32-bit
     unsigned, with the bit of ``known`` (``_K_*``) saying whether an optional one is set;
     ``win`` -1, ``shift`` -1 and ``flight_max`` -1 mean unknown; ``syn_ws`` -1 no SYN seen,
-    -2 a SYN without the window-scale option.  Containers are created only when needed:
-    the RTT samples live in ``rtt0``/``rtt1`` until a third one comes, then in an
-    ``array('d')`` of at most ``_RTT_KEEP``.
+    -2 a SYN without the window-scale option.  The RTT samples live in ``rtt0``/``rtt1``
+    until a third one comes, then in an ``array('d')`` of at most ``_RTT_KEEP``.
+
+    What a direction of a healthy connection never needs (holes, retransmissions, RSTs,
+    zero windows, SACK and recovery episodes, the third RTT sample: :class:`_FlowMore`) sits
+    in ``more``, made on first use by :func:`_more`: a held connection pays one pointer for
+    it (``bench/memory.py --held``).  The properties below read those fields as before.
     """
 
     if not cython.compiled:
         __slots__ = (
-            "ack", "ack_frame", "data_bytes", "dupacks", "flight_max", "holes", "isn", "known",
-            "last_frame", "max_ack", "missed", "nxt", "oow", "p_csum", "p_frame", "p_ipid",
-            "p_seq", "p_ts", "probe", "recover", "retx", "retx_bytes", "retx_segs",
-            "right_last", "right_max", "right_ns", "rst", "rtt", "rtt0", "rtt1", "rtt_end",
-            "rtt_max", "rtt_min", "rtt_n", "rtt_skip", "rtt_stride", "rtt_ts", "sack_hi",
-            "shift", "stall_s", "syn_len", "syn_ws", "win", "zw_on", "zw_ts", "zwp",
+            "ack", "ack_frame", "data_bytes", "dupacks", "flight_max", "isn", "known",
+            "last_frame", "max_ack", "more", "nxt", "p_csum", "p_frame", "p_ipid",
+            "p_seq", "p_ts", "probe", "right_last", "right_max", "right_ns", "rtt0", "rtt1",
+            "rtt_end", "rtt_max", "rtt_min", "rtt_n", "rtt_ts", "shift", "syn_len", "syn_ws",
+            "win", "zw_on",
         )
 
     def __init__(self) -> None:
         self.known = 0
         self.isn = self.nxt = self.max_ack = self.ack = 0
         self.right_last = self.right_max = self.right_ns = 0
-        self.sack_hi = self.recover = self.zwp = self.rtt_end = 0
+        self.rtt_end = 0
         self.syn_len = 0  # payload carried by its SYN
         self.syn_ws = -1  # -1: no SYN seen; -2: SYN without WS; else shift
         self.shift = -1
@@ -226,13 +229,7 @@ class _Flow:
         self.win = -1
         self.dupacks = 0
         self.probe = 0  # 1 keep-alive, 2 zero-window probe sent and not yet answered
-        self.zw_on = 0  # its window is closed since zw_ts
-        self.zw_ts = 0.0
-        self.rst: tuple[int, int, float] | None = None  # (seq, frame, ts) of its last RST
-        self.oow: tuple[Segment, int, int] | None = None  # beyond the window: seg, edge, over
-        self.stall_s = 0.0
-        self.holes: list[list[Any]] | None = None
-        self.retx: list[list[Any]] | None = None
+        self.zw_on = 0  # its window is closed since more.zw_ts
         self.last_frame = 0
         self.p_seq = 0
         self.p_csum = -1  # no previous segment: no checksum matches
@@ -240,14 +237,80 @@ class _Flow:
         self.p_ipid = -2
         self.p_ts = 0.0
         self.rtt_ts = 0.0
-        self.rtt: array[float] | None = None
         self.rtt0 = self.rtt1 = 0.0
         self.rtt_n = 0
         self.rtt_min = self.rtt_max = 0.0
+        self.data_bytes = 0
+        self.flight_max = -1
+        self.more: _FlowMore | None = None
+
+    # the rarely set fields, read through ``more`` (tests and tools read them by name)
+    @property
+    def rtt(self) -> array[float] | None:
+        """The RTT samples kept past the second (None: at most two, in rtt0/rtt1)."""
+        return None if self.more is None else self.more.rtt
+
+    @property
+    def holes(self) -> list[list[Any]] | None:
+        """The unseen ranges below ``nxt`` still tracked (None: none)."""
+        return None if self.more is None else self.more.holes
+
+    @property
+    def retx_segs(self) -> int:
+        """Retransmitted segments."""
+        return 0 if self.more is None else self.more.retx_segs
+
+    @property
+    def retx_bytes(self) -> int:
+        """Retransmitted bytes."""
+        return 0 if self.more is None else self.more.retx_bytes
+
+    @property
+    def missed(self) -> int:
+        """Bytes the capture missed (lost segments, data ACKed but never seen)."""
+        return 0 if self.more is None else self.more.missed
+
+    @property
+    def stall_s(self) -> float:
+        """Seconds this endpoint's data waited for the peer's zero window to reopen."""
+        return 0.0 if self.more is None else self.more.stall_s
+
+
+@cython.no_gc
+@cython.cclass
+class _FlowMore:
+    """The rarely set fields of a :class:`_Flow` (its ``more``, made by :func:`_more`):
+    ``holes``, ``retx``, ``rst``, ``oow``, the RTT array past two samples with its stride,
+    ``sack_hi`` / ``recover`` / ``zwp`` (valid while their ``_Flow.known`` bit is set),
+    ``zw_ts`` (valid while ``_Flow.zw_on``), the retransmission, stall and missed totals."""
+
+    if not cython.compiled:
+        __slots__ = (
+            "holes", "missed", "oow", "recover", "retx", "retx_bytes", "retx_segs", "rst",
+            "rtt", "rtt_skip", "rtt_stride", "sack_hi", "stall_s", "zw_ts", "zwp",
+        )
+
+    def __init__(self) -> None:
+        self.sack_hi = self.recover = self.zwp = 0
+        self.zw_ts = 0.0
+        self.rst: tuple[int, int, float] | None = None  # (seq, frame, ts) of its last RST
+        self.oow: tuple[Segment, int, int] | None = None  # beyond the window: seg, edge, over
+        self.stall_s = 0.0
+        self.holes: list[list[Any]] | None = None
+        self.retx: list[list[Any]] | None = None
+        self.rtt: array[float] | None = None
         self.rtt_stride = 1
         self.rtt_skip = 0
-        self.data_bytes = self.retx_segs = self.retx_bytes = self.missed = 0
-        self.flight_max = -1
+        self.retx_segs = self.retx_bytes = self.missed = 0
+
+
+@cython.cfunc
+def _more(f: _Flow) -> _FlowMore:
+    """``f.more``, made on first use."""
+    m: _FlowMore = f.more
+    if m is None:
+        m = f.more = _FlowMore()
+    return m
 
 
 @cython.no_gc
@@ -322,6 +385,8 @@ class SeqAnalysis:
         without SYN-ACK, a window still closed.  Safe to call more than once."""
         s: _Flow
         peer: _Flow
+        m: _FlowMore
+        pm: _FlowMore
         w: _WsFlow | None
         from_a: cython.bint
         above: cython.longlong
@@ -330,18 +395,21 @@ class SeqAnalysis:
         self._finished = True
         for from_a in (True, False):
             s, peer = (self._a, self._b) if from_a else (self._b, self._a)
-            if s.holes:
-                for h in s.holes:
+            m = s.more
+            if m is not None and m.holes:
+                for h in m.holes:
                     if h[6] == 0:
                         self._lost(conn, s, h, from_a, "never filled nor acknowledged")
-                s.holes = None
+                m.holes = None
             if s.zw_on:
-                peer.stall_s += max(0.0, conn.last_ts - s.zw_ts)
+                pm = _more(peer)  # (a local: Cython types ``f().x +=`` as an object)
+                pm.stall_s += max(0.0, conn.last_ts - m.zw_ts)
                 s.zw_on = 0
             if s.known & _K_MAX_ACK and peer.known & _K_NXT:
                 above = seq_diff(s.max_ack, peer.nxt)
                 if 0 < above < _QUARTER:
-                    peer.missed += above
+                    pm = _more(peer)
+                    pm.missed += above
         for from_a in (True, False):
             w = self._wa if from_a else self._wb
             if w is not None and w.synacks:
@@ -434,13 +502,14 @@ class SeqAnalysis:
         s.p_ts = seg.ts
         s.p_frame = frame
         if flags & _RST:
-            s.rst = (seq, frame, seg.ts)
+            _more(s).rst = (seq, frame, seg.ts)
             s.last_frame = frame
             return
         probe_answer: cython.int = r.probe  # the answer to the peer's keep-alive / probe
         if probe_answer:
             r.probe = 0
-        if r.rst is not None:
+        rm: _FlowMore = r.more
+        if rm is not None and rm.rst is not None:
             self._challenge(conn, seg, from_a, s, r)
         plen: cython.longlong = seg.plen
         if flags & _SYN:
@@ -504,9 +573,10 @@ class SeqAnalysis:
                    r: _Flow) -> cython.void:
         """RFC 5961 §3.2: the receiver of an in-window RST whose seq is not RCV.NXT answers
         with ``<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`` instead of resetting."""
-        rst = r.rst
+        rm: _FlowMore = r.more
+        rst = rm.rst
         assert rst is not None
-        r.rst = None
+        rm.rst = None
         rst_seq: cython.longlong = rst[0]
         rst_frame: cython.longlong = rst[1]
         rst_ts: cython.double = rst[2]
@@ -642,12 +712,13 @@ class SeqAnalysis:
         end: cython.longlong
         flight: cython.longlong
         over: cython.longlong
+        m: _FlowMore
         s.data_bytes += plen
         if seq == nxt:  # in order: the common case
             if plen == 1 and r.win == 0 and not flags & _FIN:
                 # RFC 9293 §3.8.6.1: the probe byte is not "sent" until it is accepted
                 s.probe = 2
-                s.zwp = seq
+                _more(s).zwp = seq
                 s.known |= _K_ZWP
                 s.data_bytes -= 1
                 self._say(conn, "zero_window_probe", seg, from_a, "1 byte at SND.NXT")
@@ -667,8 +738,9 @@ class SeqAnalysis:
                 if r.known & _K_RMAX:
                     over = seq_diff(end_data, r.right_max)
                     if over > 0:
-                        if s.oow is None:  # judged by the receiver's answer (see _ack)
-                            s.oow = (seg, r.right_max, over)
+                        m = _more(s)
+                        if m.oow is None:  # judged by the receiver's answer (see _ack)
+                            m.oow = (seg, r.right_max, over)
                     elif r.known & _K_RLAST and end_data == r.right_last:
                         self._say(conn, "window_full", seg, from_a,
                                   "fills the receiver's advertised window")
@@ -693,7 +765,7 @@ class SeqAnalysis:
             s.nxt = end
         if s.known & _K_RTT and seq_diff(seq, s.rtt_end) < 0:
             s.known &= ~_K_RTT  # Karn's algorithm (RFC 6298 §3): no sample from resent data
-        holes = s.holes
+        holes = s.more.holes if s.more is not None else None
         if holes:
             for h in holes:
                 if seq_diff(seq, h[1]) < 0 and seq_diff(end_data, h[0]) > 0:
@@ -716,9 +788,10 @@ class SeqAnalysis:
             self._lost(conn, s, hole, from_a, "already acknowledged by the peer")
             if seq_diff(r.max_ack, end) >= 0:
                 return
-        holes = s.holes
+        m: _FlowMore = _more(s)
+        holes = m.holes
         if holes is None:
-            s.holes = holes = []
+            m.holes = holes = []
         elif len(holes) >= _MAX_HOLES:
             old = holes.pop(0)
             if old[6] == 0:
@@ -732,7 +805,8 @@ class SeqAnalysis:
             return
         hole[6] = 1
         n: cython.longlong = seq_diff(hole[1], hole[0])
-        s.missed += n
+        m: _FlowMore = _more(s)
+        m.missed += n
         self._say(conn, "lost_segment", hole[2], from_a,
                   f"previous {n} bytes not captured ({why})")
 
@@ -766,7 +840,7 @@ class SeqAnalysis:
         # shrink the hole by what this segment covers
         start: cython.longlong = hole[0]
         end: cython.longlong = hole[1]
-        holes = s.holes
+        holes = s.more.holes
         assert holes is not None
         left: cython.bint = seq_diff(seq, start) > 0
         right: cython.bint = seq_diff(end, end_data) > 0
@@ -793,8 +867,9 @@ class SeqAnalysis:
                 r: _Flow, end_data: cython.longlong, extra: str) -> cython.void:
         """Classify a retransmission: fast or timer-driven, spurious or needed."""
         seq: cython.longlong = seg.seq
-        s.retx_segs += 1
-        s.retx_bytes += seg.plen
+        m: _FlowMore = _more(s)
+        m.retx_segs += 1
+        m.retx_bytes += seg.plen
         una_known: cython.bint = r.known & _K_MAX_ACK != 0
         una: cython.longlong = r.max_ack
         spurious: cython.bint = una_known and seq_diff(end_data, una) <= 0
@@ -806,10 +881,10 @@ class SeqAnalysis:
             if in_hole and r.dupacks >= _FAST_DUPACKS and seq == una:
                 fast = True
                 why = f"after {r.dupacks} duplicate ACKs"
-            elif in_hole and r.known & _K_SACK and seq_diff(r.sack_hi, seq) > 0:
+            elif in_hole and r.known & _K_SACK and seq_diff(r.more.sack_hi, seq) > 0:
                 fast = True
                 why = "SACK blocks above it"
-            elif s.known & _K_REC and seq == una and seq_diff(una, s.recover) < 0:
+            elif s.known & _K_REC and seq == una and seq_diff(una, m.recover) < 0:
                 fast = True
                 why = "partial ACK during recovery (RFC 6582)"
         if not why:
@@ -820,9 +895,9 @@ class SeqAnalysis:
         if extra:
             why = f"{why}; {extra}"
         if fast:
-            if not s.known & _K_REC or (s.known & _K_NXT and seq_diff(s.nxt, s.recover) > 0):
+            if not s.known & _K_REC or (s.known & _K_NXT and seq_diff(s.nxt, m.recover) > 0):
                 if s.known & _K_NXT:
-                    s.recover = s.nxt
+                    m.recover = s.nxt
                     s.known |= _K_REC
                 else:
                     s.known &= ~_K_REC
@@ -833,9 +908,9 @@ class SeqAnalysis:
             self._say(conn, "spurious_retransmission", seg, from_a,
                       "data already acknowledged by the peer")
             return
-        retx = s.retx
+        retx = m.retx
         if retx is None:
-            s.retx = retx = []
+            m.retx = retx = []
         elif len(retx) >= _MAX_RETX:
             retx.pop(0)
         retx.append([seq, end_data, seg])
@@ -866,7 +941,8 @@ class SeqAnalysis:
                     if r.known & _K_RTT and seq_diff(ack, r.rtt_end) >= 0:
                         _rtt_add(r, ts - r.rtt_ts)  # a sample never taken from resent data
                         r.known &= ~_K_RTT
-                    if self._hs_on or r.known & (_K_ZWP | _K_REC | _K_SACK) or r.holes:
+                    if self._hs_on or r.known & (_K_ZWP | _K_REC | _K_SACK) or (
+                            r.more is not None and r.more.holes):
                         self._acked(conn, seg, from_a, s, r, ack)
         elif pure:
             if probe_answer == 1:
@@ -882,13 +958,14 @@ class SeqAnalysis:
                 s.dupacks += 1
                 self._say(conn, "duplicate_ack", seg, from_a,
                           f"#{s.dupacks} (ACK of frame {s.ack_frame})")
-        oow = r.oow
+        rm: _FlowMore = r.more
+        oow = rm.oow if rm is not None else None
         if oow is not None:
             # R sent data beyond S's window: S's answer says whether S took it
             if seq_diff(ack, oow[1]) > 0:
-                r.oow = None  # accepted: our view of the window was wrong, or S is lenient
+                rm.oow = None  # accepted: our view of the window was wrong, or S is lenient
             elif ts - oow[0].ts >= self._react_s():
-                r.oow = None  # RFC 9293 §3.10.7.4: not acceptable, not acknowledged
+                rm.oow = None  # RFC 9293 §3.10.7.4: not acceptable, not acknowledged
                 self._say(conn, "seq_out_of_window", oow[0], not from_a,
                           f"{oow[2]} bytes beyond the receiver's right window edge, "
                           f"not acknowledged (frame {seg.frame})")
@@ -915,12 +992,13 @@ class SeqAnalysis:
         if win == 0:
             if not s.zw_on:
                 s.zw_on = 1
-                s.zw_ts = ts
+                _more(s).zw_ts = ts
                 if probe_answer != 2:
                     self._say(conn, "zero_window", seg, from_a,
                               "receiver window closed" if prev_win > 0 else "")
         elif s.zw_on:
-            r.stall_s += ts - s.zw_ts
+            rm = _more(r)
+            rm.stall_s += ts - s.more.zw_ts
             s.zw_on = 0
         checked: cython.bint = False
         if prev_win >= 0 and win != prev_win and prev_ack_known and prev_ack == ack and pure:
@@ -964,16 +1042,16 @@ class SeqAnalysis:
             self._hs_rtt = seg.ts - self._hs_syn
             self._hs_on = False
         if r.known & _K_ZWP:
-            zwp = r.zwp
+            zwp = r.more.zwp
             r.known &= ~_K_ZWP
             if r.known & _K_NXT and r.nxt == zwp and ack == seq_add(zwp, 1):
                 r.nxt = ack  # the receiver accepted the probe byte
                 r.data_bytes += 1
-        if r.known & _K_REC and seq_diff(ack, r.recover) >= 0:
+        if r.known & _K_REC and seq_diff(ack, r.more.recover) >= 0:
             r.known &= ~_K_REC
-        if r.known & _K_SACK and seq_diff(ack, r.sack_hi) >= 0:
+        if r.known & _K_SACK and seq_diff(ack, r.more.sack_hi) >= 0:
             r.known &= ~_K_SACK
-        holes = r.holes
+        holes = r.more.holes if r.more is not None else None
         if holes:
             for h in list(holes):
                 if seq_diff(ack, h[0]) > 0:
@@ -995,7 +1073,7 @@ class SeqAnalysis:
         if dsack:
             self._say(conn, "dsack", seg, from_a,
                       f"duplicate of {seq_diff(hi, lo)} bytes reported")
-            retx = r.retx
+            retx = r.more.retx if r.more is not None else None
             if retx:
                 for rec in list(retx):
                     if seq_diff(rec[0], hi) < 0 and seq_diff(rec[1], lo) > 0:
@@ -1011,7 +1089,7 @@ class SeqAnalysis:
                 if not have or seq_diff(right, top) > 0:
                     top = right
                     have = True
-            s.sack_hi = top
+            _more(s).sack_hi = top
             s.known |= _K_SACK
             self._say(conn, "sack", seg, from_a, f"{len(blocks)} block(s)")
         else:
@@ -1202,10 +1280,11 @@ def _rtt_add(f: _Flow, sample: cython.double) -> cython.void:
     if n == 0 or sample > f.rtt_max:
         f.rtt_max = sample
     f.rtt_n = n + 1
-    if f.rtt_skip:
-        f.rtt_skip -= 1
+    m: _FlowMore = f.more
+    if m is not None and m.rtt_skip:
+        m.rtt_skip -= 1
         return
-    keep = f.rtt
+    keep = m.rtt if m is not None else None
     if keep is None:
         # stride 1 until the array fills: samples 1 and 2 are kept in C fields
         if n == 0:
@@ -1214,13 +1293,14 @@ def _rtt_add(f: _Flow, sample: cython.double) -> cython.void:
         if n == 1:
             f.rtt1 = sample
             return
-        f.rtt = keep = array("d", (f.rtt0, f.rtt1))
+        m = _more(f)
+        m.rtt = keep = array("d", (f.rtt0, f.rtt1))
     keep.append(sample)
-    f.rtt_skip = f.rtt_stride - 1
+    m.rtt_skip = m.rtt_stride - 1
     if len(keep) >= _RTT_KEEP:  # keep every other sample, sample half as often from now on
         del keep[1::2]
-        f.rtt_stride *= 2
-        f.rtt_skip = f.rtt_stride - 1
+        m.rtt_stride *= 2
+        m.rtt_skip = m.rtt_stride - 1
 
 
 @cython.cfunc
@@ -1230,13 +1310,23 @@ def _direction_report(f: _Flow) -> dict[str, Any]:
     n: cython.Py_ssize_t
     median: cython.double
     rtt: dict[str, Any]
+    m: _FlowMore = f.more
+    retx_segs: cython.uint = 0
+    retx_bytes: cython.longlong = 0
+    missed: cython.longlong = 0
+    stall_s: cython.double = 0.0
+    if m is not None:
+        retx_segs = m.retx_segs
+        retx_bytes = m.retx_bytes
+        missed = m.missed
+        stall_s = m.stall_s
     # each dict is built once, its values computed first: an entry set again is a second
     # insertion (3 of this function's 15, compiled)
     if f.rtt_n:
-        if f.rtt is None:  # one or two samples, in rtt0/rtt1 (addition commutes: no sort)
+        if m is None or m.rtt is None:  # one or two samples, in rtt0/rtt1 (no sort needed)
             median = f.rtt0 if f.rtt_n == 1 else (f.rtt0 + f.rtt1) / 2
         else:
-            vals = sorted(f.rtt)
+            vals = sorted(m.rtt)
             n = len(vals)
             median = vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
         rtt = {"count": f.rtt_n, "min_s": round_us(f.rtt_min), "median_s": round_us(median),
@@ -1246,10 +1336,10 @@ def _direction_report(f: _Flow) -> dict[str, Any]:
     return {
         "rtt": rtt,
         "data_bytes": f.data_bytes,
-        "retransmitted_segments": f.retx_segs,
-        "retransmitted_bytes": f.retx_bytes,
-        "retransmission_rate": round_us(f.retx_bytes / f.data_bytes) if f.data_bytes else 0.0,
+        "retransmitted_segments": retx_segs,
+        "retransmitted_bytes": retx_bytes,
+        "retransmission_rate": round_us(retx_bytes / f.data_bytes) if f.data_bytes else 0.0,
         "max_bytes_in_flight": f.flight_max if f.flight_max >= 0 else None,
-        "zero_window_stall_s": round_us(f.stall_s),
-        "missed_bytes": f.missed,
+        "zero_window_stall_s": round_us(stall_s),
+        "missed_bytes": missed,
     }

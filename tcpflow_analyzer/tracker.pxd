@@ -11,7 +11,7 @@ from tcpflow_analyzer.history cimport (
     zeek_process,
     zero_window,
 )
-from tcpflow_analyzer.record cimport ConnExtra, ConnRecord, Endpoint
+from tcpflow_analyzer.record cimport ConnExtra, ConnRecord, Endpoint, EndpointMore
 from tcpflow_analyzer.segment cimport Segment
 from tcpflow_analyzer.seqanalysis cimport SeqAnalysis
 from tcpflow_analyzer.seqnum cimport in_window, seq_diff

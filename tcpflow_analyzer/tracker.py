@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass
+from sys import intern
 from typing import TYPE_CHECKING, Any
 
 from . import history as zk
@@ -57,7 +58,7 @@ if TYPE_CHECKING:  # mypy reads the stand-in's signatures
         zeek_process,
         zero_window,
     )
-    from .record import ConnExtra, ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint, EndpointMore
     from .segment import Segment
     from .seqanalysis import SeqAnalysis
     from .seqnum import in_window, seq_diff
@@ -77,7 +78,7 @@ if not cython.compiled:  # compiled, tracker.pxd cimports these (C calls, C type
         zeek_process,
         zero_window,
     )
-    from .record import ConnExtra, ConnRecord, Endpoint
+    from .record import ConnExtra, ConnRecord, Endpoint, EndpointMore
     from .seqnum import in_window, seq_diff
 else:  # a cimported type is no module attribute: importers find it here as before
     globals()["Endpoint"] = _rec.Endpoint
@@ -200,7 +201,7 @@ def _is_steady(ep: Endpoint) -> cython.bint:
     return (
         zs in (_Z_ESTABLISHED, _Z_PARTIAL) and ep._fin_seq < 0
         and (ep._isn < 0 or ep.syn_delivered) and (ep._st == _S_ESTABLISHED or ep._st == _S_PARTIAL)
-        and not ep.rst_frames
+        and (ep._more is None or not ep._more.rst_frames)  # (record.py: EndpointMore)
     )
 
 
@@ -296,7 +297,7 @@ class Connection(ConnRecord):
         """Swap originator and responder (Zeek's FlipRoles), recording ``^``."""
         self.orig_is_a = not self.orig_is_a
         if len(self.history) < 128:
-            self.history += "^"
+            self.history = intern(self.history + "^")  # shared, as history._add makes it
 
     # -- recording --------------------------------------------------------------------------
     @cython.cfunc
@@ -391,9 +392,11 @@ class Connection(ConnRecord):
         acked: cython.longlong = r._last_ack
         if acked >= 0 and seq_diff(acked, start) > 0:
             start = acked  # a retransmission of bytes already ACKed leaves no new hole
-        h: cython.longlong = s._z_hole
+        sm: EndpointMore = s._more  # (record.py: the rarely set fields)
+        h: cython.longlong = sm._z_hole if sm is not None else -1
         if seq_diff(end, start) > 0 and (h < 0 or seq_diff(start, h) < 0):
-            s._z_hole = start
+            sm = s._extra()
+            sm._z_hole = start
 
     def zeek_checksum_drop(self, seg: Segment, from_a: cython.bint) -> None:
         """A segment whose checksum field holds only the pseudo-header sum (checksum offload
@@ -543,7 +546,7 @@ class Connection(ConnRecord):
         c: cython.longlong
         if plen:
             c = s._contig
-            if c >= 0 and seq == c and not s.ooo:
+            if c >= 0 and seq == c and (s._more is None or not s._more.ooo):
                 s._contig = end
             else:
                 self._stream_add(s, seq, end)
@@ -552,7 +555,7 @@ class Connection(ConnRecord):
             c = r._contig
             if c >= 0 and seq_diff(ack, c) > 0:
                 self._ack_arrives(s, r, seg)
-            elif r._z_hole >= 0:
+            elif r._more is not None and r._more._z_hole >= 0:
                 self._zeek_gap(s, r, seg, False)
             s._last_ack = ack
         self._analyse(seg, from_a)
@@ -719,7 +722,8 @@ class Connection(ConnRecord):
     def _data(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         if s._fin_seq >= 0 and seq_diff(seg.seq, s._fin_seq) >= 0:
             self.anomaly("data_after_fin", seg, s, f"{seg.plen} bytes after own FIN")
-        if s.rst_frames or r.rst_frames:
+        if (s._more is not None and s._more.rst_frames) or (
+                r._more is not None and r._more.rst_frames):
             self.anomaly("data_after_rst", seg, s, f"{seg.plen} bytes")
         if r.fin_delivered and not s.data_after_peer_fin and s._fin_seq < 0:
             s.data_after_peer_fin = True
@@ -767,6 +771,7 @@ class Connection(ConnRecord):
     @cython.cfunc
     def _ack_arrives(self, s: Endpoint, r: Endpoint, seg: Segment) -> cython.void:
         ack: cython.longlong = seg.ack
+        rm: EndpointMore
         st: cython.int = r._st
         if st == _S_SYN_SENT and seg.flags & _SYN:
             if r._isn < 0 or _acks_syn(r, ack):
@@ -805,7 +810,8 @@ class Connection(ConnRecord):
                 r._contig = ack
             nxt = r._snd_nxt
             if missing > 0 and nxt >= 0 and seq_diff(ack, nxt) <= 0:
-                r.missed_bytes += missing
+                rm = r._extra()
+                rm.missed_bytes += missing
                 if self.config.semantics != "wireshark":  # there, tshark's own rule applies
                     self.anomaly("ack_lost_segment", seg, s,
                                  f"ACKs {missing} bytes never captured")
@@ -816,7 +822,7 @@ class Connection(ConnRecord):
                 # the capture missed R's latest segments: to Zeek's reassembler, which does
                 # not know what R sent, that is a gap like any other
                 gap = True
-        if gap or r._z_hole >= 0:
+        if gap or (r._more is not None and r._more._z_hole >= 0):
             self._zeek_gap(s, r, seg, gap)
 
     @cython.cfunc
@@ -826,10 +832,11 @@ class Connection(ConnRecord):
         their payload (``r.z_hole``).  Zeek flags only gaps between synchronized (or cleanly
         closing) endpoints, and not those revealed by a FIN or RST."""
         ack: cython.longlong = seg.ack
-        h: cython.longlong = r._z_hole
+        rm: EndpointMore = r._more
+        h: cython.longlong = rm._z_hole if rm is not None else -1
         nxt: cython.longlong
         if h >= 0 and seq_diff(ack, h) > 0:
-            r._z_hole = -1
+            rm._z_hole = -1
             nxt = r._snd_nxt
             gap = gap or (nxt >= 0 and seq_diff(ack, nxt) <= 0)
         szs: cython.int = s.z_state
