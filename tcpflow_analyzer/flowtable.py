@@ -21,26 +21,59 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 from . import _ingest
+from . import segment as _segment
 from .events import ConnectionOpened
 from .evicted import EvictedSet
 from .record import share_key
-from .segment import ACK, FIN, RST, SYN, Segment, format_endpoint
-from .seqnum import seq_add, seq_diff
+from .segment import format_endpoint
 from .states import TcpState
-from .tracker import Connection, Endpoint, TrackerConfig
+from .tracker import TrackerConfig
+
+if TYPE_CHECKING:  # mypy reads the stand-in's signatures
+    from tcpflow_analyzer import _cython as cython
+
+    from .record import Endpoint
+    from .segment import Segment
+    from .seqnum import seq_add, seq_diff
+    from .tracker import Connection
+else:
+    try:
+        import cython  # compiled: Cython's directives; interpreted: Cython's Shadow module
+    except ModuleNotFoundError:  # no Cython at all: the package's stand-in (_cython.py)
+        from tcpflow_analyzer import _cython as cython
+
+if not cython.compiled:  # compiled, flowtable.pxd cimports these (C calls, C types)
+    from .record import Endpoint
+    from .segment import Segment
+    from .seqnum import seq_add, seq_diff
+    from .tracker import Connection
+
+COMPILED: bool = cython.compiled
+"""True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
 
 S = TcpState
-_SWEEP_INTERVAL = 5.0
-_RECENT_MAX = 65536
+_SWEEP_INTERVAL = cython.declare(cython.double, 5.0)
+_RECENT_MAX = 65536  # a Python global (tests lower it)
 MAX_VLAN_PAIRS = 64  # pairs of VLAN stacks --vlan auto lists one by one in its warnings
 _CLOSED_STATES = frozenset({S.CLOSED, S.TIME_WAIT})
+# C constants (an undeclared module constant is a Python object; see compiled-core.md)
+_FIN = cython.declare(cython.int, 0x01)
+_SYN = cython.declare(cython.int, 0x02)
+_RST = cython.declare(cython.int, 0x04)
+_ACK = cython.declare(cython.int, 0x10)
+if (_FIN, _SYN, _RST, _ACK) != (_segment.FIN, _segment.SYN, _segment.RST, _segment.ACK):
+    raise ImportError("flowtable: flag constants disagree with segment.py")
+_by_last_ts = attrgetter("last_ts")
 
 
-def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
-    a, b = conn.a, conn.b
+@cython.cfunc
+def _timeout(conn: Connection, cfg: TrackerConfig) -> cython.double:
+    a: Endpoint = conn.a
+    b: Endpoint = conn.b
     if (a.rst_frames or b.rst_frames) and (
         a.state in _CLOSED_STATES or b.state in _CLOSED_STATES
     ):
@@ -58,34 +91,45 @@ def _timeout(conn: Connection, cfg: TrackerConfig) -> float:
     return cfg.handshake_timeout_s
 
 
-def _fin_resent_after_ack(ep: Endpoint) -> bool:
+@cython.cfunc
+def _fin_resent_after_ack(ep: Endpoint) -> cython.bint:
     """Whether ``ep`` re-sent its FIN after the capture saw that FIN acknowledged."""
     fins = ep.fin_rec
     return bool(ep.fin_ack_frame) and fins is not None and fins[-2] > ep.fin_ack_frame
 
 
-def _is_finished(conn: Connection) -> bool:
+@cython.cfunc
+def _is_finished(conn: Connection) -> cython.bint:
     """Closed, reset or in TIME-WAIT: a new SYN starts a new incarnation."""
-    a, b = conn.a, conn.b
+    a: Endpoint = conn.a
+    b: Endpoint = conn.b
     return (
         a.state in _CLOSED_STATES or b.state in _CLOSED_STATES
         or (a.fin_seq is not None and b.fin_seq is not None)
     )
 
 
+@cython.cclass
 class FlowTable:
     """Maps segments to connections; see the module docstring.
 
     ``on_finished(conn)`` is called exactly once for every connection, when it expires,
-    is replaced by a new incarnation, or at :meth:`flush`.
+    is replaced by a new incarnation, or at :meth:`flush`.  ``lookup(seg)`` answers which
+    connection ``seg`` belongs to (see :meth:`_lookup`).
+
+    Compiled (flowtable.pxd), the table is an extension type: its settings and counters
+    are C fields (all public: the pipeline, tools and tests read them by name) and the
+    creation and finishing path (``_open``, ``_create``, ``_finish``, ...) are C methods
+    on the Segment's and the connection record's C fields.
     """
 
     def __init__(
         self, config: TrackerConfig, on_finished: Callable[[Connection], None],
-        sink: list[Any] | None = None,
+        sink: Any = None,  # a list, or a view that takes events (e.g. listeners.ListenerView)
     ) -> None:
         self.config = config
         self.on_finished = on_finished
+        self.lookup = self._lookup
         self.sink = sink
         self.active: dict[int, Connection] = {}
         self.recent: dict[tuple[Any, ...], Tombstone] = {}
@@ -127,57 +171,62 @@ class FlowTable:
             config.reset_linger_s, config.close_linger_s, config.handshake_timeout_s,
             config.idle_timeout_s)
         if _ingest.COMPILED:  # the common case typed; the rest by the method below
-            self.lookup = _ingest.FlowLookup(self, self.lookup)  # type: ignore[method-assign]
+            self.lookup = _ingest.FlowLookup(self, self._lookup)
 
-    def lookup(self, seg: Segment) -> tuple[Connection | None, bool]:
+    def _lookup(self, seg: Segment) -> tuple[Connection | None, bool]:
         """The connection ``seg`` belongs to (created if needed) and whether endpoint a sent
         it; None for a segment of a connection already reported as cut short by the cap
-        (counted in ``cut_segments``, not analysed) or closed (``late_segments``)."""
-        sport = seg.sport
-        dport = seg.dport
-        vlan = () if self.vlan_free else seg.vlan
+        (counted in ``cut_segments``, not analysed) or closed (``late_segments``).  This is
+        ``lookup`` interpreted; compiled, ``lookup`` (_ingest.FlowLookup) settles the common
+        case and asks this method for every other one."""
+        sport: cython.int = seg.sport
+        dport: cython.int = seg.dport
+        vlan: tuple = () if self.vlan_free else seg.vlan
+        key: tuple
         if sport < dport or (sport == dport and seg.src <= seg.dst):  # _index_key, inlined
             key = (seg.src, sport, seg.dst, dport, vlan)
         else:
             key = (seg.dst, dport, seg.src, sport, vlan)
-        ts = seg.ts
+        ts: cython.double = seg.ts
         if ts >= self.next_sweep and not self.wireshark:
             self._sweep(ts)
-        conn = self.index.get(key)
+        conn: Connection = self.index.get(key)
         if conn is None and self.vlan_auto and (key[4] or self.tagged):
             conn = self._other_vlan(seg, key)  # (untagged, with no tagged ones: none)
         if conn is None and self.cut:
             cut = self.cut.get(key)
             if cut is not None and not self._cut_is_over(key, cut, seg):
                 return None, False
-        if conn is not None:
-            a = conn.a
-            from_a = sport == a.port and seg.src == a.addr
-            # only a plain SYN opens a new incarnation
-            if seg.flags & (SYN | ACK | RST) == SYN and \
-                    self._is_new_incarnation(conn, from_a, seg):
-                return self._replace(conn, seg, key, reuse=True), True
-            prev = conn.prev
-            if prev is not None:
-                if self.active.get(prev.id) is not prev:
-                    conn.prev = None  # finished since
-                elif not seg.flags & SYN:
-                    p_from_a = sport == prev.a.port and seg.src == prev.a.addr
-                    if _fit(prev, seg, p_from_a) < _fit(conn, seg, from_a):
-                        self._late_for_prev(conn, prev, seg, from_a, p_from_a)
-                        return prev, p_from_a
-            if ts - conn.last_ts >= self._min_timeout and \
-                    ts - conn.last_ts >= _timeout(conn, self.config):
-                return self._replace(conn, seg, key, reuse=False), True
-            return conn, from_a
-        return self._open(seg, key)
+        if conn is None:
+            return self._open(seg, key)
+        a: Endpoint = conn.a
+        from_a: cython.bint = sport == a.port and seg.src == a.addr
+        # only a plain SYN opens a new incarnation
+        if seg.flags & (_SYN | _ACK | _RST) == _SYN and \
+                self._is_new_incarnation(conn, from_a, seg):
+            return self._replace(conn, seg, key, True), True
+        if conn.prev is not None:
+            prev: Connection = conn.prev
+            if self.active.get(prev.id) is not prev:
+                conn.prev = None  # finished since
+            elif not seg.flags & _SYN:
+                pa: Endpoint = prev.a
+                p_from_a: cython.bint = sport == pa.port and seg.src == pa.addr
+                if _fit(prev, seg, p_from_a) < _fit(conn, seg, from_a):
+                    _late_for_prev(conn, prev, seg, from_a, p_from_a)
+                    return prev, p_from_a
+        if ts - conn.last_ts >= self._min_timeout and \
+                ts - conn.last_ts >= _timeout(conn, self.config):
+            return self._replace(conn, seg, key, False), True
+        return conn, from_a
 
-    def _open(self, seg: Segment, key: tuple[Any, ...]) -> tuple[Connection | None, bool]:
+    @cython.cfunc
+    def _open(self, seg: Segment, key: tuple) -> tuple:
         """No connection under ``key``: a new one, but for a late segment of the closed
         connection whose tombstone is still there (see :meth:`Tombstone.is_late`): that
         one is counted in ``late_segments`` and dropped (None), never a phantom new
         connection."""
-        if self.recent and not seg.flags & SYN:
+        if self.recent and not seg.flags & _SYN:
             old = self.recent.get(_canonical(key))
             if old is not None and old.is_late(seg, self.config.time_wait_s):
                 self.late_segments += 1
@@ -186,7 +235,8 @@ class FlowTable:
                 return None, False
         return self._create(seg, key, None), True
 
-    def _other_vlan(self, seg: Segment, key: tuple[Any, ...]) -> Connection | None:
+    @cython.cfunc
+    def _other_vlan(self, seg: Segment, key: tuple) -> Connection:
         """--vlan auto, no connection under ``key``: the connection of the same 4-tuple under
         other VLAN ids that this segment is the missing direction of (only the peer's
         segments seen so far), which then takes ``key`` as its second key; None when the
@@ -195,11 +245,16 @@ class FlowTable:
         cands = [self.tagged.get(tup)]
         if key[4]:
             cands.append(self.index.get((*tup, ())))
-        for conn in cands:
-            if conn is None or conn.vlan_b is not None:
+        conn: Connection
+        a: Endpoint
+        for c in cands:
+            if c is None:
+                continue
+            conn = c
+            if conn.vlan_b is not None:
                 continue
             a = conn.a
-            from_a = seg.sport == a.port and seg.src == a.addr
+            from_a: cython.bint = seg.sport == a.port and seg.src == a.addr
             if from_a or conn.b.pkts or seg.src == seg.dst and seg.sport == seg.dport:
                 continue
             conn.vlan_b = seg.vlan
@@ -237,9 +292,11 @@ class FlowTable:
                 "(reused_ports, premature_reuse) and their late segments may read as new "
                 "connections"]
 
-    def _is_new_incarnation(self, conn: Connection, from_a: bool, seg: Segment) -> bool:
-        sender = conn.a if from_a else conn.b
-        peer = conn.b if from_a else conn.a
+    @cython.cfunc
+    def _is_new_incarnation(self, conn: Connection, from_a: cython.bint,
+                            seg: Segment) -> cython.bint:
+        sender: Endpoint = conn.a if from_a else conn.b
+        peer: Endpoint = conn.b if from_a else conn.a
         if self.wireshark:
             # tshark: only a SYN whose seq differs from the direction's base seq starts a new
             # stream (tcp.analysis.reused_ports), whatever state the old one ended in
@@ -258,26 +315,9 @@ class FlowTable:
             return not (peer.state is S.SYN_SENT and not sender.pkts)
         return seg.seq != sender.isn
 
-    @staticmethod
-    def _late_for_prev(
-        conn: Connection, prev: Connection, seg: Segment, from_a: bool, p_from_a: bool
-    ) -> None:
-        """A segment of the previous incarnation, seen after the new SYN: a pure ACK that
-        answers that SYN is the old socket's challenge ACK (RFC 5961 §4.2, RFC 9293
-        §3.10.7.4: a SYN in a synchronized state is answered with an ACK)."""
-        if seg.plen or seg.flags & (SYN | FIN | RST | ACK) != ACK:
-            return
-        peer = conn.b if from_a else conn.a
-        syn = peer.syn_rec
-        if syn is not None and conn.last_frame == int(syn[-2]):
-            prev.anomaly("challenge_ack", seg, prev.a if p_from_a else prev.b,
-                         "ACK instead of SYN-ACK: the peer's SYN hit a synchronized "
-                         "connection")
-
-    def _create(
-        self, seg: Segment, key: tuple[Any, ...], previous: Tombstone | None
-    ) -> Connection:
-        conn = Connection(self.next_id, seg, self.config, self.sink)
+    @cython.cfunc
+    def _create(self, seg: Segment, key: tuple, previous: Tombstone | None) -> Connection:
+        conn: Connection = Connection(self.next_id, seg, self.config, self.sink)
         key = share_key(conn, key, self._shared)
         self.next_id += 1
         self.index[key] = conn
@@ -290,7 +330,7 @@ class FlowTable:
                 self._evict(seg)
         if previous is None and self.recent:
             previous = self.recent.pop(_canonical(key), None)
-        if previous is not None and seg.flags & SYN:
+        if previous is not None and seg.flags & _SYN:
             self._link(conn, previous, seg)
         if self.sink is not None and getattr(self.sink, "only_states", None) is None:
             self.sink.append(ConnectionOpened(
@@ -299,7 +339,8 @@ class FlowTable:
                 resp=format_endpoint(conn.resp.addr, conn.resp.port)))
         return conn
 
-    def _link(self, conn: Connection, old: Tombstone, seg: Segment) -> None:
+    @cython.cfunc
+    def _link(self, conn: Connection, old: Tombstone, seg: Segment) -> cython.void:
         """Describe the 4-tuple reuse on the new connection (RFC 1122 §4.2.2.13, RFC 6191)."""
         gap = seg.ts - old.last_ts
         in_tw = bool(old.tw_holders) and gap < self.config.time_wait_s
@@ -326,27 +367,30 @@ class FlowTable:
             conn.anomaly("premature_reuse", seg, conn.a,
                          f"{gap:.3f} s after #{old.conn_id}; ISN/timestamps did not move forward")
 
-    def _replace(
-        self, old: Connection, seg: Segment, key: tuple[Any, ...], reuse: bool
-    ) -> Connection:
+    @cython.cfunc
+    def _replace(self, old: Connection, seg: Segment, key: tuple,
+                 reuse: cython.bint) -> Connection:
         if reuse and not self.wireshark and not _is_finished(old):
             # The old connection is still alive (an endpoint that forgot it reconnects, or
             # the server still holds CLOSE-WAIT): it stays in the table, out of the index,
             # so that its own late segments still reach it (see _fit)
             if old.vlan_b is not None:  # its other direction's key now finds the new one
-                a, b = old.a, old.b
+                a: Endpoint = old.a
+                b: Endpoint = old.b
                 key_b = _index_key(a.addr, a.port, b.addr, b.port, old.vlan_b)
                 if self.index.get(key_b) is old:
                     del self.index[key_b]
-            conn = self._create(seg, key, Tombstone(old))
+            conn: Connection = self._create(seg, key, Tombstone(old))
             conn.prev = old
             return conn
-        self._finish(old, remember=False)
+        self._finish(old, False)
         return self._create(seg, key, Tombstone(old) if reuse or _is_finished(old) else None)
 
-    def _finish(self, conn: Connection, remember: bool) -> None:
+    @cython.cfunc
+    def _finish(self, conn: Connection, remember: cython.bint) -> cython.void:
         del self.active[conn.id]
-        a, b = conn.a, conn.b
+        a: Endpoint = conn.a
+        b: Endpoint = conn.b
         vlan = () if self.vlan_free else conn.vlan
         key = _index_key(a.addr, a.port, b.addr, b.port, vlan)
         if self.index.get(key) is conn:
@@ -367,17 +411,23 @@ class FlowTable:
             self.recent[_canonical((a.addr, a.port, b.addr, b.port, vlan))] = Tombstone(conn)
         self.on_finished(conn)
 
-    def _evict(self, seg: Segment) -> None:
+    @cython.cfunc
+    def _evict(self, seg: Segment) -> cython.void:
         """The table is full: report the least recently active tenth now, each marked
         ``cut_short_by_cap`` at ``seg``'s frame.  Sorting a tenth of the table once per
         tenth of growth keeps the cost per connection logarithmic."""
         cap = self.config.max_active
         n = max(1, cap // 10)
-        victims = sorted(self.active.values(), key=lambda c: c.last_ts)[:n]
+        victims = sorted(self.active.values(), key=_by_last_ts)[:n]
         cut = self.cut
-        vlan_free = self.vlan_free
-        for conn in victims:
-            a, b = conn.a, conn.b
+        vlan_free: cython.bint = self.vlan_free
+        conn: Connection
+        a: Endpoint
+        b: Endpoint
+        for c in victims:
+            conn = c
+            a = conn.a
+            b = conn.b
             conn.anomaly("cut_short_by_cap", seg, a,
                          f"more than {cap} connections active at once")
             key = _index_key(a.addr, a.port, b.addr, b.port, () if vlan_free else conn.vlan)
@@ -385,39 +435,42 @@ class FlowTable:
                 a_first = a.addr == key[0] and a.port == key[1]
                 first, second = (a, b) if a_first else (b, a)
                 cut.add(key, first.isn, second.isn, conn.last_ts, seg.ts)
-            self._finish(conn, remember=False)
+            self._finish(conn, False)
         self.evicted += len(victims)
         self.max_active = len(self.active)
         self.peak_active = max(self.peak_active, cap + 1)
 
-    def _cut_is_over(self, key: tuple[Any, ...], slot: int, seg: Segment) -> bool:
+    @cython.cfunc
+    def _cut_is_over(self, key: tuple, slot: cython.Py_ssize_t, seg: Segment) -> cython.bint:
         """Whether ``seg``, on the 4-tuple of a connection cut short by the cap (its entry
         in ``slot`` of :attr:`cut`), starts something new (a SYN with a new ISN, or after
         the idle timeout); otherwise it is one more segment of that connection, counted and
         dropped."""
-        ts = seg.ts
+        ts: cython.double = seg.ts
         cut = self.cut
         if ts - cut.last_ts(slot) < self.config.idle_timeout_s:
-            if seg.flags & (SYN | ACK | RST) != SYN:
+            if seg.flags & (_SYN | _ACK | _RST) != _SYN:
                 return self._cut_segment(slot, ts)
             if cut.is_its_syn(slot, seg.src == key[0] and seg.sport == key[1], seg.seq):
                 return self._cut_segment(slot, ts)  # its SYN re-sent
         cut.remove(slot)
         return True
 
-    def _cut_segment(self, slot: int, ts: float) -> bool:
+    @cython.cfunc
+    def _cut_segment(self, slot: cython.Py_ssize_t, ts: cython.double) -> cython.bint:
         self.cut.touch(slot, ts)
         self.cut_segments += 1
         return False
 
-    def _sweep(self, now: float) -> None:
+    @cython.cfunc
+    def _sweep(self, now: cython.double) -> cython.void:
         self.next_sweep = now + _SWEEP_INTERVAL
         cfg = self.config
         self._recent_horizon = now - max(cfg.idle_timeout_s, cfg.time_wait_s)
         # (idle entries of self.cut are dropped when met and when it makes room)
         expired = [c for c in self.active.values() if now - c.last_ts >= _timeout(c, cfg)]
         for conn in expired:
-            self._finish(conn, remember=True)
+            self._finish(conn, True)
         if self.recent:
             horizon = self._recent_horizon
             stale = [k for k, t in self.recent.items() if t.last_ts < horizon]
@@ -427,25 +480,45 @@ class FlowTable:
     def flush(self) -> None:
         """Finish every active connection (end of capture)."""
         for conn in list(self.active.values()):
-            self._finish(conn, remember=False)
+            self._finish(conn, False)
 
 
-_FIT_SPAN = 1 << 20  # how far from an incarnation's sequence numbers a segment may be
+@cython.cfunc
+def _late_for_prev(conn: Connection, prev: Connection, seg: Segment, from_a: cython.bint,
+                   p_from_a: cython.bint) -> cython.void:
+    """A segment of the previous incarnation, seen after the new SYN: a pure ACK that
+    answers that SYN is the old socket's challenge ACK (RFC 5961 §4.2, RFC 9293
+    §3.10.7.4: a SYN in a synchronized state is answered with an ACK)."""
+    if seg.plen or seg.flags & (_SYN | _FIN | _RST | _ACK) != _ACK:
+        return
+    peer: Endpoint = conn.b if from_a else conn.a
+    syn = peer.syn_rec
+    if syn is not None and conn.last_frame == int(syn[-2]):
+        prev.anomaly("challenge_ack", seg, prev.a if p_from_a else prev.b,
+                     "ACK instead of SYN-ACK: the peer's SYN hit a synchronized "
+                     "connection")
 
 
-def _fit(conn: Connection, seg: Segment, from_a: bool) -> int:
+_FIT_SPAN = cython.declare(cython.longlong, 1 << 20)  # how far from an incarnation's
+# sequence numbers a segment may be
+_OUTSIDE = cython.declare(cython.longlong, 1 << 40)  # _fit's answer for "outside them"
+
+
+@cython.cfunc
+def _fit(conn: Connection, seg: Segment, from_a: cython.bint) -> cython.longlong:
     """How far ``seg`` is from ``conn``'s sequence spaces: the distance of its seq from its
     sender's highest sequence number plus, on an ACK, of its ack from the peer's; ``1 <<
     40`` when it is outside them (more than ``_FIT_SPAN`` away, or nothing known).  The
     flow table gives a segment to whichever live incarnation it fits better."""
-    s, r = (conn.a, conn.b) if from_a else (conn.b, conn.a)
+    s: Endpoint = conn.a if from_a else conn.b
+    r: Endpoint = conn.b if from_a else conn.a
     nxt = s.snd_nxt
     if nxt is None:
-        return 1 << 40
-    d = abs(seq_diff(seg.seq, nxt))
-    if seg.flags & ACK and r.snd_nxt is not None:
+        return _OUTSIDE
+    d: cython.longlong = abs(seq_diff(seg.seq, nxt))
+    if seg.flags & _ACK and r.snd_nxt is not None:
         d += abs(seq_diff(seg.ack, r.snd_nxt))
-    return d if d <= _FIT_SPAN else 1 << 40
+    return d if d <= _FIT_SPAN else _OUTSIDE
 
 
 class Tombstone:
@@ -483,9 +556,9 @@ class Tombstone:
         nxt = self.ends[i][2]
         peer_nxt = self.ends[1 - i][2]
         flags = seg.flags
-        if flags & (SYN | RST):
+        if flags & (_SYN | _RST):
             return False
-        if flags & FIN:
+        if flags & _FIN:
             fin = self.fins[i]
             if fin is None or seq_add(seg.seq, seg.plen) != fin:
                 return False
@@ -493,7 +566,7 @@ class Tombstone:
             self.last_ts = max(self.last_ts, seg.ts)
             return True
         # the other end's ACK of that late FIN, from TIME-WAIT, at its final numbers
-        return (self.late_fin and flags & ACK != 0 and not seg.plen and nxt == seg.seq
+        return (self.late_fin and flags & _ACK != 0 and not seg.plen and nxt == seg.seq
                 and seg.ack == peer_nxt)
 
 
@@ -511,7 +584,8 @@ def _index_key(
     return (dst, dport, src, sport, vlan)
 
 
-def _canonical(key: tuple[Any, ...]) -> tuple[Any, ...]:
+@cython.cfunc
+def _canonical(key: tuple) -> tuple:
     a = (key[0], key[1])
     b = (key[2], key[3])
     return (key[4], a, b) if a <= b else (key[4], b, a)

@@ -519,7 +519,7 @@ def _run_lookups(config: dict[str, object], stream: list[tuple[object, ...]],
     reports: list[object] = []
     table = FlowTable(TrackerConfig(**config), lambda c: reports.append(build_flow_report(c)))  # type: ignore[arg-type]
     if not compiled_lookup:
-        del table.lookup  # the method itself
+        table.lookup = table._lookup  # the method itself
     answers = replay_stream(table, stream)
     table.flush()
     return (answers, reports, table.cut_segments, table.late_segments, table.evicted,

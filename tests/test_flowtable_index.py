@@ -192,8 +192,7 @@ def _run(config: dict[str, object], stream: list[tuple[object, ...]], index: str
     typed lookup)."""
     reports: list[object] = []
     table = FlowTable(TrackerConfig(**config), lambda c: reports.append(build_flow_report(c)))  # type: ignore[arg-type]
-    if "lookup" in vars(table):
-        del table.lookup  # the method itself
+    table.lookup = table._lookup  # the method itself
     if index == "dict":
         table.index = {}
     else:
