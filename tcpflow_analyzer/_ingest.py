@@ -38,6 +38,8 @@ if not cython.compiled:  # compiled, _ingest.pxd cimports them (C-level access)
     from .segment import Segment
     from .tracker import Connection
 
+    memcpy: Any = None  # libc's, cimported by _ingest.pxd: only _ld calls it (compiled)
+
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (the flow table uses it only then)."""
 
@@ -104,17 +106,55 @@ def _fmix(h: cython.ulonglong) -> cython.ulonglong:
 
 
 @cython.cfunc
-def _mix_bytes(h: cython.ulonglong, data: bytes) -> cython.ulonglong:
-    """``h`` mixed with ``data``, eight bytes at a time, and its length."""
-    n: cython.Py_ssize_t = len(data)
+@cython.inline
+@cython.exceptval(check=False)
+def _ld(p: cython.p_const_uchar, n: cython.Py_ssize_t) -> cython.ulonglong:
+    """The ``n`` bytes (at most 8) at ``p`` as a number in the machine's byte order (one
+    unaligned load when ``n`` is 8 or 4; compiled only)."""
     w: cython.ulonglong = 0
+    if n == 8 or n == 4:
+        memcpy(cython.address(w), p, n)
+        return w
     i: cython.Py_ssize_t
+    for i in range(n):
+        w |= cython.cast(cython.ulonglong, p[i]) << (i * 8)
+    return w
+
+
+@cython.cfunc
+def _mix_bytes(h: cython.ulonglong, data: bytes) -> cython.ulonglong:
+    """``h`` mixed with ``data``, eight bytes at a time, and its length.
+
+    Compiled, each step is one load from the bytes object's buffer (an IPv4 address: one
+    load and one mix); interpreted, the bytes are gathered one by one (a different value:
+    each engine's index only compares hashes it made itself)."""
+    n: cython.Py_ssize_t = len(data)
+    i: cython.Py_ssize_t
+    if cython.compiled:
+        p: cython.p_const_uchar = data
+        i = 0
+        while n - i > 8:
+            h = _fmix(h ^ _ld(p + i, 8))
+            i += 8
+        return _fmix(h ^ _ld(p + i, n - i) ^ ((cython.cast(cython.ulonglong, n) << 56) & _M64))
+    w: cython.ulonglong = 0
     for i in range(n):
         w |= cython.cast(cython.ulonglong, data[i]) << ((i & 7) * 8)
         if i & 7 == 7:
             h = _fmix(h ^ w)
             w = 0
     return _fmix(h ^ w ^ ((cython.cast(cython.ulonglong, n) << 56) & _M64))
+
+
+@cython.cfunc
+def _mix_pair(h: cython.ulonglong, first: bytes, second: bytes) -> cython.ulonglong:
+    """``h`` mixed with ``first`` then ``second``: compiled, two IPv4 addresses are one
+    64-bit word and one mix; any other pair, each by :func:`_mix_bytes`."""
+    if cython.compiled and len(first) == 4 and len(second) == 4:
+        p: cython.p_const_uchar = first
+        q: cython.p_const_uchar = second
+        return _fmix(h ^ ((_ld(p, 4) << 32) | _ld(q, 4)))
+    return _mix_bytes(_mix_bytes(h, first), second)
 
 
 @cython.cclass
@@ -177,10 +217,10 @@ class FlowIndex:
         h: cython.ulonglong = self._seed
         ports: cython.ulonglong
         if sport < dport or (sport == dport and src <= dst):
-            h = _mix_bytes(_mix_bytes(h, src), dst)
+            h = _mix_pair(h, src, dst)
             ports = (cython.cast(cython.ulonglong, sport & 0xFFFF) << 16) | (dport & 0xFFFF)
         else:
-            h = _mix_bytes(_mix_bytes(h, dst), src)
+            h = _mix_pair(h, dst, src)
             ports = (cython.cast(cython.ulonglong, dport & 0xFFFF) << 16) | (sport & 0xFFFF)
         if len(vlan):
             ports ^= ((cython.cast(cython.ulonglong, hash(vlan)) & _M64) << 1) & _M64

@@ -4,7 +4,7 @@
 # ``decode_at`` decodes a frame in place, from a pointer into the reader's buffer (the
 # record cutters of _records.pxd cimport it).
 
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memcpy
 
 from tcpflow_analyzer.checksum cimport tcp_verdict
 from tcpflow_analyzer.segment cimport Segment

@@ -47,7 +47,9 @@ if not cython.compiled:  # compiled, decode.pxd cimports both (C-level access)
     from .segment import Segment
 
     tcp_verdict: Any = None  # a C function of checksum.pxd: only _tcp_at calls it (compiled)
-    memcmp: Any = None  # libc's, cimported by decode.pxd: only _addr calls it (compiled)
+    # libc's, cimported by decode.pxd: only _addr and _ld32 call them (compiled)
+    memcmp: Any = None
+    memcpy: Any = None
 
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
@@ -312,21 +314,42 @@ _ADDRS = cython.declare(list, [None] * (1 << 13))
 
 
 @cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+@cython.annotation_typing(True)
+def _ld32(p: cython.p_const_uchar) -> cython.uint:
+    """The 32-bit word at ``p`` in the machine's byte order (one unaligned load)."""
+    w: cython.uint = 0
+    memcpy(cython.address(w), p, 4)
+    return w
+
+
+@cython.cfunc
 @cython.boundscheck(False)  # slot < len(_ADDRS) by construction
 @cython.wraparound(False)
 @cython.annotation_typing(True)
 def _addr(p: cython.p_const_uchar, o: cython.Py_ssize_t, alen: cython.Py_ssize_t) -> bytes:
-    """The address bytes ``p[o:o + alen]`` (4 or 16), shared with the last equal ones."""
-    h: cython.uint = _u32(p, o)
+    """The address bytes ``p[o:o + alen]`` (4 or 16), shared with the last equal ones.
+
+    The words are loaded in the machine's byte order: an IPv4 address is one load for the
+    slot's hash and one compare with the cached bytes' first word."""
+    w: cython.uint = _ld32(p + o)
+    h: cython.uint = w
     if alen == 16:
-        h ^= _u32(p, o + 4) ^ _u32(p, o + 8) ^ _u32(p, o + 12)
+        h ^= _ld32(p + o + 4) ^ _ld32(p + o + 8) ^ _ld32(p + o + 12)
     slot: cython.Py_ssize_t = (h * _ADDR_MUL) >> (32 - _ADDR_BITS)
     cached: Any = _ADDRS[slot]
     if cached is not None:
         b: bytes = cached
-        if len(b) == alen and memcmp(cython.cast(cython.p_const_char, b),
-                                     cython.cast(cython.p_const_char, p + o), alen) == 0:
-            return b
+        if len(b) == alen:
+            q: cython.p_const_uchar = cython.cast(cython.p_const_uchar,
+                                                  cython.cast(cython.p_const_char, b))
+            if alen == 4:
+                if _ld32(q) == w:
+                    return b
+            elif memcmp(q, p + o, alen) == 0:
+                return b
     cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
     fresh: bytes = cp[o : o + alen]
     _ADDRS[slot] = fresh
