@@ -524,6 +524,7 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
         if item is None:
             continue
         seg = item
+        item = None  # seg too is dropped before the next frame: the decoder reuses it
         segs += 1
         if fast is not None:
             found = fast._find(seg)
@@ -531,6 +532,7 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
         else:
             found, from_a = lookup(seg)
         if found is None:  # of a connection already reported, cut short by the cap
+            seg = None
             continue
         conn = found
         if seg.ts < conn.last_ts:
@@ -542,6 +544,7 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
                 conn.bad_checksum(seg, from_a)
                 if on_segment is not None:
                     on_segment(conn, seg, from_a, False)
+                seg = None
                 continue
             an._note_offload(seg.src)
         elif ok:
@@ -554,10 +557,12 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
             conn.zeek_checksum_drop(seg, from_a)
             if on_segment is not None:
                 on_segment(conn, seg, from_a, True)
+            seg = None
             continue
         conn.process(seg, from_a)
         if on_segment is not None:
             on_segment(conn, seg, from_a, True)
+        seg = None
     an.stats.frames += n
     an.stats.tcp_segments += segs
 
@@ -591,10 +596,12 @@ def count_frames(frames: Iterable[tuple[int, float, int, bytes]], decoder: Any) 
             continue
         segs += 1
         s = item
+        item = None  # (both dropped before the next frame: the decoder reuses the Segment)
         h = flows._hash(s.src, s.sport, s.dst, s.dport, s.vlan)
         i = flows._probe(h, s.src, s.sport, s.dst, s.dport, s.vlan)
         if i < 0:
             flows._add(h, i, s, s.vlan, _bare_record(s, segs))
+        s = None
     return n, segs
 
 

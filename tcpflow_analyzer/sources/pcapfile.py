@@ -254,9 +254,10 @@ class _Windows:
     :meth:`detach` copies the rest of the current window (at most :data:`CHUNK` bytes) and
     positions the file after it; the loop goes on in those bytes (and what the
     resynchronisation read after them, the file positioned after it, as when reading)
-    until they run out, and maps the next window only then.  Each window is put under the SIGBUS guard
-    (``_records.guard_window``): when the file shrinks under a mapping, the pages it lost
-    read as zeros, and :meth:`check` (at each window and at the end) then raises."""
+    until they run out, and maps the next window only then.  Each window is put under the
+    SIGBUS guard (``_records.guard_window``): when the file shrinks under a mapping, the
+    pages it lost read as zeros, and :meth:`check` (at each window and at the end) then
+    raises."""
 
     def __init__(self, raw: BinaryIO, name: str) -> None:
         self._raw = raw
