@@ -15,6 +15,7 @@ cpdef tuple _index_key(Segment seg, bint vlan_free)
 
 
 cdef unsigned long long _fmix(unsigned long long h) noexcept
+cdef unsigned int _ld4(const unsigned char* p) noexcept
 cdef unsigned long long _ld(const unsigned char* p, Py_ssize_t n) noexcept
 cdef unsigned long long _mix_bytes(unsigned long long h, bytes data)
 cdef unsigned long long _mix_pair(unsigned long long h, bytes first, bytes second)
@@ -29,6 +30,7 @@ cdef class FlowIndex:
     cdef Py_ssize_t _deleted
     cdef Py_ssize_t _mask
     cdef unsigned int[::1] _tags
+    cdef unsigned long long[::1] _keys
     cdef list _conns
 
     cdef unsigned long long _hash(self, bytes src, int sport, bytes dst, int dport, tuple vlan)
