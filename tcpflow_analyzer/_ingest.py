@@ -182,9 +182,10 @@ class FlowIndex:
     when the key is two IPv4 addresses, their ports and no VLAN ids (an *inline* key: the
     probe reads only the slot arrays, not the connection and its two endpoints, three
     more cache misses a packet on a capture of many connections), else against the
-    connection's own endpoints and VLAN ids, so no key object is built or kept.  The hash (MurmurHash3's finaliser over the addresses,
-    ports and the VLAN ids' hash, with a random seed per index, so that a capture cannot
-    be made to collide) chooses the slot by its low bits; the tag is 32 of its high bits.
+    connection's own endpoints and VLAN ids, so no key object is built or kept.  The hash
+    (MurmurHash3's finaliser over the addresses, ports and the VLAN ids' hash, with a
+    random seed per index, so that a capture cannot be made to collide) chooses the slot
+    by its low bits; the tag is 32 of its high bits.
 
     An entry under key ``k`` must name a connection whose endpoints are ``k``'s (either
     way round) and whose VLAN ids are ``k``'s: ``conn.vlan`` (or ``()`` when ``vlan_free``)
@@ -307,8 +308,8 @@ class FlowIndex:
             dw: cython.ulonglong = _ld4(pd)
             fwd1 = (sw << 32) | dw
             rev1 = (dw << 32) | sw
-            fwd2 = _INLINE | (cython.cast(cython.ulonglong, sport & 0xFFFF) << 16) | (dport & 0xFFFF)
-            rev2 = _INLINE | (cython.cast(cython.ulonglong, dport & 0xFFFF) << 16) | (sport & 0xFFFF)
+            fwd2 = _INLINE | (cython.cast(cython.ulonglong, sport) << 16) | dport
+            rev2 = _INLINE | (cython.cast(cython.ulonglong, dport) << 16) | sport
         while True:
             t = self._tags[i]
             if t == _EMPTY:

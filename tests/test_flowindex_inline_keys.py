@@ -41,10 +41,10 @@ def test_inline_and_checked_keys_that_collide_each_find_only_their_own_connectio
         (V4A, 0, V4B, 65535, ()),  # the extreme ports
     ]
     conns = [_conn(n, *f) for n, f in enumerate(flows, 1)]
-    for f, c in zip(flows, conns):
+    for f, c in zip(flows, conns, strict=True):
         index[_key(*f)] = c
     assert len(index) == len(flows)
-    for f, c in zip(flows, conns):
+    for f, c in zip(flows, conns, strict=True):
         src, sport, dst, dport, vlan = f
         assert index.get(_key(src, sport, dst, dport, vlan)) is c, f
         assert index.get(_key(dst, dport, src, sport, vlan)) is c, f  # from the other end
