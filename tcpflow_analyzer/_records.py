@@ -105,7 +105,8 @@ class _Cutter:
         if cython.compiled:  # (interpreted, the reader does not use the cutters)
             self._view = buf
             self._n = len(self._view)
-            self._p = cython.address(self._view[0]) if self._n else cython.NULL
+            if self._n:  # (an empty one is never read: _cut checks the length first)
+                self._p = cython.address(self._view[0])
 
     def __iter__(self) -> _Cutter:
         return self
