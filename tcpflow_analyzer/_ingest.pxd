@@ -2,6 +2,8 @@
 # lookup's fast path reads the Segment's and the connection record's C fields (segment.pxd,
 # record.pxd) and keeps the table's fixed settings as C fields.
 
+from libc.string cimport memcpy
+
 from tcpflow_analyzer.decode cimport Decoder
 from tcpflow_analyzer.record cimport ConnRecord, Endpoint
 from tcpflow_analyzer.segment cimport Segment
@@ -13,7 +15,10 @@ cpdef tuple _index_key(Segment seg, bint vlan_free)
 
 
 cdef unsigned long long _fmix(unsigned long long h) noexcept
+cdef unsigned int _ld4(const unsigned char* p) noexcept
+cdef unsigned long long _ld(const unsigned char* p, Py_ssize_t n) noexcept
 cdef unsigned long long _mix_bytes(unsigned long long h, bytes data)
+cdef unsigned long long _mix_pair(unsigned long long h, bytes first, bytes second)
 
 
 cdef class FlowIndex:
@@ -25,6 +30,7 @@ cdef class FlowIndex:
     cdef Py_ssize_t _deleted
     cdef Py_ssize_t _mask
     cdef unsigned int[::1] _tags
+    cdef unsigned long long[::1] _keys
     cdef list _conns
 
     cdef unsigned long long _hash(self, bytes src, int sport, bytes dst, int dport, tuple vlan)

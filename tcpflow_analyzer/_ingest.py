@@ -38,6 +38,8 @@ if not cython.compiled:  # compiled, _ingest.pxd cimports them (C-level access)
     from .segment import Segment
     from .tracker import Connection
 
+    memcpy: Any = None  # libc's, cimported by _ingest.pxd: only _ld calls it (compiled)
+
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (the flow table uses it only then)."""
 
@@ -89,6 +91,7 @@ _TAG_BITS = cython.declare(cython.uint, 0xFFFFFFFC)
 _EMPTY = cython.declare(cython.uint, 0)
 _DELETED = cython.declare(cython.uint, 1)
 _MIN_SLOTS = cython.declare(cython.Py_ssize_t, 8)
+_INLINE = cython.declare(cython.ulonglong, 1 << 32)  # in a slot's second key word
 
 
 @cython.cfunc
@@ -104,11 +107,50 @@ def _fmix(h: cython.ulonglong) -> cython.ulonglong:
 
 
 @cython.cfunc
-def _mix_bytes(h: cython.ulonglong, data: bytes) -> cython.ulonglong:
-    """``h`` mixed with ``data``, eight bytes at a time, and its length."""
-    n: cython.Py_ssize_t = len(data)
+@cython.inline
+@cython.exceptval(check=False)
+def _ld4(p: cython.p_const_uchar) -> cython.uint:
+    """The 4 bytes at ``p`` as a number in the machine's byte order (compiled only)."""
+    w: cython.uint = 0
+    memcpy(cython.address(w), p, 4)
+    return w
+
+
+@cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+def _ld(p: cython.p_const_uchar, n: cython.Py_ssize_t) -> cython.ulonglong:
+    """The ``n`` bytes (at most 8) at ``p`` as a number in the machine's byte order (one
+    unaligned load when ``n`` is 8 or 4; compiled only)."""
     w: cython.ulonglong = 0
+    if n == 8:
+        memcpy(cython.address(w), p, 8)
+        return w
+    if n == 4:
+        return _ld4(p)
     i: cython.Py_ssize_t
+    for i in range(n):
+        w |= cython.cast(cython.ulonglong, p[i]) << (i * 8)
+    return w
+
+
+@cython.cfunc
+def _mix_bytes(h: cython.ulonglong, data: bytes) -> cython.ulonglong:
+    """``h`` mixed with ``data``, eight bytes at a time, and its length.
+
+    Compiled, each step is one load from the bytes object's buffer (an IPv4 address: one
+    load and one mix); interpreted, the bytes are gathered one by one (a different value:
+    each engine's index only compares hashes it made itself)."""
+    n: cython.Py_ssize_t = len(data)
+    i: cython.Py_ssize_t
+    if cython.compiled:
+        p: cython.p_const_uchar = data
+        i = 0
+        while n - i > 8:
+            h = _fmix(h ^ _ld(p + i, 8))
+            i += 8
+        return _fmix(h ^ _ld(p + i, n - i) ^ ((cython.cast(cython.ulonglong, n) << 56) & _M64))
+    w: cython.ulonglong = 0
     for i in range(n):
         w |= cython.cast(cython.ulonglong, data[i]) << ((i & 7) * 8)
         if i & 7 == 7:
@@ -117,18 +159,33 @@ def _mix_bytes(h: cython.ulonglong, data: bytes) -> cython.ulonglong:
     return _fmix(h ^ w ^ ((cython.cast(cython.ulonglong, n) << 56) & _M64))
 
 
+@cython.cfunc
+def _mix_pair(h: cython.ulonglong, first: bytes, second: bytes) -> cython.ulonglong:
+    """``h`` mixed with ``first`` then ``second``: compiled, two IPv4 addresses are one
+    64-bit word and one mix; any other pair, each by :func:`_mix_bytes`."""
+    if cython.compiled and len(first) == 4 and len(second) == 4:
+        p: cython.p_const_uchar = first
+        q: cython.p_const_uchar = second
+        return _fmix(h ^ ((_ld(p, 4) << 32) | _ld(q, 4)))
+    return _mix_bytes(_mix_bytes(h, first), second)
+
+
 @cython.cclass
 class FlowIndex:
     """The compiled flow table's index: connection by flow-index key (``flowtable._index_key``:
     4-tuple lower port first, and the VLAN ids unless ``vlan_free``), without a key object.
 
     A dict keyed by the key tuple costs a tuple (80 bytes) and a dict entry per connection,
-    and each packet's probe builds a tuple and hashes it.  Here each slot is 12 bytes (a
-    32-bit tag and the connection), and the compiled lookup hashes the Segment's C fields
-    (:meth:`_find`) and checks a candidate against the connection's own endpoints and VLAN
-    ids, so no key is built or kept.  The hash (MurmurHash3's finaliser over the addresses,
-    ports and the VLAN ids' hash, with a random seed per index, so that a capture cannot
-    be made to collide) chooses the slot by its low bits; the tag is 32 of its high bits.
+    and each packet's probe builds a tuple and hashes it.  Here each slot is 28 bytes (a
+    32-bit tag, two 64-bit key words and the connection), and the compiled lookup hashes
+    the Segment's C fields (:meth:`_find`) and checks a candidate against the key words
+    when the key is two IPv4 addresses, their ports and no VLAN ids (an *inline* key: the
+    probe reads only the slot arrays, not the connection and its two endpoints, three
+    more cache misses a packet on a capture of many connections), else against the
+    connection's own endpoints and VLAN ids, so no key object is built or kept.  The hash
+    (MurmurHash3's finaliser over the addresses, ports and the VLAN ids' hash, with a
+    random seed per index, so that a capture cannot be made to collide) chooses the slot
+    by its low bits; the tag is 32 of its high bits.
 
     An entry under key ``k`` must name a connection whose endpoints are ``k``'s (either
     way round) and whose VLAN ids are ``k``'s: ``conn.vlan`` (or ``()`` when ``vlan_free``)
@@ -157,12 +214,14 @@ class FlowIndex:
     def _alloc(self, slots: cython.Py_ssize_t) -> None:
         from array import array
         self._tags = array("I", bytes(4 * slots))
+        self._keys = array("Q", bytes(16 * slots))
         self._conns = [None] * slots
         self._mask = slots - 1
 
     @property
     def slots(self) -> int:
-        """The slots allocated now (each 12 bytes: a 4-byte tag and a list entry)."""
+        """The slots allocated now (each 28 bytes: a 4-byte tag, two 8-byte key words and a
+        list entry)."""
         return self._mask + 1
 
     def __len__(self) -> int:
@@ -177,10 +236,10 @@ class FlowIndex:
         h: cython.ulonglong = self._seed
         ports: cython.ulonglong
         if sport < dport or (sport == dport and src <= dst):
-            h = _mix_bytes(_mix_bytes(h, src), dst)
+            h = _mix_pair(h, src, dst)
             ports = (cython.cast(cython.ulonglong, sport & 0xFFFF) << 16) | (dport & 0xFFFF)
         else:
-            h = _mix_bytes(_mix_bytes(h, dst), src)
+            h = _mix_pair(h, dst, src)
             ports = (cython.cast(cython.ulonglong, dport & 0xFFFF) << 16) | (sport & 0xFFFF)
         if len(vlan):
             ports ^= ((cython.cast(cython.ulonglong, hash(vlan)) & _M64) << 1) & _M64
@@ -232,6 +291,25 @@ class FlowIndex:
         want: cython.uint = cython.cast(cython.uint, (h >> 32) & _TAG_BITS) | 2
         free: cython.Py_ssize_t = -1
         t: cython.uint
+        # an inline key (see _put) is compared in the slot, without reading the connection
+        inline: cython.bint = (cython.compiled and len(vlan) == 0 and len(src) == 4
+                               and len(dst) == 4 and 0 <= sport <= 0xFFFF
+                               and 0 <= dport <= 0xFFFF)
+        fwd1: cython.ulonglong = 0
+        fwd2: cython.ulonglong = 0
+        rev1: cython.ulonglong = 0
+        rev2: cython.ulonglong = 0
+        k1: cython.ulonglong
+        k2: cython.ulonglong
+        if inline:
+            ps: cython.p_const_uchar = src
+            pd: cython.p_const_uchar = dst
+            sw: cython.ulonglong = _ld4(ps)
+            dw: cython.ulonglong = _ld4(pd)
+            fwd1 = (sw << 32) | dw
+            rev1 = (dw << 32) | sw
+            fwd2 = _INLINE | (cython.cast(cython.ulonglong, sport) << 16) | dport
+            rev2 = _INLINE | (cython.cast(cython.ulonglong, dport) << 16) | sport
         while True:
             t = self._tags[i]
             if t == _EMPTY:
@@ -240,7 +318,18 @@ class FlowIndex:
                 if free < 0:
                     free = i
             elif t & ~cython.cast(cython.uint, 1) == want:
-                if self._matches(self._conns[i], t & 1, src, sport, dst, dport, vlan):
+                k2 = self._keys[2 * i + 1]
+                if inline:  # only an inline entry can have this key
+                    if k2 & _INLINE:
+                        k1 = self._keys[2 * i]
+                        if k1 == fwd1 and k2 == fwd2:
+                            self._from_a = True
+                            return i
+                        if k1 == rev1 and k2 == rev2:
+                            self._from_a = False
+                            return i
+                elif not k2 & _INLINE and self._matches(self._conns[i], t & 1, src, sport,
+                                                        dst, dport, vlan):
                     return i
             i = (i + 1) & mask
 
@@ -262,16 +351,29 @@ class FlowIndex:
         """Store ``conn`` (``second``: under its second key) with hash ``h`` at slot ``i``
         (a :meth:`_probe` answer: an entry's slot, or -1 - a free slot)."""
         tag: cython.uint = cython.cast(cython.uint, (h >> 32) & _TAG_BITS) | 2 | second
-        if i >= 0:
-            self._tags[i] = tag
-            self._conns[i] = conn
-            return
-        i = -1 - i
-        if self._tags[i] == _DELETED:
-            self._deleted -= 1
+        if i < 0:
+            i = -1 - i
+            if self._tags[i] == _DELETED:
+                self._deleted -= 1
+            self._used += 1
         self._tags[i] = tag
         self._conns[i] = conn
-        self._used += 1
+        # compiled, a key of two IPv4 addresses and no VLAN ids is kept in the slot too
+        # (both addresses as one word, both ports and _INLINE as the other): a probe for
+        # it compares words and never reads the connection (one cache miss, not four)
+        a: Endpoint = conn.a
+        b: Endpoint = conn.b
+        k1: cython.ulonglong = 0
+        k2: cython.ulonglong = 0
+        if (cython.compiled and len(self._key_vlan(conn, second)) == 0 and len(a.addr) == 4
+                and len(b.addr) == 4 and 0 <= a.port <= 0xFFFF and 0 <= b.port <= 0xFFFF):
+            pa: cython.p_const_uchar = a.addr
+            pb: cython.p_const_uchar = b.addr
+            k1 = (cython.cast(cython.ulonglong, _ld4(pa)) << 32) | _ld4(pb)
+            k2 = _INLINE | (cython.cast(cython.ulonglong, a.port & 0xFFFF) << 16) | (
+                b.port & 0xFFFF)
+        self._keys[2 * i] = k1
+        self._keys[2 * i + 1] = k2
 
     @cython.cfunc
     def _room(self) -> cython.bint:
@@ -484,6 +586,7 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
         if item is None:
             continue
         seg = item
+        item = None  # seg too is dropped before the next frame: the decoder reuses it
         segs += 1
         if fast is not None:
             found = fast._find(seg)
@@ -491,6 +594,7 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
         else:
             found, from_a = lookup(seg)
         if found is None:  # of a connection already reported, cut short by the cap
+            seg = None
             continue
         conn = found
         if seg.ts < conn.last_ts:
@@ -502,6 +606,7 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
                 conn.bad_checksum(seg, from_a)
                 if on_segment is not None:
                     on_segment(conn, seg, from_a, False)
+                seg = None
                 continue
             an._note_offload(seg.src)
         elif ok:
@@ -514,10 +619,12 @@ def feed(an: Any, frames: Iterable[Any], on_segment: Any, max_hosts: cython.Py_s
             conn.zeek_checksum_drop(seg, from_a)
             if on_segment is not None:
                 on_segment(conn, seg, from_a, True)
+            seg = None
             continue
         conn.process(seg, from_a)
         if on_segment is not None:
             on_segment(conn, seg, from_a, True)
+        seg = None
     an.stats.frames += n
     an.stats.tcp_segments += segs
 
@@ -551,10 +658,12 @@ def count_frames(frames: Iterable[tuple[int, float, int, bytes]], decoder: Any) 
             continue
         segs += 1
         s = item
+        item = None  # (both dropped before the next frame: the decoder reuses the Segment)
         h = flows._hash(s.src, s.sport, s.dst, s.dport, s.vlan)
         i = flows._probe(h, s.src, s.sport, s.dst, s.dport, s.vlan)
         if i < 0:
             flows._add(h, i, s, s.vlan, _bare_record(s, segs))
+        s = None
     return n, segs
 
 

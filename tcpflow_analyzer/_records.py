@@ -6,7 +6,9 @@ for every *well-formed* pcap record: its header complete in the buffer, its capt
 length within the limit and not shorter than the link header, its bytes complete in the
 buffer; a :class:`PcapngCutter` for every well-formed Enhanced Packet Block (its length
 sane and repeated at its end, its interface known, its data inside it and not shorter than
-the link header).  It reads the header through a C pointer and makes the frame's bytes with one
+the link header).  The buffer is the reader's: bytes read, or (an uncompressed file)
+a read-only window mapped from the file (``sources/pcapfile.py``, ``_Windows``), held
+through a buffer view.  It reads the header through a C pointer and makes the frame's bytes with one
 ``PyBytes_FromStringAndSize``; the reader's iterator is the cutter itself, so a frame costs
 one C call and no generator.  Everything else (a record across the end of the chunk, the
 file header, damage and resynchronisation, frames too short for their link header, the
@@ -38,6 +40,10 @@ if not cython.compiled:  # compiled, _records.pxd cimports them (C-level access)
     from .decode import Decoder
 
     decode_at: Any = None  # a C function of decode.pxd: only the compiled cutter calls it
+    # the C functions of the window guard (_records.pxd): only called compiled
+    tfa_guard_install: Any = None
+    tfa_guard_window: Any = None
+    tfa_guard_faults: Any = None
 if TYPE_CHECKING:
     from .segment import Segment
 
@@ -74,7 +80,7 @@ class _Cutter:
 
     def __init__(self, slow: Iterator[Frame]) -> None:
         self.slow = slow
-        self.buf = b""
+        self._take(b"")
         self.pos = 0
         self.frame = 0
         self.dec = None
@@ -90,17 +96,28 @@ class _Cutter:
         in ``buf`` and length into ``_ts``, ``_lt``, ``_at`` and ``_len``; False if not."""
         return False
 
+    @cython.cfunc
+    @cython.exceptval(check=True)
+    def _take(self, buf: object) -> cython.void:
+        """Cut from ``buf`` from now on: bytes, or a read-only window of the capture file
+        (an ``mmap``), read through a pointer into its buffer."""
+        self.buf = buf
+        if cython.compiled:  # (interpreted, the reader does not use the cutters)
+            self._view = buf
+            self._n = len(self._view)
+            if self._n:  # (an empty one is never read: _cut checks the length first)
+                self._p = cython.address(self._view[0])
+
     def __iter__(self) -> _Cutter:
         return self
 
     def __next__(self) -> Any:
         if self._cut():
-            cp: cython.p_const_char = self.buf
             if self.dec is None:
+                cp: cython.p_const_char = cython.cast(cython.p_const_char, self._p)
                 return (self.frame, self._ts, self._lt, cp[self._at : self._at + self._len])
-            p: cython.p_const_uchar = self.buf
-            return decode_at(self.dec, self.frame, self._ts, self._lt, p + self._at, self._len,
-                             None)
+            return decode_at(self.dec, self.frame, self._ts, self._lt, self._p + self._at,
+                             self._len, None)
         if self.dec is None:
             return next(self.slow)
         frame, ts, linktype, data = next(self.slow)
@@ -139,11 +156,12 @@ class PcapCutter(_Cutter):
         self._scale = scale
         self._linktype = linktype
 
-    def resume(self, buf: bytes, pos: cython.Py_ssize_t, frame: cython.longlong,
+    def resume(self, buf: Any, pos: cython.Py_ssize_t, frame: cython.longlong,
                last_sec: cython.longlong) -> None:
         """Go on cutting from ``buf[pos]`` (the reader's loop is about to deliver ``frame``,
         whose seconds are ``last_sec``)."""
-        self.buf = buf
+        if buf is not self.buf:
+            self._take(buf)
         self.pos = pos
         self.frame = frame
         self.last_sec = last_sec
@@ -152,13 +170,12 @@ class PcapCutter(_Cutter):
     @cython.exceptval(-1, check=False)
     def _cut(self) -> cython.int:
         """Cut the record at ``pos`` if it is well formed and whole."""
-        buf: bytes = self.buf
-        n: cython.Py_ssize_t = len(buf)
+        n: cython.Py_ssize_t = self._n
         pos: cython.Py_ssize_t = self.pos
         rec_size: cython.Py_ssize_t = self._rec_size
         if n - pos < rec_size:
             return False
-        p: cython.p_const_uchar = buf
+        p: cython.p_const_uchar = self._p
         incl: cython.Py_ssize_t = _u32(p, pos + 8, self._big)
         if incl > self._limit or incl < self._min_len:
             return False
@@ -199,12 +216,13 @@ class PcapngCutter(_Cutter):
         self._ifaces = ifaces
         self._big = False
 
-    def resume(self, buf: bytes, pos: cython.Py_ssize_t, frame: cython.longlong,
+    def resume(self, buf: Any, pos: cython.Py_ssize_t, frame: cython.longlong,
                last_ts: cython.double, ifaces: list, big: cython.bint) -> None:
         """Go on cutting from ``buf[pos]`` in a section of byte order ``big`` whose
         interfaces are ``ifaces`` (``(linktype, unit, offset, snaplen, min_len)`` tuples;
         the reader's loop is about to deliver ``frame``, stamped ``last_ts``)."""
-        self.buf = buf
+        if buf is not self.buf:
+            self._take(buf)
         self.pos = pos
         self.frame = frame
         self.last_ts = last_ts
@@ -215,12 +233,11 @@ class PcapngCutter(_Cutter):
     @cython.exceptval(-1, check=False)
     def _cut(self) -> cython.int:
         """Cut the block at ``pos`` if it is a well-formed EPB."""
-        buf: bytes = self.buf
-        n: cython.Py_ssize_t = len(buf)
+        n: cython.Py_ssize_t = self._n
         pos: cython.Py_ssize_t = self.pos
         if n - pos < 12:
             return False
-        p: cython.p_const_uchar = buf
+        p: cython.p_const_uchar = self._p
         big: cython.bint = self._big
         if _u32(p, pos, big) != _EPB:
             return False
@@ -254,6 +271,43 @@ class PcapngCutter(_Cutter):
         self._at = data_off
         self._len = caplen
         return True
+
+
+# -- the guard of mapped windows ---------------------------------------------------------
+# Compiled, the reader maps a capture file in read-only windows (sources/pcapfile.py,
+# _Windows) instead of copying it into read buffers.  Another program that truncates the
+# file under a mapping would make the next access to a page past the new end raise SIGBUS,
+# which kills the process; the guard (C code in _records.pxd) instead maps zeros over such a
+# page of a window registered here and counts it, and the reader, which compares the count
+# at each new window and at the end, stops with a one-line error.
+
+
+def guard_install() -> bool:
+    """Install the SIGBUS guard (once; compiled only): whether windows may be mapped."""
+    if not cython.compiled:
+        return False
+    return bool(tfa_guard_install())
+
+
+@cython.cclass
+class _Pin:
+    """A view of a window's buffer, for its address (compiled: a C field; guard_window)."""
+
+
+def guard_window(window: Any) -> None:
+    """Put ``window`` (a non-empty read-only mmap) under the guard (the last few windows
+    registered are guarded: the reader holds two at most)."""
+    if cython.compiled:
+        pin: _Pin = _Pin.__new__(_Pin)
+        pin.view = window
+        tfa_guard_window(cython.address(pin.view[0]), len(pin.view))
+
+
+def guard_faults() -> int:
+    """Pages of guarded windows the file no longer had when read (0 unless it shrank)."""
+    if not cython.compiled:
+        return 0
+    return int(tfa_guard_faults())
 
 
 def segments(frames: Iterable[Frame], decoder: Decoder) -> Iterator[Segment | None]:

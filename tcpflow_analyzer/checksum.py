@@ -26,9 +26,9 @@ else:
         from tcpflow_analyzer import _cython as cython
 
 if not cython.compiled:
-    memcpy: Any = None  # libc's, cimported by checksum.pxd: only _ld64 calls it (compiled)
+    memcpy: Any = None  # libc's, cimported by checksum.pxd: only _ld32 calls it (compiled)
 
-# The compiled sum loads 8-byte words in the machine's own byte order (no byte swap): the
+# The compiled sum loads 4-byte words in the machine's own byte order (no byte swap): the
 # sum of little-endian 16-bit words times 256 is congruent modulo 65535 to the sum of the
 # big-endian ones (256 * (b0 + 256 b1) = 256 b0 + 65536 b1 = 256 b0 + b1), RFC 1071's
 # "byte order independence".
@@ -46,10 +46,10 @@ COMPILED: bool = cython.compiled
 @cython.inline
 @cython.exceptval(check=False)
 @cython.nogil
-def _ld64(p: cython.p_const_uchar) -> cython.ulonglong:
-    """The 64-bit word at ``p`` in the machine's byte order (one unaligned load)."""
-    w: cython.ulonglong = 0
-    memcpy(cython.address(w), p, 8)
+def _ld32(p: cython.p_const_uchar) -> cython.uint:
+    """The 32-bit word at ``p`` in the machine's byte order (one unaligned load)."""
+    w: cython.uint = 0
+    memcpy(cython.address(w), p, 4)
     return w
 
 
@@ -62,36 +62,22 @@ def _sum_words(p: cython.p_const_uchar, n: cython.Py_ssize_t) -> cython.ulonglon
     """A number below 65535 congruent modulo 65535 to the sum of the big-endian 16-bit
     words of ``p[0:n]`` (an odd last byte padded with 0).
 
-    It adds 64-bit words in the machine's byte order with an end-around carry: their value
-    is congruent to the sum of their four 16-bit words in that order (65536 = 1 mod 65535),
-    and adding the carry out of bit 63 back in keeps the running sum congruent modulo
-    2**64 - 1, a multiple of 65535 (RFC 1071's "deferred carries", eight bytes a step); on a
-    little-endian machine that sum times 256 is the big-endian one (see _NATIVE_LE).  The
-    last 7 bytes or fewer are read big-endian.
+    It adds the 32-bit words in the machine's byte order into a 64-bit sum: each word's
+    value is congruent to the sum of its two 16-bit words in that order (65536 = 1 mod
+    65535), and no carry is lost (a segment has far fewer than 2**32 words), so the loop
+    has no carry to chain and the C compiler runs it on vector registers, 16 bytes a step
+    (RFC 1071's "deferred carries").  On a little-endian machine that sum times 256 is
+    the big-endian one (see _NATIVE_LE).  The last 3 bytes or fewer are read big-endian.
     """
     s: cython.ulonglong = 0
-    w: cython.ulonglong
-    i: cython.Py_ssize_t = 0
-    while i + 15 < n:  # two words a step: fewer loop branches
-        w = _ld64(p + i)
-        s += w
-        s += cython.cast(cython.ulonglong, s < w)
-        w = _ld64(p + i + 8)
-        s += w
-        s += cython.cast(cython.ulonglong, s < w)
-        i += 16
-    if i + 7 < n:
-        w = _ld64(p + i)
-        s += w
-        s += cython.cast(cython.ulonglong, s < w)
-        i += 8
+    words: cython.Py_ssize_t = n >> 2
+    k: cython.Py_ssize_t
+    for k in range(words):  # a counted loop with one sum: vectorised
+        s += _ld32(p + 4 * k)
+    i: cython.Py_ssize_t = words << 2
     s = s % 0xFFFF  # room for the last few bytes
     if _NATIVE_LE:  # little-endian words: times 256 makes the big-endian sum (see above)
         s = (s << 8) % 0xFFFF
-    if i + 3 < n:
-        s += ((cython.cast(cython.uint, p[i]) << 24) | (cython.cast(cython.uint, p[i + 1]) << 16)
-              | (cython.cast(cython.uint, p[i + 2]) << 8) | p[i + 3])
-        i += 4
     if i + 1 < n:
         s += (cython.cast(cython.ulonglong, p[i]) << 8) | p[i + 1]
         i += 2

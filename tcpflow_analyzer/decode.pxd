@@ -4,7 +4,8 @@
 # ``decode_at`` decodes a frame in place, from a pointer into the reader's buffer (the
 # record cutters of _records.pxd cimport it).
 
-from libc.string cimport memcmp
+from cpython.ref cimport Py_REFCNT
+from libc.string cimport memcmp, memcpy
 
 from tcpflow_analyzer.checksum cimport tcp_verdict
 from tcpflow_analyzer.segment cimport Segment
@@ -19,6 +20,7 @@ cdef class Decoder:
     cdef public object fragments
     cdef public bint verify_checksums
     cdef public int _nest
+    cdef Segment _spare
 
 
 cdef object decode_at(Decoder dec, long long frame, double ts, long long linktype,

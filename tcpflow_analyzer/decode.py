@@ -47,7 +47,10 @@ if not cython.compiled:  # compiled, decode.pxd cimports both (C-level access)
     from .segment import Segment
 
     tcp_verdict: Any = None  # a C function of checksum.pxd: only _tcp_at calls it (compiled)
-    memcmp: Any = None  # libc's, cimported by decode.pxd: only _addr calls it (compiled)
+    Py_REFCNT: Any = None  # cpython's, cimported by decode.pxd: only _new_segment calls it
+    # libc's, cimported by decode.pxd: only _addr and _ld32 call them (compiled)
+    memcmp: Any = None
+    memcpy: Any = None
 
 COMPILED: bool = cython.compiled
 """True when this module runs as a compiled extension (``tcpflow-analyzer --version``)."""
@@ -312,21 +315,42 @@ _ADDRS = cython.declare(list, [None] * (1 << 13))
 
 
 @cython.cfunc
+@cython.inline
+@cython.exceptval(check=False)
+@cython.nogil
+@cython.annotation_typing(True)
+def _ld32(p: cython.p_const_uchar) -> cython.uint:
+    """The 32-bit word at ``p`` in the machine's byte order (one unaligned load)."""
+    w: cython.uint = 0
+    memcpy(cython.address(w), p, 4)
+    return w
+
+
+@cython.cfunc
 @cython.boundscheck(False)  # slot < len(_ADDRS) by construction
 @cython.wraparound(False)
 @cython.annotation_typing(True)
 def _addr(p: cython.p_const_uchar, o: cython.Py_ssize_t, alen: cython.Py_ssize_t) -> bytes:
-    """The address bytes ``p[o:o + alen]`` (4 or 16), shared with the last equal ones."""
-    h: cython.uint = _u32(p, o)
+    """The address bytes ``p[o:o + alen]`` (4 or 16), shared with the last equal ones.
+
+    The words are loaded in the machine's byte order: an IPv4 address is one load for the
+    slot's hash and one compare with the cached bytes' first word."""
+    w: cython.uint = _ld32(p + o)
+    h: cython.uint = w
     if alen == 16:
-        h ^= _u32(p, o + 4) ^ _u32(p, o + 8) ^ _u32(p, o + 12)
+        h ^= _ld32(p + o + 4) ^ _ld32(p + o + 8) ^ _ld32(p + o + 12)
     slot: cython.Py_ssize_t = (h * _ADDR_MUL) >> (32 - _ADDR_BITS)
     cached: Any = _ADDRS[slot]
     if cached is not None:
         b: bytes = cached
-        if len(b) == alen and memcmp(cython.cast(cython.p_const_char, b),
-                                     cython.cast(cython.p_const_char, p + o), alen) == 0:
-            return b
+        if len(b) == alen:
+            q: cython.p_const_uchar = cython.cast(cython.p_const_uchar,
+                                                  cython.cast(cython.p_const_char, b))
+            if alen == 4:
+                if _ld32(q) == w:
+                    return b
+            elif memcmp(q, p + o, alen) == 0:
+                return b
     cp: cython.p_const_char = cython.cast(cython.p_const_char, p)
     fresh: bytes = cp[o : o + alen]
     _ADDRS[slot] = fresh
@@ -335,15 +359,26 @@ def _addr(p: cython.p_const_uchar, o: cython.Py_ssize_t, alen: cython.Py_ssize_t
 
 @cython.cfunc
 @cython.annotation_typing(True)
-def _new_segment(frame: cython.longlong, ts: cython.double, vlan: tuple, ipver: cython.int,
+def _new_segment(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple,
+                 ipver: cython.int,
                  src: bytes, dst: bytes, sport: cython.int, dport: cython.int,
                  seq: cython.longlong, ack: cython.longlong, flags: cython.int,
                  win: cython.longlong, plen: cython.longlong, csum_ok: Any,
                  ip_id: cython.longlong, tcp_csum: cython.int, tsval: cython.longlong,
                  tsecr: cython.longlong, sack: Any, syn_opts: Any) -> Segment:
     """A Segment filled field by field (compiled: C stores, no ``__init__`` call);
-    ``tsval``/``tsecr`` -1 without the timestamps option."""
-    seg: Segment = Segment.__new__(Segment)
+    ``tsval``/``tsecr`` -1 without the timestamps option.
+
+    The decoder keeps the last Segment it made (``_spare``) and fills that one again when
+    nothing else refers to it any more (its reference count is the decoder's and this
+    local's): a loop that drops each segment before decoding the next (``_ingest``'s)
+    costs no allocation and no deallocation a packet.  A segment anyone still holds is
+    never touched: a new one is made and becomes the spare."""
+    seg: Segment = dec._spare
+    if seg is None or Py_REFCNT(seg) != 2:
+        seg = Segment.__new__(Segment)
+        dec._spare = seg
+    seg.link_pad = 0  # (the one field not set below: a PPPoE frame's sets it after)
     seg.frame = frame
     seg.ts = ts
     seg.vlan = vlan
@@ -404,7 +439,7 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         dec.options_not_captured += 1
         if seglen > doff:
             dec.payload_truncated += 1
-        return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
+        return _new_segment(dec, frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
                             win, seglen - doff, None, ip_id, csum, -1, -1, None, None)
     csum_ok: Any = None
     if n < end:
@@ -413,11 +448,11 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         v: cython.int = tcp_verdict(p + toff, seglen, p + aoff, 2 * alen, csum)
         csum_ok = True if v == 1 else (False if v == 0 else None)
     if doff == 20:
-        return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
+        return _new_segment(dec, frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
                             win, seglen - 20, csum_ok, ip_id, csum, -1, -1, None,
                             NO_SYN_OPTIONS if flags & _SYN_C else None)
     if doff == 32 and not flags & _SYN_C and _u32(p, toff + 20) == _TS_WORD:
-        return _new_segment(frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
+        return _new_segment(dec, frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags,
                             win, seglen - 32, csum_ok, ip_id, csum, _u32(p, toff + 24),
                             _u32(p, toff + 28), None, None)
     # the options walk of parse_tcp_options, on C locals (-1: option absent)
@@ -474,7 +509,7 @@ def _tcp_at(dec: Decoder, frame: cython.longlong, ts: cython.double, vlan: tuple
         tv = tsval
         te = tsecr
     return _new_segment(
-        frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
+        dec, frame, ts, vlan, ipver, src, dst, sport, dport, seq, ack, flags, win, seglen - doff,
         csum_ok, ip_id, csum, tv, te, sack,
         _syn_options(None if mss < 0 else mss, None if wscale < 0 else wscale, sack_ok, cookie)
         if flags & _SYN_C else None)

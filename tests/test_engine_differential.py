@@ -210,13 +210,15 @@ def test_decoders_agree_field_for_field(case: tuple[int, bytes], verify: bool) -
 def _read_with(path: Path, cutter: bool, chunk: int, stop: int | None,
                entries: Callable[[Any], Iterator[object]],
                summary: Callable[[Any], tuple[object, ...]]) -> tuple[object, ...]:
-    """Open ``path`` with the compiled record cutter on or off and reads of ``chunk`` bytes;
-    collect ``entries(reader)`` (the first ``stop`` of them, then the error raised while
-    reading, if any) and return them with ``summary(reader)``, or the format error."""
+    """Open ``path`` with the compiled reader (the record cutter on windows mapped from the
+    file) or the Python loop alone (on read buffers), reading or mapping ``chunk`` bytes at
+    a time; collect ``entries(reader)`` (the first ``stop`` of them, then the error raised
+    while reading, if any) and return them with ``summary(reader)``, or the format error."""
     from tcpflow_analyzer.sources import pcapfile
 
-    saved = pcapfile._CUT_RECORDS, pcapfile.CHUNK
-    pcapfile._CUT_RECORDS, pcapfile.CHUNK = cutter, chunk
+    saved = pcapfile._CUT_RECORDS, pcapfile._MAP_FILES, pcapfile.CHUNK, pcapfile.MAP_WINDOW
+    pcapfile._CUT_RECORDS, pcapfile._MAP_FILES, pcapfile.CHUNK, pcapfile.MAP_WINDOW = (
+        cutter, cutter, chunk, chunk)
     try:
         try:
             reader = pcapfile.open_capture(str(path))
@@ -234,7 +236,7 @@ def _read_with(path: Path, cutter: bool, chunk: int, stop: int | None,
             reader.close()
         return (got, *summary(reader))
     finally:
-        pcapfile._CUT_RECORDS, pcapfile.CHUNK = saved
+        pcapfile._CUT_RECORDS, pcapfile._MAP_FILES, pcapfile.CHUNK, pcapfile.MAP_WINDOW = saved
 
 
 def _read_capture(path: Path, cutter: bool, chunk: int, stop: int | None) -> tuple[object, ...]:

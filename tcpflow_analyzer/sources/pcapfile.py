@@ -6,7 +6,10 @@
 * gzip, bzip2 and xz compression, recognised by magic bytes rather than file name.
 * ``-`` reads standard input; nothing here ever seeks, so pipes work.
 
-Reading is chunked and streaming: memory does not grow with the file.  Damage never raises
+Reading is chunked and streaming: memory does not grow with the file.  Compiled, an
+uncompressed capture file is not read into buffers at all but mapped, a few MiB at a time
+(``_Windows``: no copy, no read system call; a file truncated under the mapping stops the
+reader with a one-line error); compressed data and standard input are read.  Damage never raises
 once the header was accepted: a record header that cannot be right (a 4 GB record, a bad
 pcapng block length) or a file cut short ends up as a line in :attr:`CaptureReader.warnings`,
 after every frame before the damage has been delivered.  A corrupt pcap record header (the
@@ -27,6 +30,7 @@ import bz2
 import functools
 import gzip
 import lzma
+import mmap
 import os
 import re
 import struct
@@ -76,6 +80,11 @@ _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error)
 # Compiled, a typed cutter delivers a pcap file's well-formed records (see .._records); the
 # differential test switches it off to compare with the Python loop alone
 _CUT_RECORDS = _records.COMPILED
+# Compiled, an uncompressed capture file is read through read-only windows mapped from it
+# (see _Windows): no read buffer is filled and no chunk copied.  Interpreted (no SIGBUS
+# guard), gzip, bzip2, xz and standard input are read into buffers.
+_MAP_FILES = _records.COMPILED
+MAP_WINDOW = 4 << 20  # bytes mapped at a time (more when one record needs more)
 
 
 def _link_name(linktype: int) -> str:
@@ -233,6 +242,66 @@ class _ResyncBuffer:
         return self.buf, c, c - self.origin
 
 
+class _Windows:
+    """A regular capture file read through read-only windows mapped from it.
+
+    :meth:`at` maps a window holding the file from a given offset (its start rounded down
+    to a page): as many bytes as asked for, at least :data:`MAP_WINDOW`, or up to the end of
+    the file as it is now (a file still being written is read up to where it has got).  The
+    reader's loops then work on the window as they do on a read buffer (slices copy out of
+    it; the compiled cutter reads it through a pointer), and it is unmapped when the last
+    of them lets go of it.  A resynchronisation after damage reads on from the stream:
+    :meth:`detach` copies the rest of the current window (at most :data:`CHUNK` bytes) and
+    positions the file after it; the loop goes on in those bytes (and what the
+    resynchronisation read after them, the file positioned after it, as when reading)
+    until they run out, and maps the next window only then.  Each window is put under the
+    SIGBUS guard (``_records.guard_window``): when the file shrinks under a mapping, the
+    pages it lost read as zeros, and :meth:`check` (at each window and at the end) then
+    raises."""
+
+    def __init__(self, raw: BinaryIO, name: str) -> None:
+        self._raw = raw
+        self._fd = raw.fileno()
+        self._name = name
+        self._faults = _records.guard_faults()
+        self.start = 0  # file offset of the current window
+        self.window: Any = b""
+
+    def check(self) -> None:
+        """Raise when a guarded page was found missing (the file shrank under us)."""
+        if _records.guard_faults() != self._faults:
+            raise CaptureOpenError(
+                f"{self._name}: the capture file shrank while it was being read (truncated "
+                "by another program?); stopped")
+
+    def at(self, offset: int, need: int) -> tuple[Any, int, int]:
+        """(window, position of ``offset`` in it, file offset of its first byte), holding
+        ``need`` bytes from ``offset`` unless the file ends first; empty past the end."""
+        self.check()
+        size = os.fstat(self._fd).st_size
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        if offset >= size:
+            self.start = offset
+            self.window = b""
+            return b"", 0, offset
+        length = min(size - start, max(MAP_WINDOW, offset - start + need))
+        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+        window = mmap.mmap(self._fd, length, flags=flags, prot=mmap.PROT_READ, offset=start)
+        _records.guard_window(window)
+        self.start = start
+        self.window = window
+        return window, offset - start, start
+
+    def detach(self, buf: Any, pos: int, offset_base: int,
+               need: int = 0) -> tuple[bytes, int, int]:
+        """(bytes, 0, file offset) of ``buf[pos:]`` (at most :data:`CHUNK` bytes of it, or
+        ``need``), the file positioned right after them: a resynchronisation reads on from
+        the stream."""
+        rest = bytes(buf[pos : pos + max(CHUNK, need)])
+        self._raw.seek(offset_base + pos + len(rest))
+        return rest, 0, offset_base + pos
+
+
 class CaptureReader:
     """Iterates over the frames of one capture; see the module docstring.
 
@@ -278,6 +347,16 @@ class CaptureReader:
                 stream = _Prefixed(head, guarded)
                 break
         self._stream = stream
+        self._windows: _Windows | None = None
+        if _MAP_FILES and self.compression is None and size is not None:
+            try:
+                regular = os.path.isfile(name) and os.fstat(raw.fileno()).st_size == size
+            except (OSError, ValueError, AttributeError):
+                regular = False
+            if regular and _records.guard_install():
+                self._windows = _Windows(raw, name)
+                raw.seek(0)  # seekable: the stream is the file itself (see _Windows.detach)
+                self._stream = raw
         magic4 = head[:4]
         if magic4 in PCAP_MAGICS:
             self.format = "pcap"
@@ -301,6 +380,12 @@ class CaptureReader:
 
     def progress(self) -> int:
         """Bytes of the underlying file consumed so far (compressed bytes if compressed)."""
+        windows = self._windows
+        if windows is not None:
+            cut = self._cut
+            if cut is not None and cut.buf is windows.window:
+                return windows.start + int(cut.pos)
+            return windows.start + len(windows.window)
         try:
             return self._raw.tell()
         except (OSError, ValueError):
@@ -361,6 +446,8 @@ class CaptureReader:
                 yield from self._pcap()
             else:
                 yield from self._pcapng()
+            if self._windows is not None:
+                self._windows.check()
         except _DECOMPRESS_ERRORS as exc:
             self.warnings.append(
                 f"{self.name}: {self.compression or 'read'} error after frame {self.frames} "
@@ -400,7 +487,7 @@ class CaptureReader:
             cut.setup(order == ">", rec_size, limit, min_len, scale, linktype)
         handed = 0  # the frame count the cutter was last given
         stream = self._stream
-        buf = b""
+        buf: Any = b""  # bytes read, or a window mapped from the file (_Windows)
         pos = 0
         offset_base = 24  # file offset of buf[0]
         frame = 0
@@ -408,27 +495,33 @@ class CaptureReader:
         damaged = 0  # corrupt record headers met so far
         skipped_total = 0
         short_run = 0
+        windows = self._windows  # mapped windows of the file instead of read buffers
         while True:
             if cut is not None and cut.frame != handed:  # it cut records since our last one
                 frame, pos, last_sec, short_run = cut.frame, cut.pos, cut.last_sec, 0
                 handed = frame
             if len(buf) - pos < rec_size:
-                offset_base += pos
-                # a header cut by the chunk's end: read only the rest of it here (and of its
-                # record below), so that the next chunk is read whole, never copied
-                rest = buf[pos:]
-                buf = (rest + _read_fully(stream, rec_size - len(rest)) if rest
-                       else _read_fully(stream, CHUNK))
-                pos = 0
-                if len(buf) < rec_size:
-                    if buf:
+                if windows is not None:
+                    buf, pos, offset_base = windows.at(offset_base + pos, CHUNK)
+                else:
+                    offset_base += pos
+                    # a header cut by the chunk's end: read only the rest of it here (and of
+                    # its record below), so that the next chunk is read whole, never copied
+                    rest = buf[pos:]
+                    buf = (rest + _read_fully(stream, rec_size - len(rest)) if rest
+                           else _read_fully(stream, CHUNK))
+                    pos = 0
+                if len(buf) - pos < rec_size:
+                    if len(buf) > pos:
                         self.warnings.append(
                             f"{self.name}: capture cut off inside a record header at byte "
-                            f"{offset_base} after frame {frame}; stopped reading"
+                            f"{offset_base + pos} after frame {frame}; stopped reading"
                         )
                     break
             sec, frac, incl, orig = rec.unpack_from(buf, pos)
             if incl > limit:
+                if windows is not None and type(buf) is not bytes:  # it reads the stream
+                    buf, pos, offset_base = windows.detach(buf, pos, offset_base)
                 bad_at = offset_base + pos
                 damaged += 1
                 found = self._pcap_resync(buf, pos, rec, rec_size, limit, last_sec, order,
@@ -452,15 +545,18 @@ class CaptureReader:
                 continue
             end = pos + rec_size + incl
             if end > len(buf):
-                offset_base += pos
-                buf = buf[pos:] + _read_fully(stream, end - len(buf))  # the rest of it
-                pos = 0
-                end = rec_size + incl
+                if windows is not None:
+                    buf, pos, offset_base = windows.at(offset_base + pos, rec_size + incl)
+                else:
+                    offset_base += pos
+                    buf = buf[pos:] + _read_fully(stream, end - len(buf))  # the rest of it
+                    pos = 0
+                end = pos + rec_size + incl
                 if end > len(buf):
                     self.warnings.append(
                         f"{self.name}: capture cut off inside frame {frame + 1} at byte "
-                        f"{offset_base} ({len(buf) - rec_size} of {incl} bytes present); "
-                        "stopped reading"
+                        f"{offset_base + pos} ({len(buf) - pos - rec_size} of {incl} bytes "
+                        "present); stopped reading"
                     )
                     break
             frame += 1
@@ -579,7 +675,8 @@ class CaptureReader:
     # -- pcapng -------------------------------------------------------------------------
     def _pcapng(self) -> Iterator[Frame]:
         stream = self._stream
-        buf = b""
+        windows = self._windows  # mapped windows of the file instead of read buffers
+        buf: Any = b""  # bytes read, or a window mapped from the file (_Windows)
         pos = 0
         offset_base = 0
         order = "<"
@@ -601,18 +698,21 @@ class CaptureReader:
                 frame, pos, last_ts, short_run = cut.frame, cut.pos, cut.last_ts, 0
                 handed = frame
             if len(buf) - pos < 12:
-                offset_base += pos
-                buf = buf[pos:] + _read_fully(stream, CHUNK)
-                pos = 0
-                if len(buf) < 12:
-                    if buf and not started:
+                if windows is not None:
+                    buf, pos, offset_base = windows.at(offset_base + pos, CHUNK)
+                else:
+                    offset_base += pos
+                    buf = buf[pos:] + _read_fully(stream, CHUNK)
+                    pos = 0
+                if len(buf) - pos < 12:
+                    if len(buf) > pos and not started:
                         raise CaptureFormatError(
                             f"{self.name}: pcapng section header cut short "
-                            f"({len(buf)} bytes)")
-                    if buf:
+                            f"({len(buf) - pos} bytes)")
+                    if len(buf) > pos:
                         self.warnings.append(
                             f"{self.name}: capture cut off inside a block header at byte "
-                            f"{offset_base} after frame {frame}; stopped reading"
+                            f"{offset_base + pos} after frame {frame}; stopped reading"
                         )
                     break
             why = ""  # what is wrong with the block at pos, if anything
@@ -640,19 +740,25 @@ class CaptureReader:
                     why = f"block length {blen}"
             end = pos + blen
             if not why and end > len(buf):
-                offset_base += pos
-                buf = buf[pos:] + _read_fully(stream, max(CHUNK, blen))
-                pos = 0
-                end = blen
+                if windows is not None:
+                    buf, pos, offset_base = windows.at(offset_base + pos, max(CHUNK, blen))
+                else:
+                    offset_base += pos
+                    buf = buf[pos:] + _read_fully(stream, max(CHUNK, blen))
+                    pos = 0
+                end = pos + blen
                 if end > len(buf):
-                    if not started and len(buf) < 28:  # not even a whole section header
+                    if not started and len(buf) - pos < 28:  # not even a whole section header
                         raise CaptureFormatError(
                             f"{self.name}: pcapng section header cut short "
-                            f"({len(buf)} of {blen} bytes)")
+                            f"({len(buf) - pos} of {blen} bytes)")
                     why = "cut"
             if not why and u32.unpack_from(buf, end - 4)[0] != blen:
                 why = "trailing length does not match"
             if why:
+                if windows is not None and type(buf) is not bytes:  # it reads the stream
+                    buf, pos, offset_base = windows.detach(buf, pos, offset_base, blen)
+                    end = pos + blen
                 bad_at = offset_base + pos
                 damaged += 1
                 found = self._pcapng_resync(buf, pos, order, len(ifaces))
