@@ -29,7 +29,7 @@ PKG = "tcpflow_analyzer"
 # keep equal to _engine.TYPED_MODULES (a test checks)
 TYPED_MODULES = (
     "seqnum", "checksum", "segment", "decode", "seqanalysis", "record", "history", "tracker",
-    "_records", "_ingest", "rounding", "verdict", "report", "listeners",
+    "_records", "_ingest", "rounding", "verdict", "report", "listeners", "ndjson",
 )
 MANIFEST = "_build.json"
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -32,7 +32,7 @@ from typing import Any
 
 TYPED_MODULES = (
     "seqnum", "checksum", "segment", "decode", "seqanalysis", "record", "history", "tracker",
-    "_records", "_ingest", "rounding", "verdict", "report", "listeners",
+    "_records", "_ingest", "rounding", "verdict", "report", "listeners", "ndjson",
 )
 """The modules written for Cython's pure Python mode (``setup.py`` compiles exactly these)."""
 
