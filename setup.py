@@ -30,6 +30,7 @@ PKG = "tcpflow_analyzer"
 TYPED_MODULES = (
     "seqnum", "checksum", "segment", "decode", "seqanalysis", "record", "history", "tracker",
     "_records", "_ingest", "rounding", "verdict", "report", "listeners", "flowtable",
+    "ndjson",
 )
 MANIFEST = "_build.json"
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -33,6 +33,7 @@ from typing import Any
 TYPED_MODULES = (
     "seqnum", "checksum", "segment", "decode", "seqanalysis", "record", "history", "tracker",
     "_records", "_ingest", "rounding", "verdict", "report", "listeners", "flowtable",
+    "ndjson",
 )
 """The modules written for Cython's pure Python mode (``setup.py`` compiles exactly these)."""
 

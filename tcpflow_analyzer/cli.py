@@ -157,6 +157,20 @@ def analyze(
                     summary.add(f)
                     writer.flow(f)
 
+            # NDJSON of every connection: each line written straight from the record (the
+            # same bytes, without the report dict; ndjson.py), the summary and the listener
+            # view fed from the few report fields they read
+            lines = writer.direct_lines() if everything and fmt is OutputFormat.NDJSON \
+                else None
+            on_record = None
+            if lines is not None:
+                write_line = lines.write
+
+                def on_record(conn: Any, file: str | None) -> None:
+                    f = write_line(conn, file)
+                    listeners.add_flow(f)
+                    summary.add(f)
+
             # what start-up made lives to the end: out of the collector's way, so that its
             # collections (and the one at exit) traverse only the analysis's own objects
             gc.freeze()
@@ -167,9 +181,11 @@ def analyze(
             gc.set_threshold(100_000, 50, 100)
             try:
                 stats = analyze_captures(captures, config, on_flow, on_progress,
-                                         sink=listeners)
+                                         sink=listeners, on_record=on_record)
             finally:
                 progress.stop()
+                if lines is not None:
+                    lines.flush()  # the lines gathered, even when the analysis failed
             writer.finish(stats.to_dict(), summary.to_dict(),
                           {"listeners": listeners.to_list()})
         if fmt is not OutputFormat.TERMINAL or output is not None:

@@ -63,13 +63,18 @@ class Analyzer:
     def __init__(
         self, config: TrackerConfig, on_flow: Callable[[FlowReport], None],
         events: list[Any] | None = None, file: str | None = None,
+        on_record: Callable[[Connection, str | None], None] | None = None,
     ) -> None:
         self.config = config
         self.stats = CaptureStats()
         self.decoder = Decoder(verify_checksums=config.checksums != "off")
         self.on_flow = on_flow
+        # on_record(conn, file), when given, takes each finished connection instead of
+        # on_flow(report): for a writer that reads the record itself (ndjson.Lines)
+        self.on_record = on_record
         self.file = file
-        self.table = FlowTable(config, self._finished, events)
+        self.table = FlowTable(
+            config, self._finished if on_record is None else self._finished_record, events)
         self._host_good: dict[bytes, int] = {}  # capped at MAX_HOSTS
         self._offload_hosts: set[bytes] = set()  # capped at MAX_HOSTS
         self._offload_full = False  # more hosts than MAX_HOSTS looked like offload
@@ -78,6 +83,9 @@ class Analyzer:
 
     def _finished(self, conn: Connection) -> None:
         self.on_flow(build_flow_report(conn, self.file))
+
+    def _finished_record(self, conn: Connection) -> None:
+        self.on_record(conn, self.file)  # type: ignore[misc]
 
     def feed(
         self, frames: Iterable[Frame],
@@ -207,6 +215,7 @@ def analyze_captures(
     on_segment: Callable[[Connection, Segment, bool, bool], None] | None = None,
     *,
     ids_per_capture: bool = False,
+    on_record: Callable[[Connection, str | None], None] | None = None,
 ) -> CaptureStats:
     """Analyze captures one after another; each file is its own capture (frame numbers and
     connections never span files), connection ids are unique across all of them, or, with
@@ -216,7 +225,9 @@ def analyze_captures(
     ``sink``, when given, receives the tracker's events in time order (its ``append``) and,
     before each file is read, that file's flow table (its ``bind(table, path)``), as
     :class:`~tcpflow_analyzer.listeners.ListenerView` needs.  ``on_segment`` is passed to
-    :meth:`Analyzer.feed` (the report records segments through it).
+    :meth:`Analyzer.feed` (the report records segments through it).  ``on_record(conn,
+    file)``, when given, takes each finished connection record instead of ``on_flow``
+    (``file`` is the capture's path when there are several, else None).
 
     Raises :class:`~tcpflow_analyzer.errors.TcpflowError` for a capture that cannot be
     opened (all are opened before any is read); damage inside a capture is a warning.
@@ -227,7 +238,8 @@ def analyze_captures(
     next_id = 1
     other_in_files = 0  # frames the files' own tables folded (each said so)
     for path, reader in zip(paths, readers, strict=True):
-        analyzer = Analyzer(config, on_flow, events=sink, file=path if multi else None)
+        analyzer = Analyzer(config, on_flow, events=sink, file=path if multi else None,
+                            on_record=on_record)
         if not ids_per_capture:
             analyzer.table.next_id = next_id
         if sink is not None:

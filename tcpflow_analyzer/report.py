@@ -79,6 +79,16 @@ def reserve(nbytes: int) -> None:
 @cython.ccall
 def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, Any]:
     """Everything a user needs to know about one connection, as JSON-ready data."""
+    # first: the detector settles late verdicts (lost segments, TFO, D-SACK) when asked
+    seq = conn.seq
+    return assemble_flow_report(conn, file, seq.measurements(conn) if seq is not None else None)
+
+
+@cython.ccall
+def assemble_flow_report(conn: ConnRecord, file: str | None,
+                         measurements: object) -> dict[str, Any]:
+    """:func:`build_flow_report` given the detector's ``measurements`` (asked for once: the
+    direct NDJSON writer, ``ndjson.py``, falls back to this with the ones it has)."""
     # This runs once per connection: each field is read once, empty sections are not
     # built, and a timestamp shared by consecutive records is rounded once.
     o: Endpoint
@@ -100,9 +110,6 @@ def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, An
     else:
         o, r = conn.b, conn.a
         roles = _ROLES_ORIG_IS_B
-    # first: the detector settles late verdicts (lost segments, TFO, D-SACK) when asked
-    seq = conn.seq
-    measurements = seq.measurements(conn) if seq is not None else None
     handshake = derive_handshake(conn)
     close = derive_close(conn)
     outcome = outcome_text(conn, handshake, close)

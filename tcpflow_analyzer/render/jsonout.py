@@ -108,6 +108,14 @@ class NdjsonWriter:
         # than copying the report into a new dict (one copy of the text, not two)
         self._write(_CONNECTION_HEAD + dumps(flow, newline=True)[1:])
 
+    def direct_lines(self) -> Any:
+        """A :class:`~tcpflow_analyzer.ndjson.Lines` writing connection lines straight from
+        their records to this stream (flush it before :meth:`finish`), or None when
+        ``TCPFLOW_ANALYZER_NDJSON_VIA_DICT`` asks for the report dicts (tests compare)."""
+        from ..ndjson import Lines, via_dict
+
+        return None if via_dict() else Lines(self._write)
+
     def event(self, event: dict[str, Any]) -> None:
         """Write one live event (``sniff``)."""
         self._write(dumps({"record": "event", **event}, newline=True))
