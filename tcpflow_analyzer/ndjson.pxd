@@ -15,7 +15,7 @@ from libc.string cimport memcpy
 
 from tcpflow_analyzer.listeners cimport _ip_text
 from tcpflow_analyzer.record cimport ConnRecord, Endpoint
-from tcpflow_analyzer.report cimport assemble_flow_report
+from tcpflow_analyzer.report cimport assemble_flow_report, reset_section
 from tcpflow_analyzer.rounding cimport round_us
 from tcpflow_analyzer.verdict cimport derive_close, derive_handshake, derive_zeek, outcome_text
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # mypy reads the stand-in's signatures
 
     from .listeners import _ip_text
     from .record import ConnRecord, Endpoint
-    from .report import assemble_flow_report
+    from .report import assemble_flow_report, reset_section
     from .rounding import round_us
     from .verdict import derive_close, derive_handshake, derive_zeek, outcome_text
 else:
@@ -56,7 +56,7 @@ else:
 if not cython.compiled:  # compiled, ndjson.pxd cimports these (C types, C calls)
     from .listeners import _ip_text
     from .record import ConnRecord, Endpoint
-    from .report import assemble_flow_report
+    from .report import assemble_flow_report, reset_section
     from .rounding import round_us
     from .verdict import derive_close, derive_handshake, derive_zeek, outcome_text
 
@@ -330,23 +330,7 @@ class Lines:
         close = derive_close(conn)
         outcome = outcome_text(conn, handshake, close)
         anomalies = conn._anomalies
-        resets = conn._resets
-        reset = None
-        if resets:
-            role = conn.role
-            first = resets[0]
-            by = {role(x["by_a"]) for x in resets}
-            reset = {
-                "by": by.pop() if len(by) == 1 else "both",
-                "frames": [x["frame"] for x in resets],
-                "states": {
-                    role(first["by_a"]): first["sender_state"],
-                    role(not first["by_a"]): first["receiver_state"],
-                },
-                "validity": first["validity"],
-                "situation": first["situation"],
-                "challenge_ack": anomalies is not None and anomalies.get("challenge_ack", 0) > 0,
-            }
+        reset = reset_section(conn)
         first_ts = conn.first_ts
         last_ts = conn.last_ts
         duration = last_ts - first_ts

@@ -21,3 +21,4 @@ cdef inline bint _room(size_t nbytes) noexcept nogil:
 cdef str _state_text(object state)
 cpdef dict build_flow_report(ConnRecord conn, str file=*)
 cpdef dict assemble_flow_report(ConnRecord conn, str file, object measurements)
+cpdef object reset_section(ConnRecord conn)

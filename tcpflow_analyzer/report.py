@@ -77,6 +77,31 @@ def reserve(nbytes: int) -> None:
 
 
 @cython.ccall
+def reset_section(conn: ConnRecord) -> object:
+    """The report's ``reset`` section: who reset the connection, in which states, how the
+    first RST stood against the window; None when no RST was seen (the dict path and the
+    direct NDJSON writer both use it)."""
+    resets = conn._resets
+    if not resets:
+        return None
+    anomalies = conn._anomalies
+    role = conn.role
+    first = resets[0]
+    by = {role(x["by_a"]) for x in resets}
+    return {
+        "by": by.pop() if len(by) == 1 else "both",
+        "frames": [x["frame"] for x in resets],
+        "states": {
+            role(first["by_a"]): first["sender_state"],
+            role(not first["by_a"]): first["receiver_state"],
+        },
+        "validity": first["validity"],
+        "situation": first["situation"],
+        "challenge_ack": anomalies is not None and anomalies.get("challenge_ack", 0) > 0,
+    }
+
+
+@cython.ccall
 def build_flow_report(conn: ConnRecord, file: str | None = None) -> dict[str, Any]:
     """Everything a user needs to know about one connection, as JSON-ready data."""
     # first: the detector settles late verdicts (lost segments, TFO, D-SACK) when asked
@@ -114,23 +139,7 @@ def assemble_flow_report(conn: ConnRecord, file: str | None,
     close = derive_close(conn)
     outcome = outcome_text(conn, handshake, close)
     anomalies = conn._anomalies
-    resets = conn._resets
-    reset = None
-    if resets:
-        role = conn.role
-        first = resets[0]
-        by = {role(x["by_a"]) for x in resets}
-        reset = {
-            "by": by.pop() if len(by) == 1 else "both",
-            "frames": [x["frame"] for x in resets],
-            "states": {
-                role(first["by_a"]): first["sender_state"],
-                role(not first["by_a"]): first["receiver_state"],
-            },
-            "validity": first["validity"],
-            "situation": first["situation"],
-            "challenge_ack": anomalies is not None and anomalies.get("challenge_ack", 0) > 0,
-        }
+    reset = reset_section(conn)
     first_ts = conn.first_ts
     last_ts = conn.last_ts
     # ``prev_ts`` is the last timestamp rounded, ``prev_us`` its rounding.  Zero is always
